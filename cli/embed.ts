@@ -1,0 +1,48 @@
+/**
+ * `deno task embed "a sentence" "another one"`: fixed-length sentence
+ * embeddings and, for two or more sentences, their cosine similarities.
+ * @module
+ */
+import { cosineSimilarity, embed, loadModel } from "../lib/mod.ts";
+import { DEFAULT_MODEL_DIR, fail, parse, readTexts, setupBackend } from "./_common.ts";
+
+const USAGE = `Usage: deno task embed [options] [SENTENCE ...]
+
+  --model DIR      model directory (default ${DEFAULT_MODEL_DIR})
+  --file FILE      read sentences from FILE, one per line (else arguments, else stdin)
+  --normalize      L2-normalise the embeddings
+  --json           one JSON object: { embeddings, similarities }
+  --backend NAME   wasm (default) | cpu
+  -h, --help       this text`;
+
+const { values, positionals } = parse(Deno.args, {
+  model: { type: "string" },
+  file: { type: "string" },
+  normalize: { type: "boolean" },
+  json: { type: "boolean" },
+  backend: { type: "string" },
+  help: { type: "boolean", short: "h" },
+}, USAGE);
+
+await setupBackend(values.backend);
+const texts = await readTexts(positionals, values.file);
+const dir = (values.model as string | undefined) ?? DEFAULT_MODEL_DIR;
+const bundle = await loadModel(dir).catch((e: Error) => fail(e.message));
+const vectors = embed(bundle, texts, { normalize: values.normalize === true });
+const similarities = vectors.map((a) => vectors.map((b) => cosineSimilarity(a, b)));
+if (values.json === true) {
+  console.log(JSON.stringify({ texts, embeddings: vectors, similarities }));
+} else {
+  console.log(`${vectors.length} embedding(s) of size ${vectors[0]?.length}`);
+  texts.forEach((t, i) => {
+    const head = vectors[i]!.slice(0, 6).map((x) => x.toFixed(3)).join(", ");
+    console.log(`[${i}] ${t}\n    [${head}, ...]`);
+  });
+  if (texts.length >= 2) {
+    console.log("cosine similarity:");
+    console.log("      " + texts.map((_, j) => `[${j}]`.padStart(7)).join(""));
+    similarities.forEach((row, i) =>
+      console.log(`  [${i}] ` + row.map((s) => s.toFixed(3).padStart(7)).join(""))
+    );
+  }
+}

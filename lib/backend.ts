@@ -1,0 +1,60 @@
+/**
+ * Backend set-up for entry points (CLI tasks, notebooks, tests). Library code
+ * never calls this: the program that runs chooses the backend.
+ * @module
+ */
+import * as tf from "@tensorflow/tfjs";
+import "@tensorflow/tfjs-backend-wasm";
+import { registerWasmKernels } from "./wasm_kernels.ts";
+
+/** Backends this toolkit supports. */
+export type BackendName = "wasm" | "cpu";
+
+/** What backend is running, for entry points to print. */
+export interface BackendInfo {
+  readonly backend: string;
+  readonly simd: boolean;
+  readonly threads: number;
+}
+
+/**
+ * Selects and initialises a backend; for `wasm`, registers the kernel fixes.
+ *
+ * @param name `wasm` (SIMD, default) or `cpu` (reference, slow)
+ */
+export async function initBackend(name: BackendName = "wasm"): Promise<BackendInfo> {
+  if (name !== "wasm" && name !== "cpu") {
+    throw new RangeError(`Cannot select backend "${name}": expected "wasm" or "cpu"`);
+  }
+  if (name === "wasm") registerWasmKernels();
+  const ok = await tf.setBackend(name);
+  if (name === "cpu") {
+    // The cpu backend prints an advert for tfjs-node on its first write; library code stays silent.
+    (tf.backend() as unknown as { firstUse?: boolean }).firstUse = false;
+  }
+  if (!ok) throw new Error(`Cannot initialise the ${name} backend`);
+  await tf.ready();
+  return backendInfo();
+}
+
+/** The backend in use, whether WASM SIMD is on and the WASM thread count. */
+export function backendInfo(): BackendInfo {
+  const backend = tf.getBackend();
+  const simd = backend === "wasm" && tf.env().getBool("WASM_HAS_SIMD_SUPPORT");
+  let threads = 1;
+  if (backend === "wasm") {
+    const wasm = tf.backend() as unknown as {
+      wasm?: { tfjs?: { getThreadsCount?: () => number } };
+    };
+    threads = wasm.wasm?.tfjs?.getThreadsCount?.() ?? 1;
+  }
+  return { backend, simd, threads };
+}
+
+/** One line describing the backend, e.g. `backend wasm (SIMD, 1 thread)`. */
+export function describeBackend(info: BackendInfo = backendInfo()): string {
+  if (info.backend !== "wasm") return `backend ${info.backend}`;
+  return `backend wasm (${info.simd ? "SIMD" : "no SIMD"}, ${info.threads} thread${
+    info.threads === 1 ? "" : "s"
+  })`;
+}

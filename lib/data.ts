@@ -1,0 +1,169 @@
+/**
+ * The reference data format: a JSON file of sentences, each with per-word NER
+ * tags (IOB2) and a sentence sentiment.
+ *
+ * ```json
+ * { "sentences": [
+ *   { "text": "Tim Cook visited Paris .", "tags": ["B-PER", "I-PER", "O", "B-LOC", "O"],
+ *     "sentiment": "positive" }
+ * ] }
+ * ```
+ *
+ * `text` is split on whitespace into words; `tags` has one tag per word. A bare
+ * top-level array of records is accepted too. Every record is validated; the
+ * first problem raises a {@linkcode DataError} naming the file, record and field.
+ * @module
+ */
+import { DataError } from "./errors.ts";
+import { DEFAULT_NER_TAGS, DEFAULT_SENTIMENT_LABELS } from "./labels.ts";
+
+/** One sentence with the labels it has (a corpus may label only one task). */
+export interface Sentence {
+  /** Words, in order. Never empty. */
+  readonly words: readonly string[];
+  /** One IOB2 tag per word, when the sentence is NER-labelled. */
+  readonly tags?: readonly string[];
+  /** Sentence sentiment label, when sentiment-labelled. */
+  readonly sentiment?: string;
+}
+
+/** Options of {@linkcode loadSentences} and {@linkcode parseSentences}. */
+export interface LoadSentencesOptions {
+  /** Keep at most this many words per sentence (tags cut alongside); warns when cutting. @default Infinity */
+  readonly maxLength?: number;
+  /** Allowed NER tags. @default DEFAULT_NER_TAGS */
+  readonly nerTags?: readonly string[];
+  /** Allowed sentiment labels. @default DEFAULT_SENTIMENT_LABELS */
+  readonly sentimentLabels?: readonly string[];
+  /** Receives warnings (e.g. truncation). Library code never prints. @default ignore */
+  readonly onWarning?: (message: string) => void;
+}
+
+/**
+ * Reads and validates a reference-format JSON file.
+ *
+ * @param path File to read.
+ * @param options Limits, label sets and a warning sink.
+ * @returns The sentences, in file order.
+ * @throws {DataError} On malformed JSON or any invalid record.
+ */
+export async function loadSentences(
+  path: string,
+  options: LoadSentencesOptions = {},
+): Promise<Sentence[]> {
+  let text: string;
+  try {
+    text = await Deno.readTextFile(path);
+  } catch (error) {
+    throw new DataError(`cannot read the file (${(error as Error).message})`, { file: path });
+  }
+  return parseSentences(text, path, options);
+}
+
+/**
+ * Parses and validates reference-format JSON text.
+ *
+ * @param text JSON text.
+ * @param file Name used in error messages.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { parseSentences } from "./data.ts";
+ * const [s] = parseSentences('[{"text": "Paris !", "tags": ["B-LOC", "O"], "sentiment": "positive"}]', "x.json");
+ * assert.deepEqual(s?.words, ["Paris", "!"]);
+ * assert.throws(() => parseSentences('[{"text": "", "tags": [], "sentiment": "positive"}]', "x.json"),
+ *   /record 0, field "text"/);
+ * ```
+ */
+export function parseSentences(
+  text: string,
+  file: string,
+  options: LoadSentencesOptions = {},
+): Sentence[] {
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (error) {
+    throw new DataError(`malformed JSON (${(error as Error).message})`, { file });
+  }
+  const records = Array.isArray(json)
+    ? json
+    : isRecord(json) && Array.isArray(json.sentences)
+    ? json.sentences
+    : undefined;
+  if (records === undefined) {
+    throw new DataError('expected an array of records or an object with a "sentences" array', {
+      file,
+    });
+  }
+  const nerTags = new Set(options.nerTags ?? DEFAULT_NER_TAGS);
+  const sentimentLabels = new Set(options.sentimentLabels ?? DEFAULT_SENTIMENT_LABELS);
+  const maxLength = options.maxLength ?? Infinity;
+  let truncated = 0;
+  const sentences = records.map((record: unknown, index: number): Sentence => {
+    const at = (field?: string) =>
+      field === undefined ? { file, record: index } : {
+        file,
+        record: index,
+        field,
+      };
+    if (!isRecord(record)) throw new DataError("expected an object", at());
+    for (const field of ["text", "tags", "sentiment"]) {
+      if (!(field in record)) throw new DataError("missing", at(field));
+    }
+    if (typeof record.text !== "string") {
+      throw new DataError(`expected a string, got ${typeName(record.text)}`, at("text"));
+    }
+    let words = record.text.split(/\s+/).filter((w) => w !== "");
+    if (words.length === 0) throw new DataError("empty text", at("text"));
+    if (!Array.isArray(record.tags)) {
+      throw new DataError(`expected an array of tags, got ${typeName(record.tags)}`, at("tags"));
+    }
+    let tags = record.tags as unknown[];
+    if (tags.length !== words.length) {
+      throw new DataError(
+        `${tags.length} tags for ${words.length} words (one tag per whitespace-separated word)`,
+        at("tags"),
+      );
+    }
+    tags.forEach((tag, i) => {
+      if (typeof tag !== "string" || !nerTags.has(tag)) {
+        throw new DataError(
+          `unknown tag ${JSON.stringify(tag)} at word ${i} ("${words[i]}"); expected one of ${
+            [...nerTags].join(", ")
+          }`,
+          at("tags"),
+        );
+      }
+    });
+    if (typeof record.sentiment !== "string" || !sentimentLabels.has(record.sentiment)) {
+      throw new DataError(
+        `unknown sentiment ${JSON.stringify(record.sentiment)}; expected one of ${
+          [...sentimentLabels].join(", ")
+        }`,
+        at("sentiment"),
+      );
+    }
+    if (words.length > maxLength) {
+      truncated++;
+      words = words.slice(0, maxLength);
+      tags = tags.slice(0, maxLength);
+    }
+    return { words, tags: tags as string[], sentiment: record.sentiment };
+  });
+  if (truncated > 0) {
+    options.onWarning?.(
+      `${file}: ${truncated} sentence(s) longer than ${maxLength} words were truncated`,
+    );
+  }
+  return sentences;
+}
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+
+function typeName(v: unknown): string {
+  return v === null ? "null" : Array.isArray(v) ? "an array" : typeof v;
+}

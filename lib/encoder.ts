@@ -1,0 +1,169 @@
+/**
+ * The shared transformer encoder: token + position (+ case) embeddings, then
+ * pre-LayerNorm blocks `x = x + attn(ln1(x)); x = x + ffn(ln2(x))` (as in GPT-2
+ * and nanoGPT), then a final LayerNorm.
+ *
+ * Contract with the heads: {@linkcode EncoderOutput} — token vectors
+ * `[batch, seqLen, hiddenSize]` and the mask `[batch, seqLen]`.
+ * @module
+ */
+import * as tf from "@tensorflow/tfjs";
+import { attentionBias, MultiHeadSelfAttention } from "./attention.ts";
+import type { ModelConfig } from "./config.ts";
+import { dense, dropout, gelu, layerNorm } from "./ops.ts";
+import type { ParameterStore } from "./parameters.ts";
+import { deriveSeed } from "./random.ts";
+import { NUM_CASE_FEATURES } from "./tokenizer.ts";
+
+/** What the encoder gives every head. */
+export interface EncoderOutput {
+  /** `[batch, seqLen, hiddenSize]` contextual token vectors */
+  readonly sequenceOutput: tf.Tensor3D;
+  /** `[batch, seqLen]` float32, 1 at real tokens */
+  readonly mask: tf.Tensor2D;
+}
+
+/** Encoder inputs (see `encoding.ts`). */
+export interface EncoderInputs {
+  /** `[batch, seqLen]` int32 */
+  readonly tokenIds: tf.Tensor2D;
+  /** `[batch, seqLen]` int32 */
+  readonly caseIds: tf.Tensor2D;
+  /** `[batch, seqLen]` float32 */
+  readonly mask: tf.Tensor2D;
+}
+
+/** Parameter-name prefixes of the encoder, for freezing and parameter groups. */
+export const EMBEDDINGS_PREFIX = "embeddings/";
+export const ENCODER_PREFIX = "encoder/";
+
+/** Name prefix of encoder layer `index`. */
+export function layerPrefix(index: number): string {
+  return `${ENCODER_PREFIX}layer_${index}/`;
+}
+
+/** One pre-LN transformer block. */
+class EncoderLayer {
+  readonly #name: string;
+  readonly #dropout: number;
+  readonly #attention: MultiHeadSelfAttention;
+  readonly #ln1: [tf.Variable, tf.Variable];
+  readonly #ln2: [tf.Variable, tf.Variable];
+  readonly #ffnIn: [tf.Variable, tf.Variable];
+  readonly #ffnOut: [tf.Variable, tf.Variable];
+
+  constructor(params: ParameterStore, name: string, config: ModelConfig) {
+    const h = config.hiddenSize;
+    const normal = { kind: "normal", stddev: config.initializerRange } as const;
+    this.#name = name;
+    this.#dropout = config.dropout;
+    this.#ln1 = [
+      params.create(`${name}/ln_1/gamma`, [h], { kind: "ones" }),
+      params.create(`${name}/ln_1/beta`, [h], { kind: "zeros" }),
+    ];
+    this.#attention = new MultiHeadSelfAttention(params, `${name}/attention`, config);
+    this.#ln2 = [
+      params.create(`${name}/ln_2/gamma`, [h], { kind: "ones" }),
+      params.create(`${name}/ln_2/beta`, [h], { kind: "zeros" }),
+    ];
+    this.#ffnIn = [
+      params.create(`${name}/ffn/in/kernel`, [h, config.ffnSize], normal),
+      params.create(`${name}/ffn/in/bias`, [config.ffnSize], { kind: "zeros" }),
+    ];
+    this.#ffnOut = [
+      params.create(`${name}/ffn/out/kernel`, [config.ffnSize, h], normal),
+      params.create(`${name}/ffn/out/bias`, [h], { kind: "zeros" }),
+    ];
+  }
+
+  /** @returns `[batch, seqLen, hiddenSize]` */
+  apply(x: tf.Tensor3D, maskBias: tf.Tensor4D, seed?: number): tf.Tensor3D {
+    const s = (site: string) => seed === undefined ? undefined : deriveSeed(seed, this.#name, site);
+    const attended = this.#attention.apply(norm(x, this.#ln1), maskBias, s("attention"));
+    x = x.add(dropout(attended, this.#dropout, s("attention_out")));
+    const hidden = gelu(dense(norm(x, this.#ln2), ...kernelBias(this.#ffnIn)));
+    const ffn = dense(dropout(hidden, this.#dropout, s("ffn_hidden")), ...kernelBias(this.#ffnOut));
+    return x.add(dropout(ffn, this.#dropout, s("ffn_out")));
+  }
+}
+
+/** Embeddings plus a stack of encoder layers. */
+export class Encoder {
+  readonly #config: ModelConfig;
+  readonly #tokenEmbedding: tf.Variable;
+  readonly #positionEmbedding: tf.Variable;
+  readonly #caseEmbedding: tf.Variable | undefined;
+  readonly #layers: EncoderLayer[];
+  readonly #finalNorm: [tf.Variable, tf.Variable];
+  readonly #positions: tf.Tensor1D;
+
+  constructor(params: ParameterStore, config: ModelConfig, vocabSize: number) {
+    const h = config.hiddenSize;
+    const normal = { kind: "normal", stddev: config.initializerRange } as const;
+    this.#config = config;
+    this.#tokenEmbedding = params.create(`${EMBEDDINGS_PREFIX}token`, [vocabSize, h], normal);
+    this.#positionEmbedding = params.create(
+      `${EMBEDDINGS_PREFIX}position`,
+      [config.maxLength, h],
+      normal,
+    );
+    this.#caseEmbedding = config.caseFeatures
+      ? params.create(`${EMBEDDINGS_PREFIX}case`, [NUM_CASE_FEATURES, h], normal)
+      : undefined;
+    this.#layers = Array.from(
+      { length: config.numLayers },
+      (_, i) => new EncoderLayer(params, layerPrefix(i).slice(0, -1), config),
+    );
+    this.#finalNorm = [
+      params.create(`${ENCODER_PREFIX}final_norm/gamma`, [h], { kind: "ones" }),
+      params.create(`${ENCODER_PREFIX}final_norm/beta`, [h], { kind: "zeros" }),
+    ];
+    // A constant built once, not per step.
+    this.#positions = tf.keep(tf.range(0, config.maxLength, 1, "int32") as tf.Tensor1D);
+  }
+
+  /**
+   * Runs the encoder. Call inside `tf.tidy`; the caller owns the result.
+   * @param inputs token ids, case ids and mask, `[batch, seqLen]` each (seqLen ≤ maxLength)
+   * @param seed dropout seed; undefined at inference (no dropout)
+   */
+  apply(inputs: EncoderInputs, seed?: number): EncoderOutput {
+    const [batch, seqLen] = inputs.tokenIds.shape;
+    if (seqLen > this.#config.maxLength) {
+      throw new RangeError(
+        `Cannot encode batch: sequence length ${seqLen} exceeds maxLength ${this.#config.maxLength}`,
+      );
+    }
+    const h = this.#config.hiddenSize;
+    const flatIds = inputs.tokenIds.reshape([-1]);
+    let x = tf.gather(this.#tokenEmbedding, flatIds).reshape([batch, seqLen, h]) as tf.Tensor3D;
+    const positions = tf.gather(this.#positionEmbedding, this.#positions.slice(0, seqLen));
+    x = x.add(positions.reshape([1, seqLen, h]));
+    if (this.#caseEmbedding !== undefined) {
+      x = x.add(
+        tf.gather(this.#caseEmbedding, inputs.caseIds.reshape([-1])).reshape([batch, seqLen, h]),
+      );
+    }
+    x = dropout(
+      x,
+      this.#config.dropout,
+      seed === undefined ? undefined : deriveSeed(seed, "embeddings"),
+    ) as tf.Tensor3D;
+    const maskBias = attentionBias(inputs.mask);
+    for (const layer of this.#layers) x = layer.apply(x, maskBias, seed);
+    return { sequenceOutput: norm(x, this.#finalNorm), mask: inputs.mask };
+  }
+
+  /** Releases constants held outside the parameter store. */
+  dispose(): void {
+    this.#positions.dispose();
+  }
+}
+
+function norm(x: tf.Tensor3D, [gamma, beta]: [tf.Variable, tf.Variable]): tf.Tensor3D {
+  return layerNorm(x, gamma as tf.Tensor1D, beta as tf.Tensor1D) as tf.Tensor3D;
+}
+
+function kernelBias([kernel, bias]: [tf.Variable, tf.Variable]): [tf.Tensor2D, tf.Tensor1D] {
+  return [kernel as tf.Tensor2D, bias as tf.Tensor1D];
+}

@@ -1,0 +1,192 @@
+/**
+ * Sentences to model inputs: token ids, case ids, word alignment and labels,
+ * then padded batches with an attention mask. Pure functions except
+ * {@linkcode batchToTensors}, which creates tensors the caller owns.
+ * @module
+ */
+import * as tf from "@tensorflow/tfjs";
+import type { Sentence } from "./data.ts";
+import { CaseFeature, caseFeature, CLS_ID, PAD_ID, type WordTokenizer } from "./tokenizer.ts";
+
+/** Label id meaning "no label here" (padding, `[CLS]`, unlabelled task). */
+export const IGNORE_INDEX = -1;
+
+/** Label vocabularies of the two heads. */
+export interface LabelMaps {
+  readonly nerTags: readonly string[];
+  readonly sentimentLabels: readonly string[];
+}
+
+/** One sentence as ids, `[CLS]` first. Arrays have equal length. */
+export interface EncodedSentence {
+  readonly tokenIds: Int32Array;
+  readonly caseIds: Int32Array;
+  /** Index of the word each token came from; -1 for `[CLS]`. */
+  readonly wordIds: Int32Array;
+  /** Tag id per token, or {@linkcode IGNORE_INDEX}. */
+  readonly nerLabels: Int32Array;
+  /** Sentiment id, or {@linkcode IGNORE_INDEX}. */
+  readonly sentiment: number;
+  /** Whether words were dropped to fit `maxLength`. */
+  readonly truncated: boolean;
+}
+
+/**
+ * Encodes one sentence, truncating to `maxLength` tokens (`[CLS]` included).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { encodeSentence } from "./encoding.ts";
+ * import { WordTokenizer } from "./tokenizer.ts";
+ * const tok = WordTokenizer.fit([["Paris", "rocks"]], { lowercase: true, minFrequency: 1, maxVocabSize: 99 });
+ * const e = encodeSentence({ words: ["Paris", "rocks"], tags: ["B-LOC", "O"] }, tok,
+ *   { nerTags: ["O", "B-LOC"], sentimentLabels: ["neg", "pos"] }, 8);
+ * assert.deepEqual([...e.nerLabels], [-1, 1, 0]);
+ * assert.equal(e.sentiment, -1);
+ * ```
+ */
+export function encodeSentence(
+  sentence: Sentence,
+  tokenizer: WordTokenizer,
+  labels: LabelMaps,
+  maxLength: number,
+): EncodedSentence {
+  const words = sentence.words.slice(0, maxLength - 1);
+  const length = words.length + 1;
+  const tokenIds = new Int32Array(length);
+  const caseIds = new Int32Array(length);
+  const wordIds = new Int32Array(length);
+  const nerLabels = new Int32Array(length).fill(IGNORE_INDEX);
+  tokenIds[0] = CLS_ID;
+  caseIds[0] = CaseFeature.SPECIAL;
+  wordIds[0] = -1;
+  words.forEach((word, i) => {
+    tokenIds[i + 1] = tokenizer.tokenId(word);
+    caseIds[i + 1] = caseFeature(word);
+    wordIds[i + 1] = i;
+    const tag = sentence.tags?.[i];
+    if (tag !== undefined) nerLabels[i + 1] = labelId(labels.nerTags, tag, "NER tag");
+  });
+  const sentiment = sentence.sentiment === undefined
+    ? IGNORE_INDEX
+    : labelId(labels.sentimentLabels, sentence.sentiment, "sentiment");
+  return {
+    tokenIds,
+    caseIds,
+    wordIds,
+    nerLabels,
+    sentiment,
+    truncated: words.length < sentence.words.length,
+  };
+}
+
+/** A padded batch as flat row-major arrays: `[batch, seqLen]`. */
+export interface PaddedBatch {
+  readonly batch: number;
+  readonly seqLen: number;
+  readonly tokenIds: Int32Array;
+  readonly caseIds: Int32Array;
+  /** 1 at real tokens, 0 at padding. */
+  readonly mask: Float32Array;
+  readonly nerLabels: Int32Array;
+  /** `[batch]` */
+  readonly sentimentLabels: Int32Array;
+}
+
+/**
+ * Pads encoded sentences to the longest one in the batch.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { padBatch } from "./encoding.ts";
+ * const s = (n: number) => ({ tokenIds: new Int32Array(n).fill(5), caseIds: new Int32Array(n).fill(1),
+ *   wordIds: new Int32Array(n), nerLabels: new Int32Array(n), sentiment: 1, truncated: false });
+ * const b = padBatch([s(3), s(1)]);
+ * assert.equal(b.seqLen, 3);
+ * assert.deepEqual([...b.mask], [1, 1, 1, 1, 0, 0]);
+ * assert.deepEqual([...b.tokenIds], [5, 5, 5, 5, 0, 0]);
+ * assert.deepEqual([...b.nerLabels], [0, 0, 0, 0, -1, -1]);
+ * ```
+ */
+export function padBatch(sentences: readonly EncodedSentence[]): PaddedBatch {
+  const batch = sentences.length;
+  const seqLen = Math.max(1, ...sentences.map((s) => s.tokenIds.length));
+  const tokenIds = new Int32Array(batch * seqLen).fill(PAD_ID);
+  const caseIds = new Int32Array(batch * seqLen).fill(CaseFeature.PAD);
+  const mask = new Float32Array(batch * seqLen);
+  const nerLabels = new Int32Array(batch * seqLen).fill(IGNORE_INDEX);
+  const sentimentLabels = new Int32Array(batch);
+  sentences.forEach((s, b) => {
+    const at = b * seqLen;
+    tokenIds.set(s.tokenIds, at);
+    caseIds.set(s.caseIds, at);
+    nerLabels.set(s.nerLabels, at);
+    mask.fill(1, at, at + s.tokenIds.length);
+    sentimentLabels[b] = s.sentiment;
+  });
+  return { batch, seqLen, tokenIds, caseIds, mask, nerLabels, sentimentLabels };
+}
+
+/** Model inputs as tensors. The caller owns them (see {@linkcode disposeBatch}). */
+export interface BatchTensors {
+  /** `[batch, seqLen]` int32 */
+  readonly tokenIds: tf.Tensor2D;
+  /** `[batch, seqLen]` int32 */
+  readonly caseIds: tf.Tensor2D;
+  /** `[batch, seqLen]` float32, 1 at real tokens */
+  readonly mask: tf.Tensor2D;
+  /** `[batch, seqLen]` int32, {@linkcode IGNORE_INDEX} where unlabelled */
+  readonly nerLabels: tf.Tensor2D;
+  /** `[batch]` int32, {@linkcode IGNORE_INDEX} where unlabelled */
+  readonly sentimentLabels: tf.Tensor1D;
+}
+
+/** Creates tensors for a padded batch; dispose them with {@linkcode disposeBatch}. */
+export function batchToTensors(b: PaddedBatch): BatchTensors {
+  const shape: [number, number] = [b.batch, b.seqLen];
+  return {
+    tokenIds: tf.tensor2d(b.tokenIds, shape, "int32"),
+    caseIds: tf.tensor2d(b.caseIds, shape, "int32"),
+    mask: tf.tensor2d(b.mask, shape, "float32"),
+    nerLabels: tf.tensor2d(b.nerLabels, shape, "int32"),
+    sentimentLabels: tf.tensor1d(b.sentimentLabels, "int32"),
+  };
+}
+
+/** Disposes every tensor of a batch. */
+export function disposeBatch(b: BatchTensors): void {
+  tf.dispose([b.tokenIds, b.caseIds, b.mask, b.nerLabels, b.sentimentLabels]);
+}
+
+/**
+ * Groups sentence indices into batches of similar length, so little padding is
+ * computed: `order` is split into chunks of `batchSize * bucketFactor`, each chunk
+ * sorted by length and cut into batches; the batches are then returned in an
+ * order given by `shuffleBatches` (identity if omitted).
+ */
+export function bucketBatches(
+  order: readonly number[],
+  lengths: readonly number[],
+  batchSize: number,
+  bucketFactor = 8,
+): number[][] {
+  const batches: number[][] = [];
+  const chunk = batchSize * bucketFactor;
+  for (let start = 0; start < order.length; start += chunk) {
+    const sorted = order.slice(start, start + chunk).sort((a, b) =>
+      lengths[a]! - lengths[b]! || a - b
+    );
+    for (let i = 0; i < sorted.length; i += batchSize) batches.push(sorted.slice(i, i + batchSize));
+  }
+  return batches;
+}
+
+function labelId(labels: readonly string[], label: string, what: string): number {
+  const id = labels.indexOf(label);
+  if (id < 0) {
+    throw new RangeError(`Cannot encode ${what} "${label}": not one of ${labels.join(", ")}`);
+  }
+  return id;
+}

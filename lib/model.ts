@@ -1,0 +1,125 @@
+/**
+ * The multi-task model: one shared {@linkcode Encoder}, an NER head and a
+ * sentiment head. Heads read only the {@linkcode EncoderOutput}.
+ * @module
+ */
+import * as tf from "@tensorflow/tfjs";
+import type { ModelConfig } from "./config.ts";
+import { Encoder, type EncoderInputs, type EncoderOutput } from "./encoder.ts";
+import { NerHead } from "./ner_head.ts";
+import { ParameterStore } from "./parameters.ts";
+import { l2Normalize, pool } from "./pooling.ts";
+import { deriveSeed } from "./random.ts";
+import { SentimentHead } from "./sentiment_head.ts";
+
+/** Sizes that come from the data rather than the config. */
+export interface ModelDims {
+  readonly vocabSize: number;
+  readonly numNerTags: number;
+  readonly numSentimentLabels: number;
+}
+
+/**
+ * Everything one forward pass produces. The caller owns the new tensors;
+ * `mask` is the input mask, passed through (do not dispose it with the outputs).
+ */
+export interface ModelOutput extends EncoderOutput {
+  /** `[batch, seqLen, numNerTags]` */
+  readonly nerLogits: tf.Tensor3D;
+  /** `[batch, numSentimentLabels]` */
+  readonly sentimentLogits: tf.Tensor2D;
+}
+
+/** Options of a forward pass. */
+export interface ForwardOptions {
+  /** Dropout seed. When undefined, dropout is off (inference). */
+  readonly dropoutSeed?: number;
+}
+
+/**
+ * Shared encoder + NER head + sentiment head.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import * as tf from "@tensorflow/tfjs";
+ * import { initBackend, MultiTaskModel, resolveConfig } from "./mod.ts";
+ * await initBackend("wasm");
+ * const config = resolveConfig({}, "tiny");
+ * const model = new MultiTaskModel(config.model, { vocabSize: 10, numNerTags: 3, numSentimentLabels: 2 }, 1);
+ * const ids = tf.tensor2d([[2, 5, 6]], [1, 3], "int32");
+ * const out = model.forward({ tokenIds: ids, caseIds: tf.zerosLike(ids), mask: tf.ones([1, 3]) });
+ * assert.deepEqual(out.nerLogits.shape, [1, 3, 3]);
+ * assert.deepEqual(out.sentimentLogits.shape, [1, 2]);
+ * model.dispose();
+ * ```
+ */
+export class MultiTaskModel {
+  readonly config: ModelConfig;
+  readonly dims: ModelDims;
+  readonly parameters: ParameterStore;
+  readonly encoder: Encoder;
+  readonly nerHead: NerHead;
+  readonly sentimentHead: SentimentHead;
+
+  /**
+   * @param config model shape
+   * @param dims vocabulary and label-set sizes
+   * @param seed seeds weight initialisation
+   */
+  constructor(config: ModelConfig, dims: ModelDims, seed: number) {
+    this.config = config;
+    this.dims = dims;
+    this.parameters = new ParameterStore(seed);
+    this.encoder = new Encoder(this.parameters, config, dims.vocabSize);
+    const headArgs = {
+      hiddenSize: config.hiddenSize,
+      dropout: config.dropout,
+      initializerRange: config.initializerRange,
+    };
+    this.nerHead = new NerHead(this.parameters, { ...headArgs, numTags: dims.numNerTags });
+    this.sentimentHead = new SentimentHead(this.parameters, {
+      ...headArgs,
+      numLabels: dims.numSentimentLabels,
+      pooling: config.pooling,
+    });
+  }
+
+  /** Encoder, then both heads. Call inside `tf.tidy` or dispose the outputs. */
+  forward(inputs: EncoderInputs, options: ForwardOptions = {}): ModelOutput {
+    return tf.tidy(() => {
+      const seed = options.dropoutSeed;
+      const encoded = this.encoder.apply(inputs, seed);
+      return {
+        ...encoded,
+        nerLogits: this.nerHead.apply(encoded, seed === undefined ? seed : deriveSeed(seed, "ner")),
+        sentimentLogits: this.sentimentHead.apply(
+          encoded,
+          seed === undefined ? seed : deriveSeed(seed, "sentiment"),
+        ),
+      };
+    });
+  }
+
+  /**
+   * Sentence embeddings (inference, no dropout).
+   * @returns `[batch, hiddenSize]`; the caller owns it
+   */
+  embed(inputs: EncoderInputs, options: { normalize?: boolean } = {}): tf.Tensor2D {
+    return tf.tidy(() => {
+      const pooled = pool(this.encoder.apply(inputs), this.config.pooling);
+      return options.normalize === true ? l2Normalize(pooled) : pooled;
+    });
+  }
+
+  /** Number of trainable scalars. */
+  countParameters(filter?: (name: string) => boolean): number {
+    return this.parameters.count(filter);
+  }
+
+  /** Frees every tensor the model holds. */
+  dispose(): void {
+    this.parameters.dispose();
+    this.encoder.dispose();
+  }
+}

@@ -1,0 +1,153 @@
+/**
+ * Adam (Kingma & Ba, 2015) and AdamW (Loshchilov & Hutter, 2019), following
+ * PyTorch's update rule, with moment slots keyed by parameter name.
+ *
+ * Why not `tf.train.adam`: it keeps moments by position in the variable list
+ * (a changed list after unfreezing silently rebinds them), has no way to set
+ * the learning rate per step or per parameter, and no decoupled weight decay.
+ * @module
+ */
+import * as tf from "@tensorflow/tfjs";
+
+/** Options of {@linkcode Adam}. */
+export interface AdamOptions {
+  /** @default 0.9 */
+  readonly beta1?: number;
+  /** @default 0.999 */
+  readonly beta2?: number;
+  /** @default 1e-8 */
+  readonly epsilon?: number;
+  /** Decoupled weight decay (AdamW) for names passing `decayFilter`; 0 is plain Adam. @default 0 */
+  readonly weightDecay?: number;
+  /** Which parameters get weight decay. @default all */
+  readonly decayFilter?: (name: string) => boolean;
+}
+
+/** Saved optimizer state: step and the two moments per parameter name. */
+export interface AdamState {
+  readonly step: number;
+  readonly moments: ReadonlyMap<string, { m: tf.Tensor; v: tf.Tensor }>;
+}
+
+/**
+ * Adam/AdamW over named variables. A parameter's slots are created on its first
+ * update, so frozen parameters never get optimizer state.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import * as tf from "@tensorflow/tfjs";
+ * import { Adam } from "./optimizer.ts";
+ * const w = tf.variable(tf.tensor1d([1, 1]));
+ * const adam = new Adam();
+ * adam.apply([["w", w]], { w: tf.tensor1d([3, -0.5]) }, () => 0.1);
+ * // Adam's first update is lr * g / (|g| + eps): ±0.1 per element.
+ * const [a, b] = w.dataSync();
+ * assert.ok(Math.abs(a! - 0.9) < 1e-6 && Math.abs(b! - 1.1) < 1e-6);
+ * ```
+ */
+export class Adam {
+  readonly #beta1: number;
+  readonly #beta2: number;
+  readonly #epsilon: number;
+  readonly #weightDecay: number;
+  readonly #decayFilter: (name: string) => boolean;
+  readonly #moments = new Map<string, { m: tf.Variable; v: tf.Variable }>();
+  #step = 0;
+
+  constructor(options: AdamOptions = {}) {
+    this.#beta1 = options.beta1 ?? 0.9;
+    this.#beta2 = options.beta2 ?? 0.999;
+    this.#epsilon = options.epsilon ?? 1e-8;
+    this.#weightDecay = options.weightDecay ?? 0;
+    this.#decayFilter = options.decayFilter ?? (() => true);
+  }
+
+  /** Number of updates applied so far. */
+  get step(): number {
+    return this.#step;
+  }
+
+  /**
+   * Applies one update. Parameters without a gradient are left alone.
+   *
+   * @param params `[name, variable]` pairs to update
+   * @param grads gradient per name (not disposed here)
+   * @param learningRate rate per parameter name for this step
+   */
+  apply(
+    params: readonly [string, tf.Variable][],
+    grads: Readonly<Record<string, tf.Tensor>>,
+    learningRate: (name: string) => number,
+  ): void {
+    this.#step++;
+    const t = this.#step;
+    const bias1 = 1 - this.#beta1 ** t;
+    const bias2 = 1 - this.#beta2 ** t;
+    tf.tidy(() => {
+      for (const [name, variable] of params) {
+        const g = grads[name];
+        if (g === undefined) continue;
+        const lr = learningRate(name);
+        const slot = this.#slot(name, variable);
+        const m = slot.m.mul(this.#beta1).add(g.mul(1 - this.#beta1));
+        const v = slot.v.mul(this.#beta2).add(g.square().mul(1 - this.#beta2));
+        slot.m.assign(m);
+        slot.v.assign(v);
+        const denom = v.sqrt().div(Math.sqrt(bias2)).add(this.#epsilon);
+        let updated: tf.Tensor = variable;
+        if (this.#weightDecay > 0 && this.#decayFilter(name)) {
+          updated = updated.mul(1 - lr * this.#weightDecay);
+        }
+        variable.assign(updated.sub(m.div(denom).mul(lr / bias1)));
+      }
+    });
+  }
+
+  /** A copy of the state (the caller owns the tensors). */
+  getState(): AdamState {
+    const moments = new Map<string, { m: tf.Tensor; v: tf.Tensor }>();
+    for (const [name, { m, v }] of this.#moments) {
+      moments.set(name, { m: m.clone(), v: v.clone() });
+    }
+    return { step: this.#step, moments };
+  }
+
+  /** Replaces the state with a copy of `state`. */
+  setState(state: AdamState): void {
+    this.dispose();
+    this.#step = state.step;
+    for (const [name, { m, v }] of state.moments) {
+      this.#moments.set(name, {
+        m: tf.variable(m.clone(), false),
+        v: tf.variable(v.clone(), false),
+      });
+    }
+  }
+
+  /** Names that have optimizer state. */
+  stateNames(): string[] {
+    return [...this.#moments.keys()];
+  }
+
+  /** Frees the moment tensors. */
+  dispose(): void {
+    for (const { m, v } of this.#moments.values()) {
+      m.dispose();
+      v.dispose();
+    }
+    this.#moments.clear();
+  }
+
+  #slot(name: string, variable: tf.Variable): { m: tf.Variable; v: tf.Variable } {
+    let slot = this.#moments.get(name);
+    if (slot === undefined) {
+      slot = {
+        m: tf.variable(tf.zerosLike(variable), false),
+        v: tf.variable(tf.zerosLike(variable), false),
+      };
+      this.#moments.set(name, slot);
+    }
+    return slot;
+  }
+}

@@ -1,0 +1,167 @@
+/**
+ * Inference on raw text: split into words, encode, run the model, and
+ * post-process (tag decoding into entity spans, softmax probabilities, pooled
+ * sentence embeddings). Like a transformers.js pipeline, over a loaded bundle.
+ * @module
+ */
+import * as tf from "@tensorflow/tfjs";
+import type { ModelBundle } from "./checkpoint.ts";
+import { batchToTensors, disposeBatch, encodeSentence, padBatch } from "./encoding.ts";
+import { tagsToSpans } from "./labels.ts";
+import { splitWords } from "./tokenizer.ts";
+
+/** An entity found in a sentence. */
+export interface Entity {
+  readonly type: string;
+  /** The entity's words joined by spaces. */
+  readonly text: string;
+  /** First word index. */
+  readonly start: number;
+  /** One past the last word index. */
+  readonly end: number;
+  /** Mean probability of the predicted tags over the entity's words. */
+  readonly score: number;
+}
+
+/** The model's reading of one sentence. */
+export interface Prediction {
+  readonly text: string;
+  readonly words: readonly string[];
+  /** One IOB2 tag per word (words past `maxLength` get `O`). */
+  readonly tags: readonly string[];
+  readonly entities: readonly Entity[];
+  readonly sentiment: { readonly label: string; readonly probabilities: Record<string, number> };
+  /** Whether the sentence was longer than the model's `maxLength`. */
+  readonly truncated: boolean;
+}
+
+/** Options of {@linkcode predict} and {@linkcode embed}. */
+export interface InferenceOptions {
+  /** Sentences per forward pass. @default 64 */
+  readonly batchSize?: number;
+}
+
+/**
+ * Tags entities and classifies sentiment of each text.
+ *
+ * @param bundle a loaded model
+ * @param texts raw sentences
+ */
+export function predict(
+  bundle: ModelBundle,
+  texts: readonly string[],
+  options: InferenceOptions = {},
+): Prediction[] {
+  const batchSize = options.batchSize ?? 64;
+  const { labels, model, tokenizer } = bundle;
+  const maxLength = bundle.config.model.maxLength;
+  const results: Prediction[] = [];
+  for (let start = 0; start < texts.length; start += batchSize) {
+    const chunk = texts.slice(start, start + batchSize);
+    const wordLists = chunk.map((t) => splitWords(t));
+    const encoded = wordLists.map((words) =>
+      encodeSentence({ words }, tokenizer, labels, maxLength)
+    );
+    const padded = padBatch(encoded);
+    const batch = batchToTensors(padded);
+    const [tagProbs, sentProbs] = tf.tidy(() => {
+      const out = model.forward(batch);
+      return [tf.softmax(out.nerLogits), tf.softmax(out.sentimentLogits)];
+    });
+    disposeBatch(batch);
+    const tagValues = tagProbs!.dataSync();
+    const sentValues = sentProbs!.dataSync();
+    tf.dispose([tagProbs!, sentProbs!]);
+    const numTags = labels.nerTags.length;
+    const numLabels = labels.sentimentLabels.length;
+    chunk.forEach((text, b) => {
+      const words = wordLists[b]!;
+      const tags: string[] = [];
+      const confidence: number[] = [];
+      for (let w = 0; w < words.length; w++) {
+        const position = w + 1; // after [CLS]
+        if (position >= padded.seqLen || position >= encoded[b]!.tokenIds.length) {
+          tags.push("O");
+          confidence.push(1);
+          continue;
+        }
+        const at = (b * padded.seqLen + position) * numTags;
+        let best = 0;
+        for (let c = 1; c < numTags; c++) if (tagValues[at + c]! > tagValues[at + best]!) best = c;
+        tags.push(labels.nerTags[best]!);
+        confidence.push(tagValues[at + best]!);
+      }
+      const probabilities: Record<string, number> = {};
+      let bestLabel = 0;
+      for (let c = 0; c < numLabels; c++) {
+        probabilities[labels.sentimentLabels[c]!] = sentValues[b * numLabels + c]!;
+        if (sentValues[b * numLabels + c]! > sentValues[b * numLabels + bestLabel]!) bestLabel = c;
+      }
+      results.push({
+        text,
+        words,
+        tags,
+        entities: tagsToSpans(tags).map(({ type, start, end }) => ({
+          type,
+          start,
+          end,
+          text: words.slice(start, end).join(" "),
+          score: confidence.slice(start, end).reduce((a, c) => a + c, 0) / (end - start),
+        })),
+        sentiment: { label: labels.sentimentLabels[bestLabel]!, probabilities },
+        truncated: encoded[b]!.truncated,
+      });
+    });
+  }
+  return results;
+}
+
+/**
+ * Fixed-length sentence embeddings (the model's pooling; L2-normalised on request).
+ * @returns one `hiddenSize`-long vector per text
+ */
+export function embed(
+  bundle: ModelBundle,
+  texts: readonly string[],
+  options: InferenceOptions & { readonly normalize?: boolean } = {},
+): number[][] {
+  const batchSize = options.batchSize ?? 64;
+  const out: number[][] = [];
+  for (let start = 0; start < texts.length; start += batchSize) {
+    const encoded = texts.slice(start, start + batchSize).map((t) =>
+      encodeSentence(
+        { words: splitWords(t) },
+        bundle.tokenizer,
+        bundle.labels,
+        bundle.config.model.maxLength,
+      )
+    );
+    const batch = batchToTensors(padBatch(encoded));
+    const vectors = bundle.model.embed(batch, { normalize: options.normalize ?? false });
+    disposeBatch(batch);
+    out.push(...(vectors.arraySync() as number[][]));
+    vectors.dispose();
+  }
+  return out;
+}
+
+/**
+ * Cosine similarity of two vectors.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { cosineSimilarity } from "./pipeline.ts";
+ * assert.equal(cosineSimilarity([1, 0], [0, 2]), 0);
+ * assert.equal(cosineSimilarity([1, 1], [2, 2]), 1);
+ * ```
+ */
+export function cosineSimilarity(a: readonly number[], b: readonly number[]): number {
+  let dot = 0, na = 0, nb = 0;
+  for (let i = 0; i < a.length; i++) {
+    dot += a[i]! * b[i]!;
+    na += a[i]! ** 2;
+    nb += b[i]! ** 2;
+  }
+  return na === 0 || nb === 0 ? 0 : dot / Math.sqrt(na * nb);
+}

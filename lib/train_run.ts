@@ -1,0 +1,187 @@
+/**
+ * A whole training run from labelled sentences: split, vocabulary, model,
+ * trainer, epoch loop with epoch-end checkpoints, and resume from such a
+ * checkpoint. What `deno task train` and the notebooks call.
+ * @module
+ */
+import type { Config } from "./config.ts";
+import {
+  loadModel,
+  loadTrainingState,
+  type ModelBundle,
+  saveModel,
+  type TrainingState,
+} from "./checkpoint.ts";
+import type { Sentence } from "./data.ts";
+import { encodeSentence, type LabelMaps } from "./encoding.ts";
+import { type EpochRecord, fit, type StepProgress } from "./fit.ts";
+import { DEFAULT_NER_TAGS, DEFAULT_SENTIMENT_LABELS } from "./labels.ts";
+import { MultiTaskModel } from "./model.ts";
+import { deriveSeed, shuffled } from "./random.ts";
+import { WordTokenizer } from "./tokenizer.ts";
+import { Trainer } from "./trainer.ts";
+
+/** Options of {@linkcode trainModel}. */
+export interface TrainModelOptions {
+  /** Save a checkpoint (with optimizer state) here after every epoch, and the final model. */
+  readonly outDir?: string;
+  /** Label sets. @default DEFAULT_NER_TAGS and DEFAULT_SENTIMENT_LABELS */
+  readonly labels?: LabelMaps;
+  /** Recorded in checkpoints. */
+  readonly dataPath?: string;
+  readonly onStep?: (progress: StepProgress) => void;
+  readonly onEpochEnd?: (record: EpochRecord) => void;
+  /** Receives warnings such as truncation. */
+  readonly onWarning?: (message: string) => void;
+}
+
+/** Result of a run. */
+export interface TrainResult {
+  readonly bundle: ModelBundle;
+  readonly history: readonly EpochRecord[];
+  readonly split: { readonly train: readonly number[]; readonly validation: readonly number[] };
+  /** The trainer, for further steps or inspection; dispose with the model. */
+  readonly trainer: Trainer;
+}
+
+/**
+ * Trains a new model on `sentences` with `config`.
+ */
+export async function trainModel(
+  sentences: readonly Sentence[],
+  config: Config,
+  options: TrainModelOptions = {},
+): Promise<TrainResult> {
+  const labels = options.labels ??
+    { nerTags: DEFAULT_NER_TAGS, sentimentLabels: DEFAULT_SENTIMENT_LABELS };
+  const split = splitIndices(sentences.length, config.train.validationSplit, config.seed);
+  const tokenizer = WordTokenizer.fit(
+    split.train.map((i) => sentences[i]!.words),
+    config.tokenizer,
+  );
+  const model = new MultiTaskModel(config.model, {
+    vocabSize: tokenizer.vocabSize,
+    numNerTags: labels.nerTags.length,
+    numSentimentLabels: labels.sentimentLabels.length,
+  }, config.seed);
+  const bundle = { config, tokenizer, labels, model };
+  const trainer = new Trainer(model, { train: config.train, seed: config.seed });
+  return await run(sentences, bundle, trainer, split, [], 1, options);
+}
+
+/**
+ * Continues a run from an epoch-end checkpoint written by {@linkcode trainModel}.
+ * The data must be the same; epochs may be raised with `epochs`.
+ */
+export async function resumeTraining(
+  checkpointDir: string,
+  sentences: readonly Sentence[],
+  options: TrainModelOptions & { readonly epochs?: number } = {},
+): Promise<TrainResult> {
+  const loaded = await loadModel(checkpointDir);
+  const state = await loadTrainingState(checkpointDir);
+  if (state === undefined || state.split === undefined) {
+    loaded.model.dispose();
+    throw new Error(
+      `Cannot resume from ${checkpointDir}: it has no training state (was it saved at an epoch end?)`,
+    );
+  }
+  const config: Config = options.epochs === undefined
+    ? loaded.config
+    : { ...loaded.config, train: { ...loaded.config.train, epochs: options.epochs } };
+  const bundle = { ...loaded, config };
+  const trainer = new Trainer(bundle.model, { train: config.train, seed: config.seed });
+  trainer.setOptimizerState(state.optimizer);
+  for (const { m, v } of state.optimizer.moments.values()) {
+    m.dispose();
+    v.dispose();
+  }
+  return await run(sentences, bundle, trainer, state.split, state.history, state.epoch + 1, {
+    ...options,
+    labels: bundle.labels,
+  });
+}
+
+/**
+ * Deterministic train/validation split of `count` items.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { splitIndices } from "./train_run.ts";
+ * const { train, validation } = splitIndices(10, 0.2, 1);
+ * assert.equal(validation.length, 2);
+ * assert.deepEqual([...train, ...validation].sort((a, b) => a - b), [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+ * ```
+ */
+export function splitIndices(
+  count: number,
+  validationSplit: number,
+  seed: number,
+): { train: number[]; validation: number[] } {
+  const order = shuffled([...Array(count).keys()], deriveSeed(seed, "split"));
+  const held = Math.round(count * validationSplit);
+  return {
+    train: order.slice(held).sort((a, b) => a - b),
+    validation: order.slice(0, held).sort((a, b) => a - b),
+  };
+}
+
+async function run(
+  sentences: readonly Sentence[],
+  bundle: ModelBundle,
+  trainer: Trainer,
+  split: { train: readonly number[]; validation: readonly number[] },
+  previous: readonly EpochRecord[],
+  startEpoch: number,
+  options: TrainModelOptions,
+): Promise<TrainResult> {
+  const { config, tokenizer, labels } = bundle;
+  const encode = (i: number) => {
+    const s = sentences[i];
+    if (s === undefined) {
+      throw new RangeError(`Cannot resume: sentence ${i} of the split is missing from the data`);
+    }
+    return encodeSentence(s, tokenizer, labels, config.model.maxLength);
+  };
+  const trainSet = split.train.map(encode);
+  const validation = split.validation.map(encode);
+  const truncated = [...trainSet, ...validation].filter((s) => s.truncated).length;
+  if (truncated > 0) {
+    options.onWarning?.(
+      `${truncated} sentence(s) longer than ${config.model.maxLength - 1} words were truncated`,
+    );
+  }
+  const history = [...previous];
+  const checkpoint = async (record: EpochRecord) => {
+    history.push(record);
+    options.onEpochEnd?.(record);
+    if (options.outDir === undefined) return;
+    const optimizer = trainer.getOptimizerState();
+    const state: TrainingState = {
+      epoch: record.epoch,
+      history,
+      split,
+      ...(options.dataPath !== undefined ? { dataPath: options.dataPath } : {}),
+      optimizer,
+    };
+    try {
+      await saveModel(options.outDir, bundle, state);
+    } finally {
+      for (const { m, v } of optimizer.moments.values()) {
+        m.dispose();
+        v.dispose();
+      }
+    }
+  };
+  await fit(trainer, trainSet, {
+    epochs: config.train.epochs,
+    batchSize: config.train.batchSize,
+    seed: config.seed,
+    validation,
+    startEpoch,
+    ...(options.onStep !== undefined ? { onStep: options.onStep } : {}),
+    onEpochEnd: checkpoint,
+  });
+  return { bundle, history, split, trainer };
+}

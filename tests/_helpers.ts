@@ -1,0 +1,132 @@
+/**
+ * Test harness shared by every test file: backend set-up, a tiny model, and
+ * the two first-class assertions (no tensor leak; variables unchanged).
+ * @module
+ */
+import assert from "node:assert/strict";
+import * as tf from "@tensorflow/tfjs";
+import {
+  type BackendName,
+  type BatchTensors,
+  batchToTensors,
+  type Config,
+  encodeSentence,
+  initBackend,
+  type LabelMaps,
+  MultiTaskModel,
+  padBatch,
+  resolveConfig,
+  type Sentence,
+  WordTokenizer,
+} from "../lib/mod.ts";
+
+/** Backend of the test run: TEST_BACKEND=cpu switches it. */
+export const TEST_BACKEND = (Deno.env.get("TEST_BACKEND") ?? "wasm") as BackendName;
+
+/** Selects the test backend (idempotent). */
+export async function setup(): Promise<void> {
+  if (tf.getBackend() !== TEST_BACKEND) await initBackend(TEST_BACKEND);
+}
+
+export const LABELS: LabelMaps = {
+  nerTags: ["O", "B-PER", "I-PER", "B-LOC", "I-LOC"],
+  sentimentLabels: ["negative", "positive"],
+};
+
+/** A handful of labelled sentences, enough to overfit. */
+export const SENTENCES: Sentence[] = [
+  { words: ["Anna", "loves", "Rome"], tags: ["B-PER", "O", "B-LOC"], sentiment: "positive" },
+  { words: ["Rome", "is", "awful"], tags: ["B-LOC", "O", "O"], sentiment: "negative" },
+  {
+    words: ["Tim", "Cook", "hates", "rain", "in", "Oslo"],
+    tags: ["B-PER", "I-PER", "O", "O", "O", "B-LOC"],
+    sentiment: "negative",
+  },
+  {
+    words: ["New", "York", "is", "great"],
+    tags: ["B-LOC", "I-LOC", "O", "O"],
+    sentiment: "positive",
+  },
+  { words: ["Bob", "smiled"], tags: ["B-PER", "O"], sentiment: "positive" },
+  {
+    words: ["Paris", "was", "grim", "today"],
+    tags: ["B-LOC", "O", "O", "O"],
+    sentiment: "negative",
+  },
+];
+
+/** The `tiny` preset with overrides. */
+export function tinyConfig(overrides: Parameters<typeof resolveConfig>[0] = {}): Config {
+  return resolveConfig(overrides, "tiny");
+}
+
+/** A tokenizer, a tiny model and a padded batch of {@linkcode SENTENCES}. */
+export function tinySetup(config: Config = tinyConfig()): {
+  model: MultiTaskModel;
+  tokenizer: WordTokenizer;
+  batch: BatchTensors;
+} {
+  const tokenizer = WordTokenizer.fit(SENTENCES.map((s) => s.words), config.tokenizer);
+  const model = new MultiTaskModel(config.model, {
+    vocabSize: tokenizer.vocabSize,
+    numNerTags: LABELS.nerTags.length,
+    numSentimentLabels: LABELS.sentimentLabels.length,
+  }, config.seed);
+  const encoded = SENTENCES.map((s) =>
+    encodeSentence(s, tokenizer, LABELS, config.model.maxLength)
+  );
+  return { model, tokenizer, batch: batchToTensors(padBatch(encoded)) };
+}
+
+/**
+ * Asserts that `fn` does not grow `tf.memory().numTensors` after `warmup` calls.
+ */
+export function assertNoTensorLeak(fn: () => void, warmup = 2, runs = 3): void {
+  for (let i = 0; i < warmup; i++) fn();
+  const before = tf.memory().numTensors;
+  for (let i = 0; i < runs; i++) fn();
+  assert.equal(tf.memory().numTensors, before, "tensor count grew across calls");
+}
+
+/** Copies of the named variables' values. */
+export function snapshot(model: MultiTaskModel, names?: string[]): Map<string, Float32Array> {
+  const out = new Map<string, Float32Array>();
+  for (const [name, v] of model.parameters.entries()) {
+    if (names === undefined || names.includes(name)) out.set(name, v.dataSync() as Float32Array);
+  }
+  return out;
+}
+
+/** Asserts each snapshotted variable is bit-for-bit unchanged. */
+export function assertUnchanged(model: MultiTaskModel, before: Map<string, Float32Array>): void {
+  for (const [name, values] of before) {
+    const now = model.parameters.get(name).dataSync();
+    assert.ok(bitEqual(values, now as Float32Array), `${name} changed`);
+  }
+}
+
+/** Whether two float arrays are identical bit for bit. */
+export function bitEqual(a: Float32Array, b: Float32Array): boolean {
+  if (a.length !== b.length) return false;
+  const x = new Uint32Array(a.buffer, a.byteOffset, a.length);
+  const y = new Uint32Array(b.buffer, b.byteOffset, b.length);
+  return x.every((v, i) => v === y[i]);
+}
+
+/** Largest absolute difference of two arrays. */
+export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  assert.equal(a.length, b.length);
+  let d = 0;
+  for (let i = 0; i < a.length; i++) d = Math.max(d, Math.abs(a[i]! - b[i]!));
+  return d;
+}
+
+/** Disposes models, batches and trainers. */
+export function disposeAll(
+  ...items: ({ dispose(): void } | BatchTensors)[]
+): void {
+  for (const item of items) {
+    if ("dispose" in item) item.dispose();
+    else tf.dispose(Object.values(item));
+  }
+}

@@ -1,0 +1,103 @@
+/** The command-line tasks, run as a user runs them. */
+import assert from "node:assert/strict";
+
+async function run(
+  args: string[],
+  stdin?: string,
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  const command = new Deno.Command(Deno.execPath(), {
+    args,
+    stdin: stdin === undefined ? "null" : "piped",
+    stdout: "piped",
+    stderr: "piped",
+    env: { NO_COLOR: "1" },
+  });
+  const child = command.spawn();
+  if (stdin !== undefined) {
+    const writer = child.stdin.getWriter();
+    await writer.write(new TextEncoder().encode(stdin));
+    await writer.close();
+  }
+  const out = await child.output();
+  const dec = new TextDecoder();
+  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+}
+
+const dir = await Deno.makeTempDir({ prefix: "mtt-cli-" });
+const model = `${dir}/model`;
+
+Deno.test("train, predict and embed work from the command line", async () => {
+  const train = await run([
+    "task",
+    "train",
+    "--preset",
+    "tiny",
+    "--epochs",
+    "2",
+    "--out",
+    model,
+    "--quiet",
+  ]);
+  assert.equal(train.code, 0, train.stderr);
+  assert.match(train.stderr, /backend wasm \(SIMD, 1 thread\)/);
+  assert.match(train.stdout, /epoch {3}2 loss/);
+  assert.match(train.stdout, /training split \(\d+ sentences\): NER token accuracy/);
+
+  const predict = await run([
+    "task",
+    "predict",
+    "--model",
+    model,
+    "--json",
+    "Tim Cook visited Paris",
+  ]);
+  assert.equal(predict.code, 0, predict.stderr);
+  const p = JSON.parse(predict.stdout.trim());
+  assert.deepEqual(p.words, ["Tim", "Cook", "visited", "Paris"]);
+  assert.equal(p.tags.length, 4);
+  assert.ok(["negative", "neutral", "positive"].includes(p.sentiment.label));
+
+  const stdin = await run(["task", "predict", "--model", model], "Anna loves Rome\nBob is sad\n");
+  assert.equal(stdin.code, 0, stdin.stderr);
+  assert.equal(stdin.stdout.match(/sentiment:/g)?.length, 2);
+
+  const embed = await run(["task", "embed", "--model", model, "--json", "one", "two words"]);
+  assert.equal(embed.code, 0, embed.stderr);
+  const e = JSON.parse(embed.stdout);
+  assert.equal(e.embeddings.length, 2);
+  assert.equal(e.embeddings[0].length, 8);
+  assert.ok(Math.abs(e.similarities[0][0] - 1) < 1e-6);
+});
+
+Deno.test("train resumes from its own checkpoint", async () => {
+  const resumed = await run(["task", "train", "--resume", model, "--epochs", "3", "--quiet"]);
+  assert.equal(resumed.code, 0, resumed.stderr);
+  assert.match(resumed.stdout, /^epoch {3}3 loss/m);
+  assert.doesNotMatch(resumed.stdout, /^epoch {3}1 loss/m);
+});
+
+Deno.test("bad input exits non-zero with one clear message", async () => {
+  const bad = `${dir}/bad.json`;
+  await Deno.writeTextFile(
+    bad,
+    JSON.stringify([{ text: "Paris", tags: ["B-TOWN"], sentiment: "positive" }]),
+  );
+  const r = await run(["task", "train", "--data", bad, "--out", `${dir}/never`]);
+  assert.equal(r.code, 1);
+  assert.match(
+    r.stderr,
+    /error: Cannot load .*bad.json: record 0, field "tags": unknown tag "B-TOWN"/,
+  );
+  await assert.rejects(Deno.stat(`${dir}/never`));
+
+  const missing = await run(["task", "predict", "--model", `${dir}/nope`, "hello"]);
+  assert.equal(missing.code, 1);
+  assert.match(
+    missing.stderr,
+    /error: Cannot load model directory .*nope: meta.json is unreadable/,
+  );
+
+  const flag = await run(["task", "train", "--epochs", "many"]);
+  assert.equal(flag.code, 1);
+  assert.match(flag.stderr, /--epochs expects a non-negative integer/);
+});

@@ -1,0 +1,44 @@
+import assert from "node:assert/strict";
+import { ConfigError, PRESETS, resolveConfig, validateConfig } from "../lib/mod.ts";
+
+Deno.test("resolveConfig() returns the default preset unchanged with no overrides", () => {
+  assert.deepEqual(resolveConfig(), PRESETS.default);
+  assert.equal(resolveConfig().train.learningRate, 0.001);
+  assert.equal(resolveConfig().train.decayRate, 0.01);
+});
+
+Deno.test("resolveConfig() merges nested overrides into a preset", () => {
+  const c = resolveConfig({ model: { numLayers: 3 }, train: { epochs: 1 } }, "reference");
+  assert.equal(c.model.numLayers, 3);
+  assert.equal(c.model.hiddenSize, 128);
+  assert.equal(c.train.epochs, 1);
+  assert.ok(Object.isFrozen(c.model));
+});
+
+Deno.test("resolveConfig() rejects hidden sizes not divisible by the head count", () => {
+  assert.throws(
+    () => resolveConfig({ model: { hiddenSize: 30, numHeads: 4 } }),
+    (e: Error) =>
+      e instanceof ConfigError && /model.hiddenSize: 30 is not divisible/.test(e.message),
+  );
+});
+
+Deno.test("resolveConfig() names unknown and out-of-range fields", () => {
+  assert.throws(
+    () => resolveConfig({ model: { hiddenSise: 3 } as never }),
+    /model.hiddenSise: unknown field/,
+  );
+  assert.throws(
+    () => resolveConfig({ train: { epochs: -1 } }),
+    /train.epochs: expected an integer/,
+  );
+  assert.throws(() => resolveConfig({ model: { dropout: 1.5 } }), /model.dropout/);
+  assert.throws(() => resolveConfig({ model: { pooling: "sum" as never } }), /model.pooling/);
+});
+
+Deno.test("validateConfig() requires every field and accepts a resolved config", () => {
+  const c = resolveConfig();
+  assert.deepEqual(validateConfig(JSON.parse(JSON.stringify(c))), c);
+  const { seed: _, ...noSeed } = c;
+  assert.throws(() => validateConfig(noSeed), /config.seed: missing/);
+});

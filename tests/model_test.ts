@@ -1,0 +1,120 @@
+import assert from "node:assert/strict";
+import * as tf from "@tensorflow/tfjs";
+import { l2Normalize, PAD_ID, pool } from "../lib/mod.ts";
+import { assertNoTensorLeak, maxAbsDiff, setup, tinyConfig, tinySetup } from "./_helpers.ts";
+
+await setup();
+
+Deno.test("heads return per-token tag logits and per-sentence label logits", () => {
+  const { model, batch } = tinySetup();
+  const [b, t] = batch.tokenIds.shape;
+  const out = model.forward(batch);
+  assert.deepEqual(out.sequenceOutput.shape, [b, t, 8]);
+  assert.deepEqual(out.nerLogits.shape, [b, t, 5]);
+  assert.deepEqual(out.sentimentLogits.shape, [b, 2]);
+  assert.deepEqual(model.embed(batch).shape, [b, 8]);
+  model.dispose();
+});
+
+Deno.test("encoder output at real tokens ignores padding", () => {
+  const { model, batch } = tinySetup();
+  const mask = batch.mask.arraySync();
+  // Replace every padding position's token and case ids with other values.
+  const ids = batch.tokenIds.arraySync().map((row, b) =>
+    row.map((id, i) => mask[b]![i] === 1 ? id : 5)
+  );
+  const cases = batch.caseIds.arraySync().map((row, b) =>
+    row.map((c, i) => mask[b]![i] === 1 ? c : 3)
+  );
+  const other = {
+    tokenIds: tf.tensor2d(ids, undefined, "int32"),
+    caseIds: tf.tensor2d(cases, undefined, "int32"),
+    mask: batch.mask,
+  };
+  assert.ok(ids.flat().some((id) => id !== PAD_ID) && mask.flat().includes(0));
+  const a = model.forward(batch).sequenceOutput.mul(batch.mask.expandDims(2)).dataSync();
+  const b = model.forward(other).sequenceOutput.mul(batch.mask.expandDims(2)).dataSync();
+  assert.equal(maxAbsDiff(a, b), 0);
+  model.dispose();
+});
+
+Deno.test("a sentence's outputs do not depend on the padding added for its batch", () => {
+  const { model, batch } = tinySetup();
+  const shortRow = 4; // "Bob smiled": 3 tokens, padded to 7
+  const alone = {
+    tokenIds: batch.tokenIds.slice([shortRow, 0], [1, 3]) as tf.Tensor2D,
+    caseIds: batch.caseIds.slice([shortRow, 0], [1, 3]) as tf.Tensor2D,
+    mask: batch.mask.slice([shortRow, 0], [1, 3]) as tf.Tensor2D,
+  };
+  const inBatch = model.forward(batch);
+  const single = model.forward(alone);
+  const d1 = maxAbsDiff(
+    inBatch.sentimentLogits.slice([shortRow, 0], [1, 2]).dataSync(),
+    single.sentimentLogits.dataSync(),
+  );
+  const d2 = maxAbsDiff(
+    inBatch.nerLogits.slice([shortRow, 0, 0], [1, 3, 5]).dataSync(),
+    single.nerLogits.dataSync(),
+  );
+  assert.ok(d1 < 1e-5 && d2 < 1e-5, `differences ${d1} ${d2}`);
+  model.dispose();
+});
+
+Deno.test("pool() ignores padded positions for mean, max and cls", () => {
+  const x = tf.tensor3d([[[1, -1], [3, 5], [100, 100]], [[2, 2], [-50, -50], [-50, -50]]]);
+  const mask = tf.tensor2d([[1, 1, 0], [1, 0, 0]]);
+  assert.deepEqual(pool({ sequenceOutput: x, mask }, "mean").arraySync(), [[2, 2], [2, 2]]);
+  assert.deepEqual(pool({ sequenceOutput: x, mask }, "max").arraySync(), [[3, 5], [2, 2]]);
+  assert.deepEqual(pool({ sequenceOutput: x, mask }, "cls").arraySync(), [[1, -1], [2, 2]]);
+});
+
+Deno.test("l2Normalize() gives unit-length rows", () => {
+  const n = l2Normalize(tf.tensor2d([[3, 4], [0, 2]])).dataSync();
+  assert.ok(maxAbsDiff(n, [0.6, 0.8, 0, 1]) < 1e-7);
+});
+
+Deno.test("embed() with normalize returns unit vectors", () => {
+  const { model, batch } = tinySetup();
+  const norms = model.embed(batch, { normalize: true }).square().sum(1).dataSync();
+  for (const n of norms) assert.ok(Math.abs(n - 1) < 1e-5);
+  model.dispose();
+});
+
+Deno.test("the same seed gives the same weights; dropout is seeded", () => {
+  const config = tinyConfig({ model: { dropout: 0.3 } });
+  const a = tinySetup(config);
+  const b = tinySetup(config);
+  const wa = a.model.parameters.get("encoder/layer_0/attention/qkv/kernel").dataSync();
+  const wb = b.model.parameters.get("encoder/layer_0/attention/qkv/kernel").dataSync();
+  assert.deepEqual(wa, wb);
+  const run = (seed: number) =>
+    a.model.forward(a.batch, { dropoutSeed: seed }).nerLogits.dataSync();
+  assert.deepEqual(run(1), run(1));
+  assert.notDeepEqual(run(1), run(2));
+  assert.notDeepEqual(run(1), a.model.forward(a.batch).nerLogits.dataSync());
+  a.model.dispose();
+  b.model.dispose();
+});
+
+Deno.test("forward() does not leak tensors", () => {
+  const { model, batch } = tinySetup();
+  assertNoTensorLeak(() => {
+    const out = model.forward(batch, { dropoutSeed: 3 });
+    // `out.mask` is the caller's input mask, not a new tensor.
+    assert.equal(out.mask, batch.mask);
+    tf.dispose([out.sequenceOutput, out.nerLogits, out.sentimentLogits]);
+  });
+  assertNoTensorLeak(() => model.embed(batch).dispose());
+  model.dispose();
+});
+
+Deno.test("countParameters() matches the architecture", () => {
+  const { model, tokenizer } = tinySetup();
+  const h = 8, ffn = 16, layers = 2, maxLen = 16;
+  const perLayer = 2 * h + (h * 3 * h + 3 * h) + (h * h + h) + 2 * h + (h * ffn + ffn) +
+    (ffn * h + h);
+  const embeddings = tokenizer.vocabSize * h + maxLen * h + 8 * h;
+  const heads = (h * 5 + 5) + (h * 2 + 2);
+  assert.equal(model.countParameters(), embeddings + layers * perLayer + 2 * h + heads);
+  model.dispose();
+});

@@ -1,0 +1,64 @@
+import assert from "node:assert/strict";
+import {
+  CaseFeature,
+  caseFeature,
+  CLS_ID,
+  PAD_ID,
+  splitWords,
+  UNK_ID,
+  WordTokenizer,
+} from "../lib/mod.ts";
+
+const CONFIG = { lowercase: true, minFrequency: 1, maxVocabSize: 100 };
+
+Deno.test("WordTokenizer.fit() orders words by frequency, then first appearance", () => {
+  const tok = WordTokenizer.fit([["b", "a", "c"], ["a", "c"], ["c"]], CONFIG);
+  assert.deepEqual(tok.vocab.slice(4), ["c", "a", "b"]);
+  assert.equal(tok.vocab[PAD_ID], "[PAD]");
+  assert.equal(tok.vocab[CLS_ID], "[CLS]");
+});
+
+Deno.test("WordTokenizer.fit() drops rare words and caps the vocabulary", () => {
+  const sentences = [["x", "y", "y", "z", "z", "z"]];
+  assert.deepEqual(
+    WordTokenizer.fit(sentences, { ...CONFIG, minFrequency: 2 }).vocab.slice(4),
+    ["z", "y"],
+  );
+  assert.deepEqual(WordTokenizer.fit(sentences, { ...CONFIG, maxVocabSize: 5 }).vocab.slice(4), [
+    "z",
+  ]);
+});
+
+Deno.test("WordTokenizer maps unknown words to [UNK] and respects lowercase", () => {
+  const lower = WordTokenizer.fit([["Paris"]], CONFIG);
+  assert.equal(lower.tokenId("PARIS"), lower.tokenId("Paris"));
+  assert.equal(lower.tokenId("Rome"), UNK_ID);
+  const cased = WordTokenizer.fit([["Paris"]], { ...CONFIG, lowercase: false });
+  assert.equal(cased.tokenId("paris"), UNK_ID);
+  assert.notEqual(cased.tokenId("Paris"), UNK_ID);
+});
+
+Deno.test("WordTokenizer survives a JSON round trip", () => {
+  const tok = WordTokenizer.fit([["a", "B", "a"]], { ...CONFIG, lowercase: false });
+  const back = WordTokenizer.fromJSON(JSON.parse(JSON.stringify(tok)));
+  assert.deepEqual(back.vocab, tok.vocab);
+  assert.equal(back.lowercase, false);
+  assert.throws(() => WordTokenizer.fromJSON({ type: "bpe" }), /not a word tokenizer/);
+});
+
+Deno.test("caseFeature() classifies letter case", () => {
+  assert.equal(caseFeature("paris"), CaseFeature.LOWER);
+  assert.equal(caseFeature("Paris"), CaseFeature.TITLE);
+  assert.equal(caseFeature("A"), CaseFeature.TITLE);
+  assert.equal(caseFeature("NATO"), CaseFeature.UPPER);
+  assert.equal(caseFeature("McDonald"), CaseFeature.MIXED);
+  assert.equal(caseFeature("B2B"), CaseFeature.DIGIT);
+  assert.equal(caseFeature(","), CaseFeature.OTHER);
+  assert.equal(caseFeature("Élise"), CaseFeature.TITLE);
+});
+
+Deno.test("splitWords() separates punctuation but keeps contractions and abbreviations", () => {
+  assert.deepEqual(splitWords("Hello, world!"), ["Hello", ",", "world", "!"]);
+  assert.deepEqual(splitWords("It's 3.5% in the U.K."), ["It's", "3.5", "%", "in", "the", "U.K."]);
+  assert.deepEqual(splitWords("  "), []);
+});
