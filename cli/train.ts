@@ -25,6 +25,7 @@ const USAGE = `Usage: deno task train [options]
   --config FILE     JSON config overrides: { "preset": "default", "model": {...}, "train": {...} }
   --preset NAME     default | tiny | reference
   --resume DIR      continue a run from an epoch-end checkpoint
+  --workers N       data-parallel replicas, one Deno Worker each (2 uses both cores; default 1)
   --backend NAME    wasm (default) | cpu
   --quiet           no per-step progress
   -h, --help        this text`;
@@ -38,6 +39,7 @@ const { values } = parse(Deno.args, {
   preset: { type: "string" },
   resume: { type: "string" },
   backend: { type: "string" },
+  workers: { type: "string" },
   quiet: { type: "boolean" },
   help: { type: "boolean", short: "h" },
 }, USAGE);
@@ -47,6 +49,7 @@ const dataPath = (values.data as string | undefined) ?? "data/sample_sentences.j
 const outDir = (values.out as string | undefined) ?? DEFAULT_MODEL_DIR;
 const epochs = intFlag(values.epochs, "epochs");
 const seed = intFlag(values.seed, "seed");
+const workers = intFlag(values.workers, "workers") ?? 1;
 
 const warn = (message: string) => console.error(`warning: ${message}`);
 const sentences = await loadSentences(dataPath, { onWarning: warn }).catch((e: Error) =>
@@ -57,6 +60,7 @@ const encoder = new TextEncoder();
 const callbacks = {
   outDir,
   dataPath,
+  workers,
   onWarning: warn,
   onStep: progress
     ? (

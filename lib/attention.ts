@@ -20,14 +20,14 @@ export interface AttentionArgs {
 }
 
 /**
- * Self-attention: one fused Q/K/V projection, scaled dot-product attention per
- * head with padded keys masked out, and an output projection.
+ * Self-attention: Q/K/V projections, scaled dot-product attention per head with
+ * padded keys masked out, and an output projection. (Three projections rather
+ * than one fused one: splitting the fused output costs more on WASM than it saves.)
  */
 export class MultiHeadSelfAttention {
   readonly #args: AttentionArgs;
   readonly #name: string;
-  readonly #qkvKernel: tf.Variable;
-  readonly #qkvBias: tf.Variable;
+  readonly #projections: Record<"query" | "key" | "value", [tf.Variable, tf.Variable]>;
   readonly #outKernel: tf.Variable;
   readonly #outBias: tf.Variable;
 
@@ -36,8 +36,15 @@ export class MultiHeadSelfAttention {
     this.#name = name;
     const h = args.hiddenSize;
     const normal = { kind: "normal", stddev: args.initializerRange } as const;
-    this.#qkvKernel = params.create(`${name}/qkv/kernel`, [h, 3 * h], normal);
-    this.#qkvBias = params.create(`${name}/qkv/bias`, [3 * h], { kind: "zeros" });
+    const projection = (p: string): [tf.Variable, tf.Variable] => [
+      params.create(`${name}/${p}/kernel`, [h, h], normal),
+      params.create(`${name}/${p}/bias`, [h], { kind: "zeros" }),
+    ];
+    this.#projections = {
+      query: projection("query"),
+      key: projection("key"),
+      value: projection("value"),
+    };
     this.#outKernel = params.create(`${name}/output/kernel`, [h, h], normal);
     this.#outBias = params.create(`${name}/output/bias`, [h], { kind: "zeros" });
   }
@@ -52,17 +59,23 @@ export class MultiHeadSelfAttention {
     const [batch, seqLen, hiddenSize] = x.shape;
     const numHeads = this.#args.numHeads;
     const headDim = hiddenSize / numHeads;
-    const qkv = dense(x, this.#qkvKernel as tf.Tensor2D, this.#qkvBias as tf.Tensor1D)
-      .reshape([batch, seqLen, 3, numHeads, headDim])
-      .transpose([2, 0, 3, 1, 4]); // (3, B, nh, T, hd)
-    const [q, k, v] = tf.unstack(qkv) as [tf.Tensor4D, tf.Tensor4D, tf.Tensor4D];
-    const scores = tf.matMul(q, k, false, true).mul(1 / Math.sqrt(headDim)).add(maskBias); // (B, nh, T, T)
+    // 4-D transposes only: the WASM backend's 5-D transpose is ≈ 500× slower.
+    const toHeads = (p: "query" | "key" | "value", perm: number[]) => {
+      const [kernel, bias] = this.#projections[p];
+      return dense(x, kernel as tf.Tensor2D, bias as tf.Tensor1D)
+        .reshape([batch, seqLen, numHeads, headDim])
+        .transpose(perm) as tf.Tensor4D;
+    };
+    const queries = toHeads("query", [0, 2, 1, 3]); // (B, nh, T, hd)
+    const keysT = toHeads("key", [0, 2, 3, 1]); // (B, nh, hd, T)
+    const values = toHeads("value", [0, 2, 1, 3]); // (B, nh, T, hd)
+    const scores = tf.matMul(queries, keysT).mul(1 / Math.sqrt(headDim)).add(maskBias); // (B, nh, T, T)
     const probs = dropout(
       tf.softmax(scores),
       this.#args.dropout,
       seed === undefined ? undefined : deriveSeed(seed, this.#name, "probs"),
     );
-    const context = tf.matMul(probs as tf.Tensor4D, v) // (B, nh, T, hd)
+    const context = tf.matMul(probs as tf.Tensor4D, values) // (B, nh, T, hd)
       .transpose([0, 2, 1, 3])
       .reshape([batch, seqLen, hiddenSize]);
     return dense(

@@ -95,7 +95,6 @@ export class Encoder {
   readonly #caseEmbedding: tf.Variable | undefined;
   readonly #layers: EncoderLayer[];
   readonly #finalNorm: [tf.Variable, tf.Variable];
-  readonly #positions: tf.Tensor1D;
 
   constructor(params: ParameterStore, config: ModelConfig, vocabSize: number) {
     const h = config.hiddenSize;
@@ -118,8 +117,6 @@ export class Encoder {
       params.create(`${ENCODER_PREFIX}final_norm/gamma`, [h], { kind: "ones" }),
       params.create(`${ENCODER_PREFIX}final_norm/beta`, [h], { kind: "zeros" }),
     ];
-    // A constant built once, not per step.
-    this.#positions = tf.keep(tf.range(0, config.maxLength, 1, "int32") as tf.Tensor1D);
   }
 
   /**
@@ -137,8 +134,7 @@ export class Encoder {
     const h = this.#config.hiddenSize;
     const flatIds = inputs.tokenIds.reshape([-1]);
     let x = tf.gather(this.#tokenEmbedding, flatIds).reshape([batch, seqLen, h]) as tf.Tensor3D;
-    const positions = tf.gather(this.#positionEmbedding, this.#positions.slice(0, seqLen));
-    x = x.add(positions.reshape([1, seqLen, h]));
+    x = x.add(this.#positionEmbedding.slice([0, 0], [seqLen, h]).reshape([1, seqLen, h]));
     if (this.#caseEmbedding !== undefined) {
       x = x.add(
         tf.gather(this.#caseEmbedding, inputs.caseIds.reshape([-1])).reshape([batch, seqLen, h]),
@@ -154,10 +150,8 @@ export class Encoder {
     return { sequenceOutput: norm(x, this.#finalNorm), mask: inputs.mask };
   }
 
-  /** Releases constants held outside the parameter store. */
-  dispose(): void {
-    this.#positions.dispose();
-  }
+  /** Releases constants held outside the parameter store (none today). */
+  dispose(): void {}
 }
 
 function norm(x: tf.Tensor3D, [gamma, beta]: [tf.Variable, tf.Variable]): tf.Tensor3D {

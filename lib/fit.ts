@@ -5,16 +5,12 @@
  * (seed, e), so a run resumed at an epoch boundary sees the same batches.
  * @module
  */
-import {
-  batchToTensors,
-  bucketBatches,
-  disposeBatch,
-  type EncodedSentence,
-  padBatch,
-} from "./encoding.ts";
+import { bucketBatches, type EncodedSentence, padBatch } from "./encoding.ts";
 import { type EvalMetrics, evaluate } from "./evaluate.ts";
+import type { MultiTaskModel } from "./model.ts";
+import type { StepRunner } from "./parallel.ts";
 import { deriveSeed, shuffled } from "./random.ts";
-import type { StepMetrics, Trainer } from "./trainer.ts";
+import type { StepMetrics } from "./trainer.ts";
 
 /** Summary of one epoch. */
 export interface EpochRecord {
@@ -64,9 +60,13 @@ export interface FitOptions {
 
 /**
  * Trains for `epochs` epochs and returns one record per epoch run.
+ *
+ * @param trainer a {@linkcode Trainer} or a data-parallel trainer
+ * @param model the model validation runs on (synced from the trainer at epoch ends)
  */
 export async function fit(
-  trainer: Trainer,
+  trainer: StepRunner,
+  model: MultiTaskModel,
   data: readonly EncodedSentence[],
   options: FitOptions,
 ): Promise<EpochRecord[]> {
@@ -80,11 +80,8 @@ export async function fit(
     );
     const started = performance.now();
     let loss = 0, nerLoss = 0, sentimentLoss = 0, nc = 0, nt = 0, sc = 0, st = 0, tokens = 0;
-    batches.forEach((indices, b) => {
-      const padded = padBatch(indices.map((i) => data[i]!));
-      const batch = batchToTensors(padded);
-      const metrics = trainer.trainStep(batch);
-      disposeBatch(batch);
+    for (const [b, indices] of batches.entries()) {
+      const metrics = await trainer.trainPadded(padBatch(indices.map((i) => data[i]!)));
       loss += metrics.loss;
       nerLoss += metrics.nerLoss;
       sentimentLoss += metrics.sentimentLoss;
@@ -100,8 +97,9 @@ export async function fit(
         batches: batches.length,
         metrics,
       });
-    });
+    }
     const seconds = (performance.now() - started) / 1000;
+    await trainer.syncModel();
     const steps = Math.max(1, batches.length);
     const record: EpochRecord = {
       epoch,
@@ -111,7 +109,7 @@ export async function fit(
       nerAccuracy: nc / nt,
       sentimentAccuracy: sc / st,
       ...(options.validation !== undefined && options.validation.length > 0
-        ? { validation: evaluate(trainer.model, options.validation) }
+        ? { validation: evaluate(model, options.validation) }
         : {}),
       learningRate: trainer.learningRate(),
       seconds,

@@ -11,6 +11,8 @@ import * as tf from "@tensorflow/tfjs";
  *
  * @param logits `[..., numClasses]`
  * @param labels `[...]` int32, negative where ignored
+ * @param denominator divide the summed loss by this instead of the number of
+ *   labelled positions (data-parallel workers pass the whole batch's count)
  * @returns scalar
  *
  * @example
@@ -22,7 +24,11 @@ import * as tf from "@tensorflow/tfjs";
  * assert.ok(Math.abs(loss.dataSync()[0]! - Math.LN2) < 1e-6);
  * ```
  */
-export function maskedCrossEntropy(logits: tf.Tensor, labels: tf.Tensor): tf.Scalar {
+export function maskedCrossEntropy(
+  logits: tf.Tensor,
+  labels: tf.Tensor,
+  denominator?: number,
+): tf.Scalar {
   return tf.tidy(() => {
     const numClasses = logits.shape[logits.shape.length - 1]!;
     const valid = labels.greaterEqual(0);
@@ -32,6 +38,9 @@ export function maskedCrossEntropy(logits: tf.Tensor, labels: tf.Tensor): tf.Sca
     const logProbs = tf.logSoftmax(logits.reshape([-1, numClasses]));
     const perItem = targets.mul(logProbs).sum(1).neg();
     const weights = valid.reshape([-1]).cast("float32");
-    return perItem.mul(weights).sum().div(weights.sum().maximum(1)) as tf.Scalar;
+    const total = perItem.mul(weights).sum();
+    return (denominator === undefined
+      ? total.div(weights.sum().maximum(1))
+      : total.div(Math.max(1, denominator))) as tf.Scalar;
   });
 }

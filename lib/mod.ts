@@ -38,3 +38,5 @@ export * from "./tokenizer.ts";
 export * from "./train_run.ts";
 export * from "./trainer.ts";
 export * from "./wasm_kernels.ts";
+export * from "./benchmark.ts";
+export * from "./parallel.ts";

@@ -19,6 +19,7 @@ import { DEFAULT_NER_TAGS, DEFAULT_SENTIMENT_LABELS } from "./labels.ts";
 import { MultiTaskModel } from "./model.ts";
 import { deriveSeed, shuffled } from "./random.ts";
 import { WordTokenizer } from "./tokenizer.ts";
+import { ParallelTrainer, type StepRunner } from "./parallel.ts";
 import { Trainer } from "./trainer.ts";
 
 /** Options of {@linkcode trainModel}. */
@@ -33,6 +34,12 @@ export interface TrainModelOptions {
   readonly onEpochEnd?: (record: EpochRecord) => void;
   /** Receives warnings such as truncation. */
   readonly onWarning?: (message: string) => void;
+  /**
+   * Data-parallel replicas (one Deno Worker each; use the number of cores).
+   * 1 trains in this thread. Results are deterministic per replica count.
+   * @default 1
+   */
+  readonly workers?: number;
 }
 
 /** Result of a run. */
@@ -40,7 +47,7 @@ export interface TrainResult {
   readonly bundle: ModelBundle;
   readonly history: readonly EpochRecord[];
   readonly split: { readonly train: readonly number[]; readonly validation: readonly number[] };
-  /** The trainer, for further steps or inspection; dispose with the model. */
+  /** The single-thread trainer, for further steps or inspection; dispose with the model. */
   readonly trainer: Trainer;
 }
 
@@ -92,10 +99,7 @@ export async function resumeTraining(
   const bundle = { ...loaded, config };
   const trainer = new Trainer(bundle.model, { train: config.train, seed: config.seed });
   trainer.setOptimizerState(state.optimizer);
-  for (const { m, v } of state.optimizer.moments.values()) {
-    m.dispose();
-    v.dispose();
-  }
+  disposeState(state.optimizer);
   return await run(sentences, bundle, trainer, state.split, state.history, state.epoch + 1, {
     ...options,
     labels: bundle.labels,
@@ -152,12 +156,23 @@ async function run(
       `${truncated} sentence(s) longer than ${config.model.maxLength - 1} words were truncated`,
     );
   }
+  const workers = options.workers ?? 1;
+  let runner: StepRunner = trainer;
+  if (workers > 1) {
+    const state = trainer.getOptimizerState();
+    runner = await ParallelTrainer.create(bundle.model, config, {
+      replicas: workers,
+      trainable: trainer.trainableNames,
+      optimizerState: state,
+    });
+    disposeState(state);
+  }
   const history = [...previous];
   const checkpoint = async (record: EpochRecord) => {
     history.push(record);
     options.onEpochEnd?.(record);
     if (options.outDir === undefined) return;
-    const optimizer = trainer.getOptimizerState();
+    const optimizer = await runner.optimizerState();
     const state: TrainingState = {
       epoch: record.epoch,
       history,
@@ -168,20 +183,36 @@ async function run(
     try {
       await saveModel(options.outDir, bundle, state);
     } finally {
-      for (const { m, v } of optimizer.moments.values()) {
-        m.dispose();
-        v.dispose();
-      }
+      disposeState(optimizer);
     }
   };
-  await fit(trainer, trainSet, {
-    epochs: config.train.epochs,
-    batchSize: config.train.batchSize,
-    seed: config.seed,
-    validation,
-    startEpoch,
-    ...(options.onStep !== undefined ? { onStep: options.onStep } : {}),
-    onEpochEnd: checkpoint,
-  });
+  try {
+    await fit(runner, bundle.model, trainSet, {
+      epochs: config.train.epochs,
+      batchSize: config.train.batchSize,
+      seed: config.seed,
+      validation,
+      startEpoch,
+      ...(options.onStep !== undefined ? { onStep: options.onStep } : {}),
+      onEpochEnd: checkpoint,
+    });
+    if (runner !== trainer) {
+      // Leave the single-thread trainer in the state the workers reached.
+      const state = await runner.optimizerState();
+      trainer.setOptimizerState(state);
+      disposeState(state);
+    }
+  } finally {
+    if (runner instanceof ParallelTrainer) runner.close();
+  }
   return { bundle, history, split, trainer };
+}
+
+function disposeState(
+  state: { moments: ReadonlyMap<string, { m: { dispose(): void }; v: { dispose(): void } }> },
+): void {
+  for (const { m, v } of state.moments.values()) {
+    m.dispose();
+    v.dispose();
+  }
 }

@@ -6,11 +6,12 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import type { TrainConfig } from "./config.ts";
-import type { BatchTensors } from "./encoding.ts";
+import { type BatchTensors, batchToTensors, disposeBatch, type PaddedBatch } from "./encoding.ts";
 import { maskedCrossEntropy } from "./losses.ts";
 import type { MultiTaskModel } from "./model.ts";
 import { Adam, type AdamState } from "./optimizer.ts";
 import { deriveSeed } from "./random.ts";
+import type { StepRunner } from "./parallel.ts";
 import { inverseTimeDecay } from "./schedule.ts";
 
 /** What one step measured. */
@@ -38,6 +39,22 @@ export interface TrainerOptions {
   readonly seed: number;
   /** Which parameters train. @default all */
   readonly trainable?: (name: string) => boolean;
+  /**
+   * Data parallelism: combines this replica's gradients with the other replicas'
+   * (an all-reduce returning the sum, identical on every replica). Called once
+   * per step, synchronously, between backward pass and update.
+   */
+  readonly allReduce?: (grads: Readonly<Record<string, tf.Tensor>>) => Record<string, tf.Tensor>;
+  /** This replica's index, mixed into dropout seeds. @default 0 */
+  readonly replica?: number;
+}
+
+/** Options of {@linkcode Trainer.trainStep}. */
+export interface StepOptions {
+  /** Labelled NER tokens in the whole (all-replica) batch; default: this batch's. */
+  readonly nerDenominator?: number;
+  /** Labelled sentences in the whole (all-replica) batch; default: this batch's. */
+  readonly sentimentDenominator?: number;
 }
 
 /**
@@ -62,17 +79,21 @@ export interface TrainerOptions {
  * assert.ok(trainer.trainStep(batch).loss < first);
  * ```
  */
-export class Trainer {
+export class Trainer implements StepRunner {
   readonly model: MultiTaskModel;
   readonly optimizer: Adam;
   readonly #train: TrainConfig;
   readonly #seed: number;
   readonly #params: [string, tf.Variable][];
+  readonly #allReduce: TrainerOptions["allReduce"];
+  readonly #replica: number;
 
   constructor(model: MultiTaskModel, options: TrainerOptions) {
     this.model = model;
     this.#train = options.train;
     this.#seed = options.seed;
+    this.#allReduce = options.allReduce;
+    this.#replica = options.replica ?? 0;
     const trainable = options.trainable ?? (() => true);
     this.#params = model.parameters.entries().filter(([name]) => trainable(name));
     this.optimizer = new Adam({
@@ -104,25 +125,32 @@ export class Trainer {
    * One step on one batch. The batch tensors stay owned by the caller.
    * @returns losses, batch accuracy counts and the learning rate, as numbers
    */
-  trainStep(batch: BatchTensors): StepMetrics {
+  trainStep(batch: BatchTensors, options: StepOptions = {}): StepMetrics {
     const learningRate = this.learningRate();
-    const dropoutSeed = deriveSeed(this.#seed, "dropout", this.step);
+    const dropoutSeed = this.#replica === 0
+      ? deriveSeed(this.#seed, "dropout", this.step)
+      : deriveSeed(this.#seed, "dropout", this.step, this.#replica);
     const variables = this.#params.map(([, v]) => v);
     const summary = tf.tidy(() => {
       let parts: tf.Tensor[] = [];
       const { value, grads } = tf.variableGrads(() => {
         const out = this.model.forward(batch, { dropoutSeed });
-        const nerLoss = maskedCrossEntropy(out.nerLogits, batch.nerLabels);
-        const sentimentLoss = maskedCrossEntropy(out.sentimentLogits, batch.sentimentLabels);
+        const nerLoss = maskedCrossEntropy(out.nerLogits, batch.nerLabels, options.nerDenominator);
+        const sentimentLoss = maskedCrossEntropy(
+          out.sentimentLogits,
+          batch.sentimentLabels,
+          options.sentimentDenominator,
+        );
         parts = [nerLoss, sentimentLoss, ...accuracyCounts(out, batch)].map((t) => tf.keep(t));
         return nerLoss.mul(this.#train.nerLossWeight)
           .add(sentimentLoss.mul(this.#train.sentimentLossWeight)) as tf.Scalar;
       }, variables);
-      const byName: Record<string, tf.Tensor> = {};
+      let byName: Record<string, tf.Tensor> = {};
       for (const [name, v] of this.#params) {
         const g = grads[v.name];
         if (g !== undefined) byName[name] = g;
       }
+      if (this.#allReduce !== undefined) byName = this.#allReduce(byName);
       const gradNorm = globalNorm(Object.values(byName));
       if (this.#train.clipNorm > 0) {
         const scale = tf.minimum(1, tf.div(this.#train.clipNorm, gradNorm.add(1e-6)));
@@ -146,6 +174,26 @@ export class Trainer {
       gradNorm: gradNorm!,
       learningRate,
     };
+  }
+
+  /** {@linkcode trainStep} on a padded batch (tensors made and freed here). */
+  trainPadded(padded: PaddedBatch): StepMetrics {
+    const batch = batchToTensors(padded);
+    try {
+      return this.trainStep(batch);
+    } finally {
+      disposeBatch(batch);
+    }
+  }
+
+  /** The model is trained in place: nothing to sync. */
+  syncModel(): Promise<void> {
+    return Promise.resolve();
+  }
+
+  /** Optimizer state for checkpoints (the caller owns the tensors). */
+  optimizerState(): Promise<AdamState> {
+    return Promise.resolve(this.getOptimizerState());
   }
 
   /** Optimizer state for checkpoints (the caller owns the tensors). */

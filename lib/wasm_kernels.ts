@@ -54,6 +54,8 @@ type NativeMatMul = (
 
 const BYTES_PER_FLOAT = 4;
 const nativeMatMuls = new WeakMap<object, NativeMatMul>();
+/** The stock kernels we replaced, for the cases our kernels hand back. */
+const stockKernels = new Map<string, tf.KernelFunc>();
 
 /**
  * Registers the fixed `UnsortedSegmentSum` and `BatchMatMul` kernels for the
@@ -76,15 +78,19 @@ export function registerWasmKernels(): void {
       kernelFunc: unsortedSegmentSum as unknown as tf.KernelFunc,
     });
   }
-  const current = tf.getKernel("BatchMatMul", "wasm");
-  if (current?.kernelFunc !== (batchMatMul as unknown as tf.KernelFunc)) {
-    if (current !== undefined) tf.unregisterKernel("BatchMatMul", "wasm");
-    tf.registerKernel({
-      kernelName: "BatchMatMul",
-      backendName: "wasm",
-      kernelFunc: batchMatMul as unknown as tf.KernelFunc,
-    });
+  replaceKernel("GatherV2", gatherV2 as unknown as tf.KernelFunc);
+  replaceKernel("BatchMatMul", batchMatMul as unknown as tf.KernelFunc);
+}
+
+/** Registers `kernelFunc` for `name` on wasm, keeping the stock kernel for fallbacks. */
+function replaceKernel(name: string, kernelFunc: tf.KernelFunc): void {
+  const current = tf.getKernel(name, "wasm");
+  if (current?.kernelFunc === kernelFunc) return;
+  if (current !== undefined) {
+    stockKernels.set(name, current.kernelFunc);
+    tf.unregisterKernel(name, "wasm");
   }
+  tf.registerKernel({ kernelName: name, backendName: "wasm", kernelFunc });
 }
 
 interface KernelArgs<I, A> {
@@ -120,6 +126,44 @@ function unsortedSegmentSum(
     const dst = outAt + segment * inner;
     const src = xAt + i * inner;
     for (let j = 0; j < inner; j++) f32[dst + j]! += f32[src + j]!;
+  }
+  return out;
+}
+
+/**
+ * Row gather `out[i] = x[indices[i]]` (axis 0, no batch dims, float32): one
+ * `copyWithin` per row. The stock kernel walks element by element (≈ 20 ms for
+ * 2,048 rows of 128); other cases go to the stock kernel.
+ */
+function gatherV2(
+  args: KernelArgs<
+    { x: tf.TensorInfo; indices: tf.TensorInfo },
+    { axis: number; batchDims: number }
+  >,
+): tf.TensorInfo {
+  const { inputs: { x, indices }, backend, attrs } = args;
+  const axis = attrs.axis < 0 ? attrs.axis + x.shape.length : attrs.axis;
+  if (axis !== 0 || attrs.batchDims !== 0 || x.dtype !== "float32" || indices.dtype !== "int32") {
+    return stockKernels.get("GatherV2")!(
+      args as unknown as Parameters<tf.KernelFunc>[0],
+    ) as tf.TensorInfo;
+  }
+  const rows = x.shape[0]!;
+  const rowSize = tf.util.sizeFromShape(x.shape.slice(1));
+  const count = tf.util.sizeFromShape(indices.shape);
+  const out = backend.makeOutput([...indices.shape, ...x.shape.slice(1)], "float32");
+  const f32 = backend.wasm.HEAPF32;
+  const i32 = backend.wasm.HEAP32;
+  const xAt = backend.dataIdMap.get(x.dataId).memoryOffset / BYTES_PER_FLOAT;
+  const idsAt = backend.dataIdMap.get(indices.dataId).memoryOffset / BYTES_PER_FLOAT;
+  const outAt = backend.dataIdMap.get(out.dataId).memoryOffset / BYTES_PER_FLOAT;
+  for (let i = 0; i < count; i++) {
+    const row = i32[idsAt + i]!;
+    if (row < 0 || row >= rows) {
+      backend.disposeData(out.dataId);
+      throw new RangeError(`Cannot gather: index ${row} is outside [0, ${rows})`);
+    }
+    f32.copyWithin(outAt + i * rowSize, xAt + row * rowSize, xAt + (row + 1) * rowSize);
   }
   return out;
 }

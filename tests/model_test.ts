@@ -84,8 +84,8 @@ Deno.test("the same seed gives the same weights; dropout is seeded", () => {
   const config = tinyConfig({ model: { dropout: 0.3 } });
   const a = tinySetup(config);
   const b = tinySetup(config);
-  const wa = a.model.parameters.get("encoder/layer_0/attention/qkv/kernel").dataSync();
-  const wb = b.model.parameters.get("encoder/layer_0/attention/qkv/kernel").dataSync();
+  const wa = a.model.parameters.get("encoder/layer_0/attention/query/kernel").dataSync();
+  const wb = b.model.parameters.get("encoder/layer_0/attention/query/kernel").dataSync();
   assert.deepEqual(wa, wb);
   const run = (seed: number) =>
     a.model.forward(a.batch, { dropoutSeed: seed }).nerLogits.dataSync();
@@ -111,7 +111,7 @@ Deno.test("forward() does not leak tensors", () => {
 Deno.test("countParameters() matches the architecture", () => {
   const { model, tokenizer } = tinySetup();
   const h = 8, ffn = 16, layers = 2, maxLen = 16;
-  const perLayer = 2 * h + (h * 3 * h + 3 * h) + (h * h + h) + 2 * h + (h * ffn + ffn) +
+  const perLayer = 2 * h + 3 * (h * h + h) + (h * h + h) + 2 * h + (h * ffn + ffn) +
     (ffn * h + h);
   const embeddings = tokenizer.vocabSize * h + maxLen * h + 8 * h;
   const heads = (h * 5 + 5) + (h * 2 + 2);

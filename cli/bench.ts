@@ -1,0 +1,154 @@
+/**
+ * `deno task bench`: training and inference throughput, latency, matmul speed
+ * and model FLOPs, on synthetic batches shaped like the PyTorch peer's
+ * (random lengths 8–maxLength, padded to maxLength; tokens counted as B × L).
+ * @module
+ */
+import * as tf from "@tensorflow/tfjs";
+import {
+  backendInfo,
+  disposeBatch,
+  fixedLengthBatch,
+  fixedLengthPadded,
+  matmulGflops,
+  median,
+  MultiTaskModel,
+  ParallelTrainer,
+  percentile,
+  type PresetName,
+  resolveConfig,
+  syntheticSentences,
+  timeInference,
+  timeTrainSteps,
+  Trainer,
+  trainingFlopsPerToken,
+} from "../lib/mod.ts";
+import { fail, intFlag, parse, setupBackend } from "./_common.ts";
+
+const USAGE = `Usage: deno task bench [options]
+
+  --config NAME    reference (the peer's model: vocab 8000, hidden 128, FFN 512, batch 32) | default | tiny
+  --steps N        timed training steps (default 20); inference uses 2N
+  --warmup N       untimed steps first (default 3)
+  --workers N      data-parallel training replicas, one Deno Worker each (default 1)
+  --json           one JSON line
+  --backend NAME   wasm (default) | cpu
+  -h, --help       this text`;
+
+const { values } = parse(Deno.args, {
+  config: { type: "string" },
+  steps: { type: "string" },
+  warmup: { type: "string" },
+  workers: { type: "string" },
+  json: { type: "boolean" },
+  backend: { type: "string" },
+  help: { type: "boolean", short: "h" },
+}, USAGE);
+await setupBackend(values.backend);
+const preset = ((values.config as string | undefined) ?? "reference") as PresetName;
+if (!["reference", "default", "tiny"].includes(preset)) fail(`unknown --config ${preset}`);
+const steps = intFlag(values.steps, "steps") ?? 20;
+const warmup = intFlag(values.warmup, "warmup") ?? 3;
+const workers = intFlag(values.workers, "workers") ?? 1;
+
+const config = resolveConfig({ model: { dropout: 0 } }, preset);
+const dims = { vocabSize: config.tokenizer.maxVocabSize, numNerTags: 9, numSentimentLabels: 2 };
+const seqLen = config.model.maxLength;
+const batchSize = config.train.batchSize;
+let peakRss = Deno.memoryUsage().rss;
+const sampleMemory = () => (peakRss = Math.max(peakRss, Deno.memoryUsage().rss));
+
+const model = new MultiTaskModel(config.model, dims, config.seed);
+const trainer = new Trainer(model, { train: config.train, seed: config.seed });
+const runner = workers > 1
+  ? await ParallelTrainer.create(model, config, { replicas: workers })
+  : trainer;
+const trainBatches = [0, 1, 2, 3].map((i) =>
+  fixedLengthPadded(syntheticSentences(batchSize, seqLen, dims, 100 + i), seqLen)
+);
+const stepMs = await timeTrainSteps(runner, trainBatches, steps, warmup);
+if (runner instanceof ParallelTrainer) runner.close();
+sampleMemory();
+const inferBatch = 64;
+const inferBatches = [0, 1].map((i) =>
+  fixedLengthBatch(syntheticSentences(inferBatch, seqLen, dims, 200 + i), seqLen)
+);
+const inferMs = timeInference(model, inferBatches, 2 * steps, warmup);
+sampleMemory();
+const singles = syntheticSentences(50, seqLen, dims, 300).map((s) =>
+  fixedLengthBatch([s], s.tokenIds.length)
+);
+const latencyMs = timeInference(model, singles, singles.length, warmup);
+const matmul = Object.fromEntries(
+  ([[2048, 128, 512], [2048, 512, 128], [256, 256, 256], [1024, 1024, 1024]] as const).map((
+    [m, k, n],
+  ) => [`${m}x${k}x${n}`, matmulGflops(m, k, n)]),
+);
+sampleMemory();
+
+const info = backendInfo();
+const stepMedian = median(stepMs);
+const tokensPerSecond = (batchSize * seqLen) / (stepMedian / 1000);
+const flopsPerToken = trainingFlopsPerToken(config.model, seqLen, dims);
+const achievedGflops = (flopsPerToken * tokensPerSecond) / 1e9;
+const cores = workers; // one single-threaded tfjs instance per worker
+const peak = matmul["2048x128x512"]!;
+const result = {
+  config: preset,
+  parameters: model.countParameters(),
+  backend: info.backend,
+  simd: info.simd,
+  threads: info.threads,
+  workers,
+  logicalCores: navigator.hardwareConcurrency,
+  batch: batchSize,
+  seqLen,
+  trainStepMsMedian: round(stepMedian),
+  trainTokensPerSecond: Math.round(tokensPerSecond),
+  inferBatch,
+  inferSentencesPerSecond: Math.round(inferBatch / (median(inferMs) / 1000)),
+  latencyMsP50: round(percentile(latencyMs, 50)),
+  latencyMsP95: round(percentile(latencyMs, 95)),
+  matmulGflops: Object.fromEntries(Object.entries(matmul).map(([k, v]) => [k, round(v)])),
+  modelTrainFlopsPerToken: flopsPerToken,
+  trainGflops: round(achievedGflops),
+  fractionOfMatmulPeak: round(achievedGflops / (peak * cores)),
+  peakRssMiB: Math.round(peakRss / 2 ** 20),
+};
+if (values.json === true) {
+  console.log(JSON.stringify(result));
+} else {
+  console.log(
+    `config ${preset}: ${result.parameters} parameters, batch ${batchSize} × ${seqLen} tokens`,
+  );
+  console.log(
+    `train      ${result.trainTokensPerSecond} tokens/s (median step ${result.trainStepMsMedian} ms over ${steps}, ${workers} worker${
+      workers === 1 ? "" : "s"
+    })`,
+  );
+  console.log(`inference  ${result.inferSentencesPerSecond} sentences/s (batch ${inferBatch})`);
+  console.log(
+    `latency    p50 ${result.latencyMsP50} ms, p95 ${result.latencyMsP95} ms (one sentence)`,
+  );
+  console.log(
+    `matmul     ${
+      Object.entries(result.matmulGflops).map(([k, v]) => `${k} ${v}`).join(", ")
+    } GFLOP/s`,
+  );
+  console.log(
+    `model      ${
+      (flopsPerToken / 1e6).toFixed(2)
+    } MFLOP/token (train), ${result.trainGflops} GFLOP/s achieved = ${
+      (100 * result.fractionOfMatmulPeak).toFixed(0)
+    } % of the matmul peak of ${cores} core${cores === 1 ? "" : "s"}`,
+  );
+  console.log(`memory     peak RSS ${result.peakRssMiB} MiB`);
+}
+inferBatches.concat(singles).forEach(disposeBatch);
+trainer.dispose();
+model.dispose();
+tf.disposeVariables();
+
+function round(x: number): number {
+  return Math.round(x * 100) / 100;
+}

@@ -1,0 +1,267 @@
+/**
+ * Data-parallel training on several cores: one Deno Worker per replica, each
+ * with its own tfjs-wasm instance (tfjs-wasm's own threads do not speed up
+ * training: most of a step is small kernels and single-threaded JS).
+ *
+ * Each step, the batch is cut into one slice per replica; every replica computes
+ * its losses normalised by the whole batch's label counts, so the sum of the
+ * replicas' gradients is exactly the full-batch gradient. Gradients are summed
+ * through a SharedArrayBuffer in a fixed order, and every replica applies the
+ * same clipped Adam update, so replicas stay identical and a run is deterministic
+ * for a given seed and replica count.
+ * @module
+ */
+import type { Config } from "./config.ts";
+import type { PaddedBatch } from "./encoding.ts";
+import type { MultiTaskModel } from "./model.ts";
+import type { AdamState } from "./optimizer.ts";
+import * as tf from "@tensorflow/tfjs";
+import { inverseTimeDecay } from "./schedule.ts";
+import type { StepMetrics } from "./trainer.ts";
+import type { ToWorker } from "./_parallel_worker.ts";
+
+/** What runs training steps: a {@linkcode Trainer} or a {@linkcode ParallelTrainer}. */
+export interface StepRunner {
+  /** Steps taken so far. */
+  readonly step: number;
+  /** Base learning rate at the current step. */
+  learningRate(): number;
+  /** One step on one padded batch. */
+  trainPadded(batch: PaddedBatch): StepMetrics | Promise<StepMetrics>;
+  /** Brings the main-thread model up to date (no-op for a single trainer). */
+  syncModel(): Promise<void>;
+  /** Optimizer state for checkpoints; the caller owns the tensors. */
+  optimizerState(): Promise<AdamState>;
+}
+
+/** Options of {@linkcode ParallelTrainer.create}. */
+export interface ParallelOptions {
+  /** Number of replicas (workers). */
+  readonly replicas: number;
+  /** Names of the parameters that train. @default all */
+  readonly trainable?: readonly string[];
+  /** Optimizer state to start from (resume). */
+  readonly optimizerState?: AdamState;
+}
+
+type FromWorker =
+  | { type: "ready" | "ok" }
+  | { type: "stepped"; metrics: StepMetrics }
+  | { type: "weights"; weights: Record<string, Float32Array> }
+  | {
+    type: "optimizerState";
+    step: number;
+    moments: Record<string, { m: Float32Array; v: Float32Array }>;
+  }
+  | { type: "error"; message: string };
+
+/**
+ * Trains a model with one worker per replica. The main-thread `model` is the
+ * source of the initial weights and receives the trained ones on
+ * {@linkcode syncModel}. Call {@linkcode close} when done.
+ */
+export class ParallelTrainer implements StepRunner {
+  readonly model: MultiTaskModel;
+  readonly replicas: number;
+  readonly #config: Config;
+  readonly #workers: Worker[];
+  #step: number;
+
+  private constructor(model: MultiTaskModel, config: Config, workers: Worker[], step: number) {
+    this.model = model;
+    this.#config = config;
+    this.#workers = workers;
+    this.replicas = workers.length;
+    this.#step = step;
+  }
+
+  /** Starts the workers, copies the model's weights into each, and waits until they are ready. */
+  static async create(
+    model: MultiTaskModel,
+    config: Config,
+    options: ParallelOptions,
+  ): Promise<ParallelTrainer> {
+    if (!Number.isInteger(options.replicas) || options.replicas < 1) {
+      throw new RangeError(`Cannot start data-parallel training: replicas must be >= 1`);
+    }
+    const trainable = [...(options.trainable ?? model.parameters.names())];
+    const total = trainable.reduce((n, name) => n + model.parameters.get(name).size, 0);
+    const gradients = new SharedArrayBuffer(2 * options.replicas * total * 4);
+    const barrier = new SharedArrayBuffer(8);
+    const weights: Record<string, Float32Array> = {};
+    for (const [name, v] of model.parameters.entries()) {
+      weights[name] = v.dataSync() as Float32Array;
+    }
+    const workers = Array.from(
+      { length: options.replicas },
+      () => new Worker(new URL("./_parallel_worker.ts", import.meta.url).href, { type: "module" }),
+    );
+    const trainer = new ParallelTrainer(model, config, workers, options.optimizerState?.step ?? 0);
+    try {
+      await trainer.#all((replica) => ({
+        type: "init",
+        config,
+        dims: model.dims,
+        replica,
+        replicas: options.replicas,
+        trainable,
+        weights,
+        gradients,
+        barrier,
+      }));
+      if (options.optimizerState !== undefined) {
+        const moments: Record<string, { m: Float32Array; v: Float32Array }> = {};
+        for (const [name, { m, v }] of options.optimizerState.moments) {
+          moments[name] = { m: m.dataSync() as Float32Array, v: v.dataSync() as Float32Array };
+        }
+        await trainer.#all(() => ({
+          type: "setOptimizerState",
+          step: options.optimizerState!.step,
+          moments,
+        }));
+      }
+    } catch (error) {
+      trainer.close();
+      throw error;
+    }
+    return trainer;
+  }
+
+  get step(): number {
+    return this.#step;
+  }
+
+  learningRate(): number {
+    return inverseTimeDecay(this.#step, {
+      learningRate: this.#config.train.learningRate,
+      decayRate: this.#config.train.decayRate,
+    });
+  }
+
+  /** Splits the batch by sentences into one slice per replica and runs one step on all. */
+  async trainPadded(batch: PaddedBatch): Promise<StepMetrics> {
+    const slices = splitBatch(batch, this.replicas);
+    const nerDenominator = batch.nerLabels.reduce((n, l) => n + (l >= 0 ? 1 : 0), 0);
+    const sentimentDenominator = batch.sentimentLabels.reduce((n, l) => n + (l >= 0 ? 1 : 0), 0);
+    const replies = await this.#all((replica) => ({
+      type: "step",
+      batch: slices[replica]!,
+      nerDenominator,
+      sentimentDenominator,
+    }));
+    this.#step++;
+    const parts = replies.map((r) => (r as { metrics: StepMetrics }).metrics);
+    const sum = (key: keyof StepMetrics) => parts.reduce((n, m) => n + m[key], 0);
+    return {
+      loss: sum("loss"),
+      nerLoss: sum("nerLoss"),
+      sentimentLoss: sum("sentimentLoss"),
+      nerCorrect: sum("nerCorrect"),
+      nerTotal: sum("nerTotal"),
+      sentimentCorrect: sum("sentimentCorrect"),
+      sentimentTotal: sum("sentimentTotal"),
+      gradNorm: parts[0]!.gradNorm,
+      learningRate: parts[0]!.learningRate,
+    };
+  }
+
+  /** Copies replica 0's weights (all replicas are identical) into the main-thread model. */
+  async syncModel(): Promise<void> {
+    const reply = await this.#ask(0, { type: "getWeights" });
+    const { weights } = reply as { weights: Record<string, Float32Array> };
+    for (const [name, values] of Object.entries(weights)) {
+      const v = this.model.parameters.get(name);
+      tf.tidy(() => v.assign(tf.tensor(values, v.shape)));
+    }
+  }
+
+  /** Replica 0's optimizer state; the caller owns the tensors. */
+  async optimizerState(): Promise<AdamState> {
+    const reply = await this.#ask(0, { type: "getOptimizerState" }) as Extract<
+      FromWorker,
+      { type: "optimizerState" }
+    >;
+    const moments = new Map<string, { m: tf.Tensor; v: tf.Tensor }>();
+    for (const [name, { m, v }] of Object.entries(reply.moments)) {
+      const shape = this.model.parameters.get(name).shape;
+      moments.set(name, { m: tf.tensor(m, shape), v: tf.tensor(v, shape) });
+    }
+    return { step: reply.step, moments };
+  }
+
+  /** Stops the workers. */
+  close(): void {
+    for (const w of this.#workers) w.terminate();
+  }
+
+  #all(message: (replica: number) => ToWorker): Promise<FromWorker[]> {
+    return Promise.all(this.#workers.map((_, i) => this.#ask(i, message(i))));
+  }
+
+  #ask(replica: number, message: ToWorker): Promise<FromWorker> {
+    const worker = this.#workers[replica]!;
+    return new Promise((resolve, reject) => {
+      worker.onmessage = (event: MessageEvent<FromWorker>) => {
+        if (event.data.type === "error") {
+          reject(new Error(`Training replica ${replica} failed: ${event.data.message}`));
+        } else resolve(event.data);
+      };
+      worker.onerror = (event) => {
+        event.preventDefault();
+        reject(new Error(`Training replica ${replica} failed: ${event.message}`));
+      };
+      worker.postMessage(message);
+    });
+  }
+}
+
+/**
+ * Cuts a padded batch into `parts` slices of consecutive sentences (sizes differ
+ * by at most one), each re-padded to its own longest sentence.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { padBatch, splitBatch } from "./mod.ts";
+ * const s = (n: number) => ({ tokenIds: new Int32Array(n).fill(7), caseIds: new Int32Array(n),
+ *   wordIds: new Int32Array(n), nerLabels: new Int32Array(n), sentiment: 0, truncated: false });
+ * const [a, b] = splitBatch(padBatch([s(1), s(2), s(4)]), 2);
+ * assert.equal(a!.batch, 2);
+ * assert.equal(a!.seqLen, 2);
+ * assert.deepEqual([...a!.mask], [1, 0, 1, 1]);
+ * assert.equal(b!.batch, 1);
+ * assert.equal(b!.seqLen, 4);
+ * ```
+ */
+export function splitBatch(batch: PaddedBatch, parts: number): PaddedBatch[] {
+  const out: PaddedBatch[] = [];
+  let start = 0;
+  for (let p = 0; p < parts; p++) {
+    const size = Math.floor(batch.batch / parts) + (p < batch.batch % parts ? 1 : 0);
+    const rows = Array.from({ length: size }, (_, i) => start + i);
+    start += size;
+    const lengths = rows.map((r) => {
+      let n = 0;
+      for (let t = 0; t < batch.seqLen; t++) n += batch.mask[r * batch.seqLen + t]!;
+      return n;
+    });
+    const seqLen = Math.max(1, ...lengths);
+    const take = <A extends Int32Array | Float32Array>(a: A, make: (n: number) => A): A => {
+      const result = make(size * seqLen);
+      rows.forEach((r, i) =>
+        result.set(a.subarray(r * batch.seqLen, r * batch.seqLen + seqLen), i * seqLen)
+      );
+      return result;
+    };
+    out.push({
+      batch: size,
+      seqLen,
+      tokenIds: take(batch.tokenIds, (n) => new Int32Array(n)),
+      caseIds: take(batch.caseIds, (n) => new Int32Array(n)),
+      mask: take(batch.mask, (n) => new Float32Array(n)),
+      nerLabels: take(batch.nerLabels, (n) => new Int32Array(n)),
+      sentimentLabels: batch.sentimentLabels.slice(rows[0] ?? 0, (rows[0] ?? 0) + size),
+    });
+  }
+  return out;
+}
