@@ -66,7 +66,18 @@ export interface TrainConfig {
   readonly epsilon: number;
   /** Global gradient-norm clip; 0 disables. @default 1 */
   readonly clipNorm: number;
+  /**
+   * How batches of corpora labelled for different tasks are mixed in an epoch:
+   * `proportional` (every batch once, shuffled), `temperature` (a task is drawn
+   * with probability ∝ size^(1/T)), `round-robin` (tasks in turn). @default "proportional"
+   */
+  readonly taskSampling: TaskSampling;
+  /** T of temperature sampling (1 = proportional, large = uniform). @default 2 */
+  readonly samplingTemperature: number;
 }
+
+/** Strategies for mixing task-specific batches. */
+export type TaskSampling = "proportional" | "temperature" | "round-robin";
 
 /** The whole configuration. */
 export interface Config {
@@ -114,6 +125,8 @@ const DEFAULT_CONFIG: Config = {
     beta2: 0.999,
     epsilon: 1e-8,
     clipNorm: 1,
+    taskSampling: "proportional",
+    samplingTemperature: 2,
   },
 };
 
@@ -217,6 +230,14 @@ function validate(c: Config): void {
   num("train.beta2", t.beta2, 0, 0.999999999);
   num("train.epsilon", t.epsilon, 1e-12, 1);
   num("train.clipNorm", t.clipNorm, 0, 1e9);
+  if (!["proportional", "temperature", "round-robin"].includes(t.taskSampling)) {
+    throw new ConfigError(
+      `Invalid config field train.taskSampling: expected "proportional", "temperature" or "round-robin", got ${
+        JSON.stringify(t.taskSampling)
+      }`,
+    );
+  }
+  num("train.samplingTemperature", t.samplingTemperature, 0.01, 1e6);
 }
 
 function int(field: string, value: unknown, min: number): void {

@@ -9,8 +9,9 @@ import { bucketBatches, type EncodedSentence, padBatch } from "./encoding.ts";
 import { type EvalMetrics, evaluate } from "./evaluate.ts";
 import type { MultiTaskModel } from "./model.ts";
 import type { StepRunner } from "./parallel.ts";
-import { deriveSeed, shuffled } from "./random.ts";
+import { deriveSeed, mulberry32, shuffled } from "./random.ts";
 import type { StepMetrics } from "./trainer.ts";
+import type { TaskSampling } from "./config.ts";
 
 /** Summary of one epoch. */
 export interface EpochRecord {
@@ -56,6 +57,21 @@ export interface FitOptions {
   readonly onStep?: (progress: StepProgress) => void;
   /** Called after every epoch, e.g. to save a checkpoint. */
   readonly onEpochEnd?: (record: EpochRecord) => void | Promise<void>;
+  /** Task pool of each sentence (see {@linkcode taskPool}); batches never mix pools. */
+  readonly pools?: readonly number[];
+  /** How pools are mixed. @default "proportional" */
+  readonly sampling?: TaskSampling;
+  /** @default 2 */
+  readonly temperature?: number;
+}
+
+/**
+ * The task pool of a sentence: 0 labelled for both tasks, 1 NER only, 2 sentiment only.
+ */
+export function taskPool(sentence: { nerLabels: Int32Array; sentiment: number }): number {
+  const hasTags = sentence.nerLabels.some((l) => l >= 0);
+  const hasSentiment = sentence.sentiment >= 0;
+  return hasTags && hasSentiment ? 0 : hasTags ? 1 : 2;
 }
 
 /**
@@ -77,6 +93,11 @@ export async function fit(
       lengths,
       options.batchSize,
       deriveSeed(options.seed, "epoch", epoch),
+      {
+        ...(options.pools !== undefined ? { pools: options.pools } : {}),
+        ...(options.sampling !== undefined ? { sampling: options.sampling } : {}),
+        ...(options.temperature !== undefined ? { temperature: options.temperature } : {}),
+      },
     );
     const started = performance.now();
     let loss = 0, nerLoss = 0, sentimentLoss = 0, nc = 0, nt = 0, sc = 0, st = 0, tokens = 0;
@@ -122,15 +143,69 @@ export async function fit(
   return history;
 }
 
+/** Options of {@linkcode epochBatches}. */
+export interface EpochBatchOptions {
+  /** Pool id per sentence; batches are built within a pool. @default all in pool 0 */
+  readonly pools?: readonly number[];
+  /** @default "proportional" */
+  readonly sampling?: TaskSampling;
+  /** @default 2 */
+  readonly temperature?: number;
+}
+
 /**
- * Batches of one epoch: a seeded shuffle, bucketed by length, batch order shuffled.
+ * Batches of one epoch. Each pool is shuffled and bucketed by length on its own;
+ * the pools' batches are then mixed:
+ *
+ * 1. `proportional`: every batch once, in a shuffled order;
+ * 2. `temperature`: as many batches as (1), each from a pool drawn with
+ *    probability ∝ (pool size)^(1/T), cycling through that pool's batches;
+ * 3. `round-robin`: as many batches as (1), pools in turn, cycling.
+ *
  * @returns lists of sentence indices
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { epochBatches } from "./fit.ts";
+ * const lengths = [3, 3, 3, 3, 3, 3];
+ * const pools = [1, 1, 1, 1, 2, 2];
+ * const rr = epochBatches(lengths, 2, 7, { pools, sampling: "round-robin" });
+ * assert.equal(rr.length, 3);
+ * assert.deepEqual(rr.map((b) => pools[b[0]!]), [1, 2, 1]);
+ * ```
  */
 export function epochBatches(
   lengths: readonly number[],
   batchSize: number,
   seed: number,
+  options: EpochBatchOptions = {},
 ): number[][] {
-  const order = shuffled([...lengths.keys()], seed);
-  return shuffled(bucketBatches(order, lengths, batchSize), deriveSeed(seed, "batches"));
+  const pools = options.pools ?? lengths.map(() => 0);
+  const ids = [...new Set(pools)].sort((a, b) => a - b);
+  const perPool = ids.map((pool) => {
+    const members = [...lengths.keys()].filter((i) => pools[i] === pool);
+    const order = shuffled(members, deriveSeed(seed, "pool", pool));
+    return shuffled(bucketBatches(order, lengths, batchSize), deriveSeed(seed, "batches", pool));
+  });
+  const total = perPool.reduce((n, b) => n + b.length, 0);
+  const sampling = options.sampling ?? "proportional";
+  if (sampling === "proportional" || ids.length <= 1) {
+    return ids.length === 1 ? perPool[0]! : shuffled(perPool.flat(), deriveSeed(seed, "mix"));
+  }
+  const next = perPool.map(() => 0);
+  const take = (p: number) => perPool[p]![next[p]!++ % perPool[p]!.length]!;
+  if (sampling === "round-robin") {
+    return Array.from({ length: total }, (_, k) => take(k % ids.length));
+  }
+  const exponent = 1 / (options.temperature ?? 2);
+  const weights = perPool.map((b) => b.reduce((n, batch) => n + batch.length, 0) ** exponent);
+  const sum = weights.reduce((a, b) => a + b, 0);
+  const random = mulberry32(deriveSeed(seed, "temperature"));
+  return Array.from({ length: total }, () => {
+    let r = random() * sum;
+    let p = 0;
+    while (p < weights.length - 1 && (r -= weights[p]!) >= 0) p++;
+    return take(p);
+  });
 }

@@ -40,3 +40,7 @@ export * from "./trainer.ts";
 export * from "./wasm_kernels.ts";
 export * from "./benchmark.ts";
 export * from "./parallel.ts";
+export * from "./metrics.ts";
+export * from "./readers.ts";
+export * from "./score.ts";
+export * from "./recipe.ts";

@@ -52,13 +52,25 @@ export function predict(
   texts: readonly string[],
   options: InferenceOptions = {},
 ): Prediction[] {
+  return predictWords(bundle, texts.map((t) => splitWords(t)), options);
+}
+
+/**
+ * Like {@linkcode predict}, for sentences already split into words (e.g. CoNLL
+ * tokens); `text` of each result is the words joined by spaces.
+ */
+export function predictWords(
+  bundle: ModelBundle,
+  sentences: readonly (readonly string[])[],
+  options: InferenceOptions = {},
+): Prediction[] {
   const batchSize = options.batchSize ?? 64;
   const { labels, model, tokenizer } = bundle;
   const maxLength = bundle.config.model.maxLength;
   const results: Prediction[] = [];
-  for (let start = 0; start < texts.length; start += batchSize) {
-    const chunk = texts.slice(start, start + batchSize);
-    const wordLists = chunk.map((t) => splitWords(t));
+  for (let start = 0; start < sentences.length; start += batchSize) {
+    const wordLists = sentences.slice(start, start + batchSize);
+    const chunk = wordLists.map((w) => w.join(" "));
     const encoded = wordLists.map((words) =>
       encodeSentence({ words }, tokenizer, labels, maxLength)
     );

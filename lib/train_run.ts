@@ -14,7 +14,7 @@ import {
 } from "./checkpoint.ts";
 import type { Sentence } from "./data.ts";
 import { encodeSentence, type LabelMaps } from "./encoding.ts";
-import { type EpochRecord, fit, type StepProgress } from "./fit.ts";
+import { type EpochRecord, fit, type StepProgress, taskPool } from "./fit.ts";
 import { DEFAULT_NER_TAGS, DEFAULT_SENTIMENT_LABELS } from "./labels.ts";
 import { MultiTaskModel } from "./model.ts";
 import { deriveSeed, shuffled } from "./random.ts";
@@ -31,7 +31,8 @@ export interface TrainModelOptions {
   /** Recorded in checkpoints. */
   readonly dataPath?: string;
   readonly onStep?: (progress: StepProgress) => void;
-  readonly onEpochEnd?: (record: EpochRecord) => void;
+  /** After each epoch (and its checkpoint), with the model in its end-of-epoch state. */
+  readonly onEpochEnd?: (record: EpochRecord, bundle: ModelBundle) => void | Promise<void>;
   /** Receives warnings such as truncation. */
   readonly onWarning?: (message: string) => void;
   /**
@@ -51,17 +52,36 @@ export interface TrainResult {
   readonly trainer: Trainer;
 }
 
+/** Training data with its own validation set (no split is made). */
+export interface TrainData {
+  /** Sentences labelled for one task or both (corpora may be concatenated). */
+  readonly train: readonly Sentence[];
+  readonly validation: readonly Sentence[];
+}
+
 /**
- * Trains a new model on `sentences` with `config`.
+ * Trains a new model with `config` on `data`: a list of sentences (a seeded
+ * `validationSplit` is held out) or explicit train and validation sets.
  */
 export async function trainModel(
-  sentences: readonly Sentence[],
+  data: readonly Sentence[] | TrainData,
   config: Config,
   options: TrainModelOptions = {},
 ): Promise<TrainResult> {
   const labels = options.labels ??
     { nerTags: DEFAULT_NER_TAGS, sentimentLabels: DEFAULT_SENTIMENT_LABELS };
-  const split = splitIndices(sentences.length, config.train.validationSplit, config.seed);
+  const explicit = !Array.isArray(data);
+  const sentences: readonly Sentence[] = explicit
+    ? [...(data as TrainData).train, ...(data as TrainData).validation]
+    : data as readonly Sentence[];
+  const split = explicit
+    ? {
+      train: [...(data as TrainData).train.keys()],
+      validation: [...(data as TrainData).validation.keys()].map((i) =>
+        i + (data as TrainData).train.length
+      ),
+    }
+    : splitIndices(sentences.length, config.train.validationSplit, config.seed);
   const tokenizer = WordTokenizer.fit(
     split.train.map((i) => sentences[i]!.words),
     config.tokenizer,
@@ -170,7 +190,10 @@ async function run(
   const history = [...previous];
   const checkpoint = async (record: EpochRecord) => {
     history.push(record);
-    options.onEpochEnd?.(record);
+    await save(record);
+    await options.onEpochEnd?.(record, bundle);
+  };
+  const save = async (record: EpochRecord) => {
     if (options.outDir === undefined) return;
     const optimizer = await runner.optimizerState();
     const state: TrainingState = {
@@ -193,6 +216,9 @@ async function run(
       seed: config.seed,
       validation,
       startEpoch,
+      pools: trainSet.map(taskPool),
+      sampling: config.train.taskSampling,
+      temperature: config.train.samplingTemperature,
       ...(options.onStep !== undefined ? { onStep: options.onStep } : {}),
       onEpochEnd: checkpoint,
     });

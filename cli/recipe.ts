@@ -1,0 +1,118 @@
+/**
+ * `deno task recipe`: trains on real corpora per a recipe file, selects each
+ * seed's best epoch on dev, and prints test figures (mean ± std over seeds)
+ * and the wall time.
+ * @module
+ */
+import {
+  loadRecipeCorpora,
+  type Recipe,
+  runRecipe,
+  saveModel,
+  type Task,
+  validateRecipe,
+} from "../lib/mod.ts";
+import { fail, intFlag, parse, setupBackend } from "./_common.ts";
+
+const USAGE = `Usage: deno task recipe [options]
+
+  --recipe FILE     recipe file (default configs/conll_sst2.json)
+  --tasks LIST      override the tasks: ner,sentiment | ner | sentiment
+  --seeds LIST      override the seeds, e.g. 1,2,3
+  --epochs N        override train.epochs
+  --limit N         use at most N training sentences per corpus (smoke test)
+  --workers N       data-parallel workers (default from the recipe)
+  --out DIR         save each seed's selected model to DIR/seed-N
+  --json            print the result as one JSON line at the end
+  --backend NAME    wasm (default) | cpu
+  -h, --help        this text`;
+
+const { values } = parse(Deno.args, {
+  recipe: { type: "string" },
+  tasks: { type: "string" },
+  seeds: { type: "string" },
+  epochs: { type: "string" },
+  limit: { type: "string" },
+  workers: { type: "string" },
+  out: { type: "string" },
+  json: { type: "boolean" },
+  backend: { type: "string" },
+  help: { type: "boolean", short: "h" },
+}, USAGE);
+
+await setupBackend(values.backend);
+const file = (values.recipe as string | undefined) ?? "configs/conll_sst2.json";
+const started = performance.now();
+try {
+  const raw = JSON.parse(await Deno.readTextFile(file));
+  let recipe: Recipe = validateRecipe(raw, file);
+  const epochs = intFlag(values.epochs, "epochs");
+  const limit = intFlag(values.limit, "limit");
+  const workers = intFlag(values.workers, "workers");
+  recipe = {
+    ...recipe,
+    ...(typeof values.tasks === "string" ? { tasks: values.tasks.split(",") as Task[] } : {}),
+    ...(typeof values.seeds === "string" ? { seeds: values.seeds.split(",").map(Number) } : {}),
+    ...(limit !== undefined ? { limit } : {}),
+    ...(workers !== undefined ? { workers } : {}),
+    ...(epochs !== undefined ? { train: { ...recipe.train, epochs } } : {}),
+  };
+  recipe = validateRecipe(recipe, file);
+  const corpora = await loadRecipeCorpora(recipe);
+  const sizes = [
+    corpora.ner &&
+    `NER ${corpora.ner.train.length}/${corpora.ner.dev.length}/${corpora.ner.test.length}`,
+    corpora.sentiment &&
+    `sentiment ${corpora.sentiment.train.length}/${corpora.sentiment.dev.length}/${corpora.sentiment.test.length}`,
+  ].filter(Boolean).join(", ");
+  console.log(
+    `recipe ${file}: tasks ${recipe.tasks.join("+")}, seeds ${recipe.seeds.join(",")}, ${
+      recipe.workers ?? 1
+    } worker(s); sentences train/dev/test: ${sizes}`,
+  );
+  const result = await runRecipe(recipe, corpora, {
+    onEpoch: (seed, r, dev) => {
+      const parts = [
+        dev.ner && `dev F1 ${(100 * dev.ner.f1).toFixed(2)}`,
+        dev.sentiment && `dev acc ${(100 * dev.sentiment.accuracy).toFixed(2)}`,
+      ].filter(Boolean).join(", ");
+      console.log(
+        `seed ${seed} epoch ${String(r.epoch).padStart(2)}: loss ${r.loss.toFixed(4)}; ${parts}; ${
+          r.seconds.toFixed(0)
+        } s, ${Math.round(r.tokensPerSecond)} tok/s`,
+      );
+    },
+    onModel: async (seed, bundle) => {
+      if (typeof values.out === "string") await saveModel(`${values.out}/seed-${seed}`, bundle);
+    },
+  });
+  console.log("");
+  console.log("| seed | best epoch | NER test F1 | sentiment test acc | train time |");
+  console.log("| --- | --- | --- | --- | --- |");
+  for (const s of result.seeds) {
+    console.log(
+      `| ${s.seed} | ${s.bestEpoch} | ${s.test.ner ? (100 * s.test.ner.f1).toFixed(2) : "–"} | ${
+        s.test.sentiment ? (100 * s.test.sentiment.accuracy).toFixed(2) : "–"
+      } | ${(s.trainSeconds / 60).toFixed(1)} min |`,
+    );
+  }
+  const m = result.summary;
+  const fmt = (x?: { mean: number; std: number }) =>
+    x === undefined ? "–" : `${(100 * x.mean).toFixed(2)} ± ${(100 * x.std).toFixed(2)}`;
+  console.log(
+    `| mean ± std | | ${fmt(m.nerTestF1)} | ${fmt(m.sentimentTestAccuracy)} | ${
+      (m.trainSeconds.mean / 60).toFixed(1)
+    } min |`,
+  );
+  console.log(`wall time ${((performance.now() - started) / 60000).toFixed(1)} min`);
+  if (values.json === true) {
+    console.log(JSON.stringify({
+      recipe: file,
+      tasks: result.tasks,
+      summary: result.summary,
+      seeds: result.seeds.map(({ history: _h, ...s }) => s),
+    }));
+  }
+} catch (error) {
+  fail((error as Error).message);
+}

@@ -1,0 +1,204 @@
+/**
+ * Readers for the corpora the toolkit trains on:
+ *
+ * - CoNLL-style token files ({@linkcode parseConll}): one token per line, columns
+ *   separated by whitespace, blank lines between sentences, `-DOCSTART-` lines
+ *   skipped; the tag column is chosen by option (default: last); IOB1 or IOB2
+ *   tags are converted to IOB2 on load.
+ * - Sentence-label files ({@linkcode parseLabelledSentences}): `label<TAB>sentence`
+ *   (TSV), `label sentence` (SST-2 as distributed), or JSON lines
+ *   `{"label": ..., "text": ...}`.
+ *
+ * Every reader validates as it goes and reports the file and line of the first problem.
+ * @module
+ */
+import type { Sentence } from "./data.ts";
+import { DataError } from "./errors.ts";
+import { iob1ToIob2, isTag } from "./labels.ts";
+
+/** Options of {@linkcode parseConll}. */
+export interface ConllOptions {
+  /** Column holding the tag (0-based; negative counts from the end). @default -1 */
+  readonly tagColumn?: number;
+  /** Tag scheme of the file; `auto` converts IOB1 to IOB2 (a no-op on IOB2). @default "auto" */
+  readonly scheme?: "auto" | "iob1" | "iob2";
+  /** Allowed tags after conversion (unknown tags are an error). @default any well-formed tag */
+  readonly tags?: readonly string[];
+}
+
+/**
+ * Parses CoNLL-format text into NER-labelled sentences (IOB2 tags).
+ *
+ * @param text file contents
+ * @param file name for error messages
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { parseConll } from "./readers.ts";
+ * const text = "-DOCSTART- -X- O O\n\nEU NNP I-NP I-ORG\nrejects VBZ I-VP O\n\nPeter NNP I-NP I-PER\n";
+ * const sentences = parseConll(text, "eng.train");
+ * assert.deepEqual(sentences.map((s) => s.tags), [["B-ORG", "O"], ["B-PER"]]);
+ * ```
+ */
+export function parseConll(text: string, file: string, options: ConllOptions = {}): Sentence[] {
+  const column = options.tagColumn ?? -1;
+  const scheme = options.scheme ?? "auto";
+  const allowed = options.tags === undefined ? undefined : new Set(options.tags);
+  const sentences: Sentence[] = [];
+  let words: string[] = [];
+  let tags: string[] = [];
+  let firstLine = 0;
+  const flush = () => {
+    if (words.length > 0) {
+      const converted = scheme === "iob2" ? tags : iob1ToIob2(tags);
+      if (allowed !== undefined) {
+        converted.forEach((tag, i) => {
+          if (!allowed.has(tag)) {
+            throw new DataError(
+              `unknown tag "${tag}"; expected one of ${[...allowed].join(", ")}`,
+              { file, line: firstLine + i, field: "tag" },
+            );
+          }
+        });
+      }
+      sentences.push({ words, tags: converted });
+    }
+    words = [];
+    tags = [];
+  };
+  const lines = text.split("\n");
+  lines.forEach((raw, index) => {
+    const line = raw.replace(/\r$/, "");
+    const lineNumber = index + 1;
+    if (line.trim() === "") return flush();
+    const columns = line.trim().split(/\s+/);
+    if (columns[0] === "-DOCSTART-") return flush();
+    if (columns.length < 2) {
+      throw new DataError(
+        `expected at least 2 columns (token and tag), got ${columns.length}`,
+        { file, line: lineNumber },
+      );
+    }
+    const at = column < 0 ? columns.length + column : column;
+    const tag = columns[at];
+    if (tag === undefined || at === 0) {
+      throw new DataError(`no tag column ${column} in ${columns.length} columns`, {
+        file,
+        line: lineNumber,
+      });
+    }
+    if (!isTag(tag)) {
+      throw new DataError(`malformed tag "${tag}" (expected O, B-TYPE or I-TYPE)`, {
+        file,
+        line: lineNumber,
+        field: "tag",
+      });
+    }
+    if (words.length === 0) firstLine = lineNumber;
+    words.push(columns[0]!);
+    tags.push(tag);
+  });
+  flush();
+  return sentences;
+}
+
+/** Options of {@linkcode parseLabelledSentences}. */
+export interface LabelledSentenceOptions {
+  /** File layout; `auto` detects JSON lines, then TSV, then `label sentence`. @default "auto" */
+  readonly format?: "auto" | "tsv" | "label-space" | "jsonl";
+  /** Maps raw labels to label names, e.g. `{ "0": "negative", "1": "positive" }`. @default identity */
+  readonly labelMap?: Readonly<Record<string, string>>;
+  /** Allowed label names (after mapping). @default any */
+  readonly labels?: readonly string[];
+  /** Lower-case nothing, split words on whitespace (the files are pre-tokenised). */
+  readonly splitWords?: (text: string) => string[];
+}
+
+/**
+ * Parses sentence-level labelled text (sentiment corpora) into sentences with a
+ * `sentiment` label and no tags.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { parseLabelledSentences } from "./readers.ts";
+ * const s = parseLabelledSentences("1 a stirring , funny film\n0 dull .\n", "sst2.txt", {
+ *   labelMap: { "0": "negative", "1": "positive" },
+ * });
+ * assert.deepEqual(s[0], { words: ["a", "stirring", ",", "funny", "film"], sentiment: "positive" });
+ * assert.equal(s[1]?.sentiment, "negative");
+ * ```
+ */
+export function parseLabelledSentences(
+  text: string,
+  file: string,
+  options: LabelledSentenceOptions = {},
+): Sentence[] {
+  const lines = text.split("\n");
+  const firstContent = lines.find((l) => l.trim() !== "") ?? "";
+  const format = options.format === undefined || options.format === "auto"
+    ? firstContent.trimStart().startsWith("{")
+      ? "jsonl"
+      : firstContent.includes("\t")
+      ? "tsv"
+      : "label-space"
+    : options.format;
+  const allowed = options.labels === undefined ? undefined : new Set(options.labels);
+  const split = options.splitWords ?? ((t: string) => t.split(/[ \t]+/).filter((w) => w !== ""));
+  const sentences: Sentence[] = [];
+  lines.forEach((raw, index) => {
+    const line = raw.replace(/\r$/, "");
+    if (line.trim() === "") return;
+    const at = { file, line: index + 1 };
+    let label: unknown;
+    let sentence: unknown;
+    if (format === "jsonl") {
+      let record: unknown;
+      try {
+        record = JSON.parse(line);
+      } catch (error) {
+        throw new DataError(`malformed JSON (${(error as Error).message})`, at);
+      }
+      if (typeof record !== "object" || record === null) {
+        throw new DataError("expected a JSON object", at);
+      }
+      label = (record as Record<string, unknown>).label;
+      sentence = (record as Record<string, unknown>).text;
+      if (label === undefined) throw new DataError("missing", { ...at, field: "label" });
+      if (typeof sentence !== "string") {
+        throw new DataError("expected a string", { ...at, field: "text" });
+      }
+      label = String(label);
+    } else {
+      const cut = format === "tsv" ? line.indexOf("\t") : line.indexOf(" ");
+      if (cut <= 0) {
+        throw new DataError(
+          format === "tsv" ? "expected label<TAB>sentence" : "expected `label sentence`",
+          at,
+        );
+      }
+      label = line.slice(0, cut);
+      sentence = line.slice(cut + 1);
+    }
+    const mapped = options.labelMap === undefined
+      ? label as string
+      : options.labelMap[label as string];
+    if (mapped === undefined || (allowed !== undefined && !allowed.has(mapped))) {
+      throw new DataError(`unknown label ${JSON.stringify(label)}`, { ...at, field: "label" });
+    }
+    const words = split(sentence as string);
+    if (words.length === 0) throw new DataError("empty text", { ...at, field: "text" });
+    sentences.push({ words, sentiment: mapped });
+  });
+  return sentences;
+}
+
+/** Reads a file as text, turning I/O failures into a {@linkcode DataError}. */
+export async function readText(path: string): Promise<string> {
+  try {
+    return await Deno.readTextFile(path);
+  } catch (error) {
+    throw new DataError(`cannot read the file (${(error as Error).message})`, { file: path });
+  }
+}

@@ -1,0 +1,62 @@
+/**
+ * Scores a trained model on labelled corpora: entity P/R/F1 (conlleval) and
+ * token accuracy on NER sentences; accuracy, macro-F1 and the confusion matrix
+ * on sentiment sentences.
+ * @module
+ */
+import type { ModelBundle } from "./checkpoint.ts";
+import type { Sentence } from "./data.ts";
+import {
+  type ClassificationScores,
+  classificationScores,
+  type EntityScores,
+  entityScores,
+} from "./metrics.ts";
+import { type InferenceOptions, predictWords } from "./pipeline.ts";
+
+/** Scores per task; a task is absent when no corpus was given for it. */
+export interface CorpusScores {
+  readonly ner?: EntityScores;
+  readonly sentiment?: ClassificationScores;
+}
+
+/** Corpora to score on. */
+export interface ScoreCorpora {
+  /** Sentences with gold `tags` (IOB2). */
+  readonly ner?: readonly Sentence[];
+  /** Sentences with a gold `sentiment`. */
+  readonly sentiment?: readonly Sentence[];
+}
+
+/**
+ * Predicts and scores. Words past the model's `maxLength` are predicted `O`,
+ * so long sentences are scored whole, not silently cut.
+ */
+export function scoreCorpora(
+  bundle: ModelBundle,
+  corpora: ScoreCorpora,
+  options: InferenceOptions = {},
+): CorpusScores {
+  const out: { ner?: EntityScores; sentiment?: ClassificationScores } = {};
+  if (corpora.ner !== undefined) {
+    const gold = corpora.ner.map((s, i) => {
+      if (s.tags === undefined) throw new RangeError(`Cannot score NER: sentence ${i} has no tags`);
+      return s.tags;
+    });
+    const predicted = predictWords(bundle, corpora.ner.map((s) => s.words), options)
+      .map((p) => p.tags);
+    out.ner = entityScores(gold, predicted);
+  }
+  if (corpora.sentiment !== undefined) {
+    const gold = corpora.sentiment.map((s, i) => {
+      if (s.sentiment === undefined) {
+        throw new RangeError(`Cannot score sentiment: sentence ${i} has no label`);
+      }
+      return s.sentiment;
+    });
+    const predicted = predictWords(bundle, corpora.sentiment.map((s) => s.words), options)
+      .map((p) => p.sentiment.label);
+    out.sentiment = classificationScores(gold, predicted, bundle.labels.sentimentLabels);
+  }
+  return out;
+}
