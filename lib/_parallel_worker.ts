@@ -21,11 +21,17 @@ export type ToWorker =
     replica: number;
     replicas: number;
     trainable: string[];
+    totalSteps: number;
+    /** Floats per replica slot: every parameter plus the loss weights. */
+    slotSize: number;
     weights: Record<string, Float32Array>;
     gradients: SharedArrayBuffer;
     barrier: SharedArrayBuffer;
   }
   | { type: "step"; batch: PaddedBatch; nerDenominator: number; sentimentDenominator: number }
+  | { type: "setTrainable"; names: string[] }
+  | { type: "getLossState" }
+  | { type: "setLossState"; state: Record<string, number> }
   | { type: "getWeights" }
   | { type: "getOptimizerState" }
   | {
@@ -53,8 +59,9 @@ self.onmessage = async (event: MessageEvent<ToWorker>) => {
           train: message.config.train,
           seed: message.config.seed,
           trainable: (name) => trainable.has(name),
+          totalSteps: message.totalSteps,
           replica: message.replica,
-          allReduce: sharedSum(model, message),
+          allReduce: sharedSum(model, () => trainer!.gradientNames, message),
         });
         self.postMessage({ type: "ready" });
         break;
@@ -67,6 +74,20 @@ self.onmessage = async (event: MessageEvent<ToWorker>) => {
         });
         disposeBatch(batch);
         self.postMessage({ type: "stepped", metrics });
+        break;
+      }
+      case "setTrainable": {
+        trainer!.setTrainable(message.names);
+        self.postMessage({ type: "ok" });
+        break;
+      }
+      case "getLossState": {
+        self.postMessage({ type: "lossState", state: trainer!.getLossState() });
+        break;
+      }
+      case "setLossState": {
+        trainer!.setLossState(message.state);
+        self.postMessage({ type: "ok" });
         break;
       }
       case "getWeights": {
@@ -112,18 +133,20 @@ self.onmessage = async (event: MessageEvent<ToWorker>) => {
  */
 function sharedSum(
   model: MultiTaskModel,
+  gradientNames: () => string[],
   init: Extract<ToWorker, { type: "init" }>,
 ): (grads: Readonly<Record<string, tf.Tensor>>) => Record<string, tf.Tensor> {
-  const names = init.trainable;
-  const shapes = names.map((n) => model.parameters.get(n).shape);
-  const sizes = shapes.map((s) => tf.util.sizeFromShape(s));
-  const offsets = sizes.map((_, i) => sizes.slice(0, i).reduce((a, b) => a + b, 0));
-  const total = sizes.reduce((a, b) => a + b, 0);
   const slots = new Float32Array(init.gradients);
   const control = new Int32Array(init.barrier);
+  const total = init.slotSize;
   const sum = new Float32Array(total);
   let parity = 0;
   return (grads) => {
+    // The layout follows the trainable set, identical on every replica.
+    const names = gradientNames();
+    const shapes = names.map((n) => n.startsWith("loss/") ? [] : model.parameters.get(n).shape);
+    const sizes = shapes.map((s) => tf.util.sizeFromShape(s));
+    const offsets = sizes.map((_, i) => sizes.slice(0, i).reduce((a, b) => a + b, 0));
     const base = parity * init.replicas * total;
     const own = base + init.replica * total;
     names.forEach((name, i) => {

@@ -46,6 +46,8 @@ export interface TrainingState {
   readonly split?: { readonly train: readonly number[]; readonly validation: readonly number[] };
   /** Path of the training data. */
   readonly dataPath?: string;
+  /** Learned loss weights (uncertainty weighting). */
+  readonly lossState?: Readonly<Record<string, number>>;
   readonly optimizer: AdamState;
 }
 
@@ -93,6 +95,7 @@ export async function saveModel(
         history: training.history,
         split: training.split,
         dataPath: training.dataPath,
+        lossState: training.lossState,
       });
     }
     await replaceDir(tmp, dir);

@@ -6,6 +6,8 @@
  * every checkpoint so any run can be reproduced from it.
  * @module
  */
+import { selects } from "./param_groups.ts";
+import type { ScheduleName } from "./schedule.ts";
 
 /** How the sentence embedding is pooled from token vectors. */
 export type Pooling = "mean" | "cls" | "max";
@@ -74,6 +76,34 @@ export interface TrainConfig {
   readonly taskSampling: TaskSampling;
   /** T of temperature sampling (1 = proportional, large = uniform). @default 2 */
   readonly samplingTemperature: number;
+  /** Learning-rate schedule (see `schedule.ts`). @default "inverse-time" */
+  readonly schedule: ScheduleName;
+  /** Warm-up steps of the `linear` and `cosine` schedules. @default 0 */
+  readonly warmupSteps: number;
+  /**
+   * Layer-wise rate decay: depth d trains at `decay^(L + 1 - d)` times the rate
+   * (heads at the top rate, embeddings lowest); 1 disables, 1/2.6 is ULMFiT's. @default 1
+   */
+  readonly layerLrDecay: number;
+  /** Extra rate multiplier of the two heads. @default 1 */
+  readonly headLrMultiplier: number;
+  /** `adam`, or `adamw` (decoupled weight decay, not on biases and LayerNorm). @default "adam" */
+  readonly optimizer: "adam" | "adamw";
+  /** AdamW's weight decay. @default 0.01 */
+  readonly weightDecay: number;
+  /**
+   * Frozen parameters: selectors or scenarios (`none`, `all`, `backbone`,
+   * `ner-head`, `sentiment-head`, `embeddings`, `encoder`, `layer:I[-J]`, `final-norm`). @default []
+   */
+  readonly freeze: readonly string[];
+  /** Freeze the backbone for this many epochs, then train it too; 0 disables. @default 0 */
+  readonly unfreezeAfter: number;
+  /** ULMFiT gradual unfreezing: epoch e trains the top e layer groups. @default false */
+  readonly gradualUnfreeze: boolean;
+  /** `static` (the loss weights above) or `uncertainty` (learned, Kendall et al. 2018). @default "static" */
+  readonly taskWeighting: "static" | "uncertainty";
+  /** Model directory whose embeddings and encoder initialise this model (e.g. from pretraining). @default null */
+  readonly initBackbone: string | null;
 }
 
 /** Strategies for mixing task-specific batches. */
@@ -127,6 +157,17 @@ const DEFAULT_CONFIG: Config = {
     clipNorm: 1,
     taskSampling: "proportional",
     samplingTemperature: 2,
+    schedule: "inverse-time",
+    warmupSteps: 0,
+    layerLrDecay: 1,
+    headLrMultiplier: 1,
+    optimizer: "adam",
+    weightDecay: 0.01,
+    freeze: [],
+    unfreezeAfter: 0,
+    gradualUnfreeze: false,
+    taskWeighting: "static",
+    initBackbone: null,
   },
 };
 
@@ -187,7 +228,11 @@ export function resolveConfig(
  */
 export function validateConfig(value: unknown, source = "config"): Config {
   if (!isObject(value)) throw new ConfigError(`Cannot read ${source}: expected an object`);
-  checkKeys(value, DEFAULT_CONFIG, source, true);
+  // Training options added within a format version default when absent.
+  if (isObject(value.train)) {
+    value = { ...value, train: { ...DEFAULT_CONFIG.train, ...value.train } };
+  }
+  checkKeys(value as Record<string, unknown>, DEFAULT_CONFIG, source, true);
   validate(value as unknown as Config);
   return deepFreeze(structuredClone(value) as unknown as Config);
 }
@@ -238,6 +283,38 @@ function validate(c: Config): void {
     );
   }
   num("train.samplingTemperature", t.samplingTemperature, 0.01, 1e6);
+  oneOf("train.schedule", t.schedule, ["inverse-time", "linear", "cosine", "slanted-triangular"]);
+  int("train.warmupSteps", t.warmupSteps, 0);
+  num("train.layerLrDecay", t.layerLrDecay, 1e-6, 1);
+  num("train.headLrMultiplier", t.headLrMultiplier, 0, 1e6);
+  oneOf("train.optimizer", t.optimizer, ["adam", "adamw"]);
+  num("train.weightDecay", t.weightDecay, 0, 10);
+  if (!Array.isArray(t.freeze) || !t.freeze.every((f) => typeof f === "string")) {
+    throw new ConfigError(`Invalid config field train.freeze: expected a list of selectors`);
+  }
+  for (const selector of t.freeze) {
+    try {
+      selects(selector, "");
+    } catch (error) {
+      throw new ConfigError(`Invalid config field train.freeze: ${(error as Error).message}`);
+    }
+  }
+  int("train.unfreezeAfter", t.unfreezeAfter, 0);
+  bool("train.gradualUnfreeze", t.gradualUnfreeze);
+  oneOf("train.taskWeighting", t.taskWeighting, ["static", "uncertainty"]);
+  if (t.initBackbone !== null && typeof t.initBackbone !== "string") {
+    throw new ConfigError(`Invalid config field train.initBackbone: expected a path or null`);
+  }
+}
+
+function oneOf(field: string, value: unknown, allowed: readonly string[]): void {
+  if (typeof value !== "string" || !allowed.includes(value)) {
+    throw new ConfigError(
+      `Invalid config field ${field}: expected ${allowed.map((a) => `"${a}"`).join(", ")}, got ${
+        JSON.stringify(value)
+      }`,
+    );
+  }
 }
 
 function int(field: string, value: unknown, min: number): void {

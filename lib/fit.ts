@@ -57,6 +57,8 @@ export interface FitOptions {
   readonly onStep?: (progress: StepProgress) => void;
   /** Called after every epoch, e.g. to save a checkpoint. */
   readonly onEpochEnd?: (record: EpochRecord) => void | Promise<void>;
+  /** Called before every epoch, e.g. to unfreeze layers. */
+  readonly beforeEpoch?: (epoch: number) => void | Promise<void>;
   /** Task pool of each sentence (see {@linkcode taskPool}); batches never mix pools. */
   readonly pools?: readonly number[];
   /** How pools are mixed. @default "proportional" */
@@ -99,6 +101,7 @@ export async function fit(
         ...(options.temperature !== undefined ? { temperature: options.temperature } : {}),
       },
     );
+    await options.beforeEpoch?.(epoch);
     const started = performance.now();
     let loss = 0, nerLoss = 0, sentimentLoss = 0, nc = 0, nt = 0, sc = 0, st = 0, tokens = 0;
     for (const [b, indices] of batches.entries()) {

@@ -27,10 +27,14 @@ export interface Span {
 }
 
 /**
- * Decodes IOB2 or IOB1 tags into entity spans, conlleval-style (ill-formed
- * sequences such as `O I-PER` still yield an entity).
+ * Decodes tags into entity spans with the chunk rules of the conlleval script,
+ * so ill-formed sequences are read exactly as conlleval reads them: a chunk
+ * starts at `B-X`, at `I-X`/`E-X` after `O`, at `I-X` after `E-`, or wherever
+ * the type changes; it ends before `B-` (after `B-`/`I-`), before `O`, after
+ * `E-` when `E-`/`I-` follows, or where the type changes. Works for IOB1, IOB2
+ * and IOE tags.
  *
- * @param tags One tag per word (`O`, `B-TYPE`, `I-TYPE`).
+ * @param tags One tag per word (`O`, `B-TYPE`, `I-TYPE`, `E-TYPE`).
  * @returns Spans in order of their start.
  *
  * @example
@@ -45,22 +49,44 @@ export interface Span {
  */
 export function tagsToSpans(tags: readonly string[]): Span[] {
   const spans: Span[] = [];
-  let type: string | undefined;
-  let start = 0;
+  let open: { type: string; start: number } | undefined;
+  let prevTag = "O";
+  let prevType = "";
   for (let i = 0; i <= tags.length; i++) {
-    const tag = i < tags.length ? tags[i]! : "O";
-    const [prefix, tagType] = splitTag(tag);
-    const begins = prefix === "B" || (prefix === "I" && tagType !== type);
-    if (type !== undefined && (prefix === "O" || begins)) {
-      spans.push({ type, start, end: i });
-      type = undefined;
+    // Past the end acts as conlleval's sentence boundary: tag O, no type.
+    const [tag, type] = i < tags.length ? chunkTag(tags[i]!) : ["O", ""];
+    const ends = chunkEnds(prevTag, tag, prevType, type);
+    const starts = i < tags.length && chunkStarts(prevTag, tag, prevType, type);
+    if (open !== undefined && (ends || starts)) {
+      spans.push({ type: open.type, start: open.start, end: i });
+      open = undefined;
     }
-    if (begins) {
-      type = tagType;
-      start = i;
-    }
+    if (starts) open = { type, start: i };
+    prevTag = tag;
+    prevType = type;
   }
   return spans;
+}
+
+/** Splits a tag at its first hyphen, as conlleval does: `B-ORG` → `["B", "ORG"]`. */
+function chunkTag(tag: string): [string, string] {
+  const cut = tag.indexOf("-");
+  return cut < 0 ? [tag, ""] : [tag.slice(0, cut), tag.slice(cut + 1)];
+}
+
+function chunkEnds(prevTag: string, tag: string, prevType: string, type: string): boolean {
+  if ((prevTag === "B" || prevTag === "I") && (tag === "B" || tag === "O")) return true;
+  if (prevTag === "E" && (tag === "E" || tag === "I" || tag === "O")) return true;
+  if (prevTag !== "O" && prevTag !== "." && prevType !== type) return true;
+  return prevTag === "[" || prevTag === "]";
+}
+
+function chunkStarts(prevTag: string, tag: string, prevType: string, type: string): boolean {
+  if (tag === "B" && (prevTag === "B" || prevTag === "I" || prevTag === "O")) return true;
+  if (prevTag === "O" && (tag === "I" || tag === "E")) return true;
+  if (prevTag === "E" && (tag === "E" || tag === "I")) return true;
+  if (tag !== "O" && tag !== "." && prevType !== type) return true;
+  return tag === "[" || tag === "]";
 }
 
 /**

@@ -126,7 +126,8 @@ export function prf(correct: number, predicted: number, gold: number): PrfScore 
 
 /**
  * Reads conlleval's input format: one token per line whose last two columns are
- * the gold and the predicted tag, a blank line (or `-DOCSTART-`) between sentences.
+ * the gold and the predicted tag, a blank line (or a line starting with `-X-`)
+ * between sentences. As in conlleval, a `-DOCSTART-` line is an ordinary token.
  *
  * @example
  * ```ts
@@ -157,7 +158,7 @@ export function parseConllevalInput(
     const line = raw.trim();
     if (line === "") return flush();
     const columns = line.split(/\s+/);
-    if (columns[0] === "-DOCSTART-") return flush();
+    if (columns[0] === "-X-") return flush();
     if (columns.length < 3) {
       throw new DataError(
         `expected at least 3 columns (token, gold tag, predicted tag), got ${columns.length}`,

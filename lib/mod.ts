@@ -44,3 +44,4 @@ export * from "./metrics.ts";
 export * from "./readers.ts";
 export * from "./score.ts";
 export * from "./recipe.ts";
+export * from "./param_groups.ts";

@@ -16,7 +16,7 @@ import type { PaddedBatch } from "./encoding.ts";
 import type { MultiTaskModel } from "./model.ts";
 import type { AdamState } from "./optimizer.ts";
 import * as tf from "@tensorflow/tfjs";
-import { inverseTimeDecay } from "./schedule.ts";
+import { learningRateAt } from "./schedule.ts";
 import type { StepMetrics } from "./trainer.ts";
 import type { ToWorker } from "./_parallel_worker.ts";
 
@@ -32,6 +32,10 @@ export interface StepRunner {
   syncModel(): Promise<void>;
   /** Optimizer state for checkpoints; the caller owns the tensors. */
   optimizerState(): Promise<AdamState>;
+  /** Changes which parameters train, between steps. */
+  setTrainable(names: readonly string[]): void | Promise<void>;
+  /** Learned loss weights (uncertainty weighting), for checkpoints. */
+  lossState(): Record<string, number> | Promise<Record<string, number>>;
 }
 
 /** Options of {@linkcode ParallelTrainer.create}. */
@@ -42,12 +46,19 @@ export interface ParallelOptions {
   readonly trainable?: readonly string[];
   /** Optimizer state to start from (resume). */
   readonly optimizerState?: AdamState;
+  /** Learned loss weights to start from. */
+  readonly lossState?: Record<string, number>;
+  /** Steps of the whole run, for schedules that need it. */
+  readonly totalSteps?: number;
+  /** Base learning rate at a step. @default the configured schedule */
+  readonly learningRate?: (step: number) => number;
 }
 
 type FromWorker =
   | { type: "ready" | "ok" }
   | { type: "stepped"; metrics: StepMetrics }
   | { type: "weights"; weights: Record<string, Float32Array> }
+  | { type: "lossState"; state: Record<string, number> }
   | {
     type: "optimizerState";
     step: number;
@@ -65,14 +76,22 @@ export class ParallelTrainer implements StepRunner {
   readonly replicas: number;
   readonly #config: Config;
   readonly #workers: Worker[];
+  readonly #rate: (step: number) => number;
   #step: number;
 
-  private constructor(model: MultiTaskModel, config: Config, workers: Worker[], step: number) {
+  private constructor(
+    model: MultiTaskModel,
+    config: Config,
+    workers: Worker[],
+    step: number,
+    rate: (step: number) => number,
+  ) {
     this.model = model;
     this.#config = config;
     this.#workers = workers;
     this.replicas = workers.length;
     this.#step = step;
+    this.#rate = rate;
   }
 
   /** Starts the workers, copies the model's weights into each, and waits until they are ready. */
@@ -85,7 +104,8 @@ export class ParallelTrainer implements StepRunner {
       throw new RangeError(`Cannot start data-parallel training: replicas must be >= 1`);
     }
     const trainable = [...(options.trainable ?? model.parameters.names())];
-    const total = trainable.reduce((n, name) => n + model.parameters.get(name).size, 0);
+    // Room for every parameter (the trainable set may grow when unfreezing) and two loss weights.
+    const total = model.countParameters() + 2;
     const gradients = new SharedArrayBuffer(2 * options.replicas * total * 4);
     const barrier = new SharedArrayBuffer(8);
     const weights: Record<string, Float32Array> = {};
@@ -96,7 +116,19 @@ export class ParallelTrainer implements StepRunner {
       { length: options.replicas },
       () => new Worker(new URL("./_parallel_worker.ts", import.meta.url).href, { type: "module" }),
     );
-    const trainer = new ParallelTrainer(model, config, workers, options.optimizerState?.step ?? 0);
+    const trainer = new ParallelTrainer(
+      model,
+      config,
+      workers,
+      options.optimizerState?.step ?? 0,
+      options.learningRate ?? ((step) =>
+        learningRateAt(config.train.schedule, step, {
+          learningRate: config.train.learningRate,
+          decayRate: config.train.decayRate,
+          totalSteps: options.totalSteps ?? 0,
+          warmupSteps: config.train.warmupSteps,
+        })),
+    );
     try {
       await trainer.#all((replica) => ({
         type: "init",
@@ -105,6 +137,8 @@ export class ParallelTrainer implements StepRunner {
         replica,
         replicas: options.replicas,
         trainable,
+        totalSteps: options.totalSteps ?? 0,
+        slotSize: total,
         weights,
         gradients,
         barrier,
@@ -120,6 +154,9 @@ export class ParallelTrainer implements StepRunner {
           moments,
         }));
       }
+      if (options.lossState !== undefined) {
+        await trainer.#all(() => ({ type: "setLossState", state: options.lossState! }));
+      }
     } catch (error) {
       trainer.close();
       throw error;
@@ -132,10 +169,18 @@ export class ParallelTrainer implements StepRunner {
   }
 
   learningRate(): number {
-    return inverseTimeDecay(this.#step, {
-      learningRate: this.#config.train.learningRate,
-      decayRate: this.#config.train.decayRate,
-    });
+    return this.#rate(this.#step);
+  }
+
+  /** Changes the trainable set on every replica. */
+  async setTrainable(names: readonly string[]): Promise<void> {
+    await this.#all(() => ({ type: "setTrainable", names: [...names] }));
+  }
+
+  /** Replica 0's learned loss weights. */
+  async lossState(): Promise<Record<string, number>> {
+    const reply = await this.#ask(0, { type: "getLossState" });
+    return (reply as { state: Record<string, number> }).state;
   }
 
   /** Splits the batch by sentences into one slice per replica and runs one step on all. */
@@ -162,6 +207,8 @@ export class ParallelTrainer implements StepRunner {
       sentimentTotal: sum("sentimentTotal"),
       gradNorm: parts[0]!.gradNorm,
       learningRate: parts[0]!.learningRate,
+      nerWeight: parts[0]!.nerWeight,
+      sentimentWeight: parts[0]!.sentimentWeight,
     };
   }
 

@@ -14,9 +14,12 @@ import {
 } from "./checkpoint.ts";
 import type { Sentence } from "./data.ts";
 import { encodeSentence, type LabelMaps } from "./encoding.ts";
-import { type EpochRecord, fit, type StepProgress, taskPool } from "./fit.ts";
+import { epochBatches, type EpochRecord, fit, type StepProgress, taskPool } from "./fit.ts";
 import { DEFAULT_NER_TAGS, DEFAULT_SENTIMENT_LABELS } from "./labels.ts";
+import * as tf from "@tensorflow/tfjs";
+import type { ModelConfig } from "./config.ts";
 import { MultiTaskModel } from "./model.ts";
+import { frozenForEpoch, isFrozen, selects } from "./param_groups.ts";
 import { deriveSeed, shuffled } from "./random.ts";
 import { WordTokenizer } from "./tokenizer.ts";
 import { ParallelTrainer, type StepRunner } from "./parallel.ts";
@@ -82,18 +85,25 @@ export async function trainModel(
       ),
     }
     : splitIndices(sentences.length, config.train.validationSplit, config.seed);
-  const tokenizer = WordTokenizer.fit(
-    split.train.map((i) => sentences[i]!.words),
-    config.tokenizer,
-  );
+  const backbone = config.train.initBackbone === null
+    ? undefined
+    : await loadModel(config.train.initBackbone);
+  const tokenizer = backbone?.tokenizer ??
+    WordTokenizer.fit(split.train.map((i) => sentences[i]!.words), config.tokenizer);
+  if (backbone !== undefined) {
+    checkBackbone(backbone.config.model, config.model, config.train.initBackbone!);
+  }
   const model = new MultiTaskModel(config.model, {
     vocabSize: tokenizer.vocabSize,
     numNerTags: labels.nerTags.length,
     numSentimentLabels: labels.sentimentLabels.length,
   }, config.seed);
+  if (backbone !== undefined) {
+    copyBackbone(backbone.model, model);
+    backbone.model.dispose();
+  }
   const bundle = { config, tokenizer, labels, model };
-  const trainer = new Trainer(model, { train: config.train, seed: config.seed });
-  return await run(sentences, bundle, trainer, split, [], 1, options);
+  return await run(sentences, bundle, split, [], 1, options);
 }
 
 /**
@@ -117,13 +127,10 @@ export async function resumeTraining(
     ? loaded.config
     : { ...loaded.config, train: { ...loaded.config.train, epochs: options.epochs } };
   const bundle = { ...loaded, config };
-  const trainer = new Trainer(bundle.model, { train: config.train, seed: config.seed });
-  trainer.setOptimizerState(state.optimizer);
-  disposeState(state.optimizer);
-  return await run(sentences, bundle, trainer, state.split, state.history, state.epoch + 1, {
+  return await run(sentences, bundle, state.split, state.history, state.epoch + 1, {
     ...options,
     labels: bundle.labels,
-  });
+  }, state);
 }
 
 /**
@@ -154,11 +161,11 @@ export function splitIndices(
 async function run(
   sentences: readonly Sentence[],
   bundle: ModelBundle,
-  trainer: Trainer,
   split: { train: readonly number[]; validation: readonly number[] },
   previous: readonly EpochRecord[],
   startEpoch: number,
   options: TrainModelOptions,
+  restore?: TrainingState,
 ): Promise<TrainResult> {
   const { config, tokenizer, labels } = bundle;
   const encode = (i: number) => {
@@ -176,6 +183,32 @@ async function run(
       `${truncated} sentence(s) longer than ${config.model.maxLength - 1} words were truncated`,
     );
   }
+  const pools = trainSet.map(taskPool);
+  const sampling = {
+    pools,
+    sampling: config.train.taskSampling,
+    temperature: config.train.samplingTemperature,
+  };
+  const stepsPerEpoch =
+    epochBatches(trainSet.map((s) => s.tokenIds.length), config.train.batchSize, 0, sampling)
+      .length;
+  const totalSteps = Math.max(1, stepsPerEpoch * config.train.epochs);
+  const numLayers = config.model.numLayers;
+  const trainableAt = (epoch: number) => {
+    const frozen = frozenForEpoch(epoch, config.train, numLayers);
+    return bundle.model.parameters.names().filter((name) => !isFrozen(frozen, name));
+  };
+  const trainer = new Trainer(bundle.model, {
+    train: config.train,
+    seed: config.seed,
+    totalSteps,
+    trainable: ((set) => (name: string) => set.has(name))(new Set(trainableAt(startEpoch))),
+  });
+  if (restore !== undefined) {
+    trainer.setOptimizerState(restore.optimizer);
+    disposeState(restore.optimizer);
+    if (restore.lossState !== undefined) trainer.setLossState(restore.lossState);
+  }
   const workers = options.workers ?? 1;
   let runner: StepRunner = trainer;
   if (workers > 1) {
@@ -184,6 +217,9 @@ async function run(
       replicas: workers,
       trainable: trainer.trainableNames,
       optimizerState: state,
+      lossState: trainer.getLossState(),
+      totalSteps,
+      learningRate: (step) => trainer.learningRate(step),
     });
     disposeState(state);
   }
@@ -196,11 +232,13 @@ async function run(
   const save = async (record: EpochRecord) => {
     if (options.outDir === undefined) return;
     const optimizer = await runner.optimizerState();
+    const lossState = await runner.lossState();
     const state: TrainingState = {
       epoch: record.epoch,
       history,
       split,
       ...(options.dataPath !== undefined ? { dataPath: options.dataPath } : {}),
+      ...(Object.keys(lossState).length > 0 ? { lossState } : {}),
       optimizer,
     };
     try {
@@ -216,9 +254,14 @@ async function run(
       seed: config.seed,
       validation,
       startEpoch,
-      pools: trainSet.map(taskPool),
-      sampling: config.train.taskSampling,
-      temperature: config.train.samplingTemperature,
+      ...sampling,
+      beforeEpoch: async (epoch) => {
+        if (config.train.unfreezeAfter > 0 || config.train.gradualUnfreeze) {
+          const names = trainableAt(epoch);
+          trainer.setTrainable(names);
+          if (runner !== trainer) await runner.setTrainable(names);
+        }
+      },
       ...(options.onStep !== undefined ? { onStep: options.onStep } : {}),
       onEpochEnd: checkpoint,
     });
@@ -227,6 +270,7 @@ async function run(
       const state = await runner.optimizerState();
       trainer.setOptimizerState(state);
       disposeState(state);
+      trainer.setLossState(await runner.lossState());
     }
   } finally {
     if (runner instanceof ParallelTrainer) runner.close();
@@ -240,5 +284,32 @@ function disposeState(
   for (const { m, v } of state.moments.values()) {
     m.dispose();
     v.dispose();
+  }
+}
+
+/** Refuses a backbone whose encoder shape differs from the config's. */
+function checkBackbone(backbone: ModelConfig, wanted: ModelConfig, dir: string): void {
+  for (const key of ["hiddenSize", "numLayers", "numHeads", "ffnSize", "caseFeatures"] as const) {
+    if (backbone[key] !== wanted[key]) {
+      throw new Error(
+        `Cannot initialise from backbone ${dir}: model.${key} is ${backbone[key]} there but ${
+          wanted[key]
+        } in this config`,
+      );
+    }
+  }
+  if (backbone.maxLength < wanted.maxLength) {
+    throw new Error(
+      `Cannot initialise from backbone ${dir}: its maxLength ${backbone.maxLength} is below ${wanted.maxLength}`,
+    );
+  }
+}
+
+/** Copies embeddings and encoder weights (the backbone) from one model into another. */
+function copyBackbone(from: MultiTaskModel, to: MultiTaskModel): void {
+  for (const [name, v] of to.parameters.entries()) {
+    if (!selects("backbone", name)) continue;
+    const source = from.parameters.get(name);
+    tf.tidy(() => v.assign(source.slice(new Array(v.rank).fill(0), v.shape)));
   }
 }

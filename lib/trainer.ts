@@ -12,11 +12,12 @@ import type { MultiTaskModel } from "./model.ts";
 import { Adam, type AdamState } from "./optimizer.ts";
 import { deriveSeed } from "./random.ts";
 import type { StepRunner } from "./parallel.ts";
-import { inverseTimeDecay } from "./schedule.ts";
+import { decays, isFrozen, learningRateMultiplier } from "./param_groups.ts";
+import { learningRateAt } from "./schedule.ts";
 
 /** What one step measured. */
 export interface StepMetrics {
-  /** Weighted sum of the task losses. */
+  /** Weighted sum of the task losses (with uncertainty weighting: the full objective). */
   readonly loss: number;
   readonly nerLoss: number;
   readonly sentimentLoss: number;
@@ -25,20 +26,25 @@ export interface StepMetrics {
   readonly nerTotal: number;
   readonly sentimentCorrect: number;
   readonly sentimentTotal: number;
-  /** Gradient global norm before clipping. */
+  /** Gradient global norm before clipping (0 when nothing trains). */
   readonly gradNorm: number;
-  /** Base learning rate used for this step. */
+  /** Base learning rate used for this step (before layer-wise multipliers). */
   readonly learningRate: number;
+  /** Effective weight of each task's loss this step. */
+  readonly nerWeight: number;
+  readonly sentimentWeight: number;
 }
 
 /** Options of {@linkcode Trainer}. */
 export interface TrainerOptions {
-  /** Training hyper-parameters. */
+  /** Training hyper-parameters: schedule, layer-wise rates, optimizer, freezing, task weighting. */
   readonly train: TrainConfig;
   /** Seeds dropout. */
   readonly seed: number;
-  /** Which parameters train. @default all */
+  /** Which parameters train; overrides `train.freeze`. */
   readonly trainable?: (name: string) => boolean;
+  /** Steps of the whole run, for schedules that need it (linear, cosine, slanted triangular). */
+  readonly totalSteps?: number;
   /**
    * Data parallelism: combines this replica's gradients with the other replicas'
    * (an all-reduce returning the sum, identical on every replica). Called once
@@ -57,8 +63,15 @@ export interface StepOptions {
   readonly sentimentDenominator?: number;
 }
 
+/** Names of the learned log-variances of uncertainty weighting. */
+export const NER_LOG_VARIANCE = "loss/ner_log_variance";
+export const SENTIMENT_LOG_VARIANCE = "loss/sentiment_log_variance";
+
 /**
- * Trains a {@linkcode MultiTaskModel} step by step.
+ * Trains a {@linkcode MultiTaskModel} step by step: one backward pass over the
+ * trainable parameters, global-norm clipping, Adam or AdamW with a per-parameter
+ * rate (schedule × layer-wise multiplier). Frozen parameters get no gradient and
+ * no optimizer state.
  *
  * @example
  * ```ts
@@ -84,22 +97,34 @@ export class Trainer implements StepRunner {
   readonly optimizer: Adam;
   readonly #train: TrainConfig;
   readonly #seed: number;
-  readonly #params: [string, tf.Variable][];
+  readonly #totalSteps: number;
   readonly #allReduce: TrainerOptions["allReduce"];
   readonly #replica: number;
+  readonly #logVariances: [string, tf.Variable][];
+  #params: [string, tf.Variable][] = [];
 
   constructor(model: MultiTaskModel, options: TrainerOptions) {
     this.model = model;
     this.#train = options.train;
     this.#seed = options.seed;
+    this.#totalSteps = options.totalSteps ?? 0;
     this.#allReduce = options.allReduce;
     this.#replica = options.replica ?? 0;
-    const trainable = options.trainable ?? (() => true);
-    this.#params = model.parameters.entries().filter(([name]) => trainable(name));
+    if (this.#train.schedule !== "inverse-time" && this.#totalSteps <= 0) {
+      throw new RangeError(
+        `Cannot use the ${this.#train.schedule} schedule: the trainer needs totalSteps`,
+      );
+    }
+    this.setTrainable(options.trainable ?? ((name) => !isFrozen(options.train.freeze, name)));
+    this.#logVariances = options.train.taskWeighting === "uncertainty"
+      ? [NER_LOG_VARIANCE, SENTIMENT_LOG_VARIANCE].map((n) => [n, tf.variable(tf.scalar(0))])
+      : [];
     this.optimizer = new Adam({
       beta1: options.train.beta1,
       beta2: options.train.beta2,
       epsilon: options.train.epsilon,
+      weightDecay: options.train.optimizer === "adamw" ? options.train.weightDecay : 0,
+      decayFilter: decays,
     });
   }
 
@@ -108,45 +133,100 @@ export class Trainer implements StepRunner {
     return this.optimizer.step;
   }
 
-  /** Names of the parameters this trainer updates. */
+  /** Names of the model parameters this trainer updates now. */
   get trainableNames(): string[] {
     return this.#params.map(([name]) => name);
   }
 
-  /** Base learning rate at `step`. */
+  /** Names of everything that gets a gradient: trainable parameters and loss weights. */
+  get gradientNames(): string[] {
+    return [...this.trainableNames, ...this.#logVariances.map(([n]) => n)];
+  }
+
+  /** Changes which parameters train (e.g. to unfreeze between epochs). Adam state is kept by name. */
+  setTrainable(trainable: ((name: string) => boolean) | readonly string[]): void {
+    const keep = typeof trainable === "function"
+      ? trainable
+      : ((set) => (name: string) => set.has(name))(new Set(trainable));
+    this.#params = this.model.parameters.entries().filter(([name]) => keep(name));
+  }
+
+  /** Base learning rate at `step` from the configured schedule. */
   learningRate(step: number = this.step): number {
-    return inverseTimeDecay(step, {
+    return learningRateAt(this.#train.schedule, step, {
       learningRate: this.#train.learningRate,
       decayRate: this.#train.decayRate,
+      totalSteps: this.#totalSteps,
+      warmupSteps: this.#train.warmupSteps,
     });
+  }
+
+  /** Rate of parameter `name` when the base rate is `base` (layer-wise decay, head multiplier). */
+  rateFor(name: string, base: number = this.learningRate()): number {
+    if (name.startsWith("loss/")) return base;
+    return base * learningRateMultiplier(name, this.model.config.numLayers, {
+      layerDecay: this.#train.layerLrDecay,
+      headMultiplier: this.#train.headLrMultiplier,
+    });
+  }
+
+  /** Current task-loss weights: static, or exp(-s) of the learned log-variances. */
+  taskWeights(): { ner: number; sentiment: number } {
+    if (this.#logVariances.length === 0) {
+      return { ner: this.#train.nerLossWeight, sentiment: this.#train.sentimentLossWeight };
+    }
+    const [ner, sentiment] = this.#logVariances.map(([, v]) => Math.exp(-v.dataSync()[0]!));
+    return {
+      ner: this.#train.nerLossWeight * ner!,
+      sentiment: this.#train.sentimentLossWeight * sentiment!,
+    };
+  }
+
+  /** Learned log-variances (uncertainty weighting) by name, for checkpoints. */
+  getLossState(): Record<string, number> {
+    return Object.fromEntries(this.#logVariances.map(([n, v]) => [n, v.dataSync()[0]!]));
+  }
+
+  /** Restores learned log-variances saved with {@linkcode getLossState}. */
+  setLossState(state: Readonly<Record<string, number>>): void {
+    for (const [name, v] of this.#logVariances) {
+      if (state[name] !== undefined) v.assign(tf.scalar(state[name]!));
+    }
   }
 
   /**
    * One step on one batch. The batch tensors stay owned by the caller.
-   * @returns losses, batch accuracy counts and the learning rate, as numbers
+   * @returns losses, batch accuracy counts, the learning rate and task weights, as numbers
    */
   trainStep(batch: BatchTensors, options: StepOptions = {}): StepMetrics {
     const learningRate = this.learningRate();
     const dropoutSeed = this.#replica === 0
       ? deriveSeed(this.#seed, "dropout", this.step)
       : deriveSeed(this.#seed, "dropout", this.step, this.#replica);
-    const variables = this.#params.map(([, v]) => v);
+    const updated = [...this.#params, ...this.#logVariances];
+    const objective = (parts: tf.Tensor[]) => () => {
+      const out = this.model.forward(batch, updated.length > 0 ? { dropoutSeed } : {});
+      const nerLoss = maskedCrossEntropy(out.nerLogits, batch.nerLabels, options.nerDenominator);
+      const sentimentLoss = maskedCrossEntropy(
+        out.sentimentLogits,
+        batch.sentimentLabels,
+        options.sentimentDenominator,
+      );
+      parts.push(...[nerLoss, sentimentLoss, ...accuracyCounts(out, batch)].map((t) => tf.keep(t)));
+      return this.#weighted(nerLoss, sentimentLoss);
+    };
     const summary = tf.tidy(() => {
-      let parts: tf.Tensor[] = [];
-      const { value, grads } = tf.variableGrads(() => {
-        const out = this.model.forward(batch, { dropoutSeed });
-        const nerLoss = maskedCrossEntropy(out.nerLogits, batch.nerLabels, options.nerDenominator);
-        const sentimentLoss = maskedCrossEntropy(
-          out.sentimentLogits,
-          batch.sentimentLabels,
-          options.sentimentDenominator,
-        );
-        parts = [nerLoss, sentimentLoss, ...accuracyCounts(out, batch)].map((t) => tf.keep(t));
-        return nerLoss.mul(this.#train.nerLossWeight)
-          .add(sentimentLoss.mul(this.#train.sentimentLossWeight)) as tf.Scalar;
-      }, variables);
+      const parts: tf.Tensor[] = [];
+      if (updated.length === 0) {
+        // Everything frozen: evaluate only, no gradients, no update.
+        const value = objective(parts)();
+        const summary = tf.stack([value, ...parts, tf.scalar(0)]);
+        tf.dispose(parts);
+        return summary;
+      }
+      const { value, grads } = tf.variableGrads(objective(parts), updated.map(([, v]) => v));
       let byName: Record<string, tf.Tensor> = {};
-      for (const [name, v] of this.#params) {
+      for (const [name, v] of updated) {
         const g = grads[v.name];
         if (g !== undefined) byName[name] = g;
       }
@@ -156,13 +236,14 @@ export class Trainer implements StepRunner {
         const scale = tf.minimum(1, tf.div(this.#train.clipNorm, gradNorm.add(1e-6)));
         for (const name of Object.keys(byName)) byName[name] = byName[name]!.mul(scale);
       }
-      this.optimizer.apply(this.#params, byName, () => learningRate);
+      this.optimizer.apply(updated, byName, (name) => this.rateFor(name, learningRate));
       const summary = tf.stack([value, ...parts, gradNorm]);
       tf.dispose(parts);
       return summary;
     });
     const [loss, nerLoss, sentimentLoss, nc, nt, sc, st, gradNorm] = readNumbers(summary);
     summary.dispose();
+    const weights = this.taskWeights();
     return {
       loss: loss!,
       nerLoss: nerLoss!,
@@ -173,7 +254,24 @@ export class Trainer implements StepRunner {
       sentimentTotal: st!,
       gradNorm: gradNorm!,
       learningRate,
+      nerWeight: weights.ner,
+      sentimentWeight: weights.sentiment,
     };
+  }
+
+  /**
+   * The objective: static `w·L` per task, or with uncertainty weighting
+   * `w·(exp(-s)·L + s/2)` per task, s = log σ² learned (Kendall et al., 2018, eq. 10).
+   */
+  #weighted(nerLoss: tf.Scalar, sentimentLoss: tf.Scalar): tf.Scalar {
+    const wN = this.#train.nerLossWeight;
+    const wS = this.#train.sentimentLossWeight;
+    if (this.#logVariances.length === 0) {
+      return nerLoss.mul(wN).add(sentimentLoss.mul(wS)) as tf.Scalar;
+    }
+    const [sN, sS] = this.#logVariances.map(([, v]) => v) as [tf.Variable, tf.Variable];
+    const term = (loss: tf.Scalar, s: tf.Variable) => tf.exp(s.neg()).mul(loss).add(s.mul(0.5));
+    return term(nerLoss, sN).mul(wN).add(term(sentimentLoss, sS).mul(wS)) as tf.Scalar;
   }
 
   /** {@linkcode trainStep} on a padded batch (tensors made and freed here). */
@@ -184,6 +282,11 @@ export class Trainer implements StepRunner {
     } finally {
       disposeBatch(batch);
     }
+  }
+
+  /** Learned loss weights, for checkpoints. */
+  lossState(): Record<string, number> {
+    return this.getLossState();
   }
 
   /** The model is trained in place: nothing to sync. */
@@ -206,9 +309,10 @@ export class Trainer implements StepRunner {
     this.optimizer.setState(state);
   }
 
-  /** Frees optimizer state (not the model). */
+  /** Frees optimizer state and loss weights (not the model). */
   dispose(): void {
     this.optimizer.dispose();
+    for (const [, v] of this.#logVariances) v.dispose();
   }
 }
 

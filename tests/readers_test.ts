@@ -1,0 +1,101 @@
+import assert from "node:assert/strict";
+import { DataError, parseConll, parseLabelledSentences, readText } from "../lib/mod.ts";
+
+const CONLL = `-DOCSTART- -X- O O
+
+EU NNP I-NP I-ORG
+rejects VBZ I-VP O
+German JJ I-NP I-MISC
+call NN I-NP O
+
+Peter NNP I-NP I-PER
+Blackburn NNP I-NP I-PER
+of IN I-PP O
+Bonn NNP I-NP I-LOC
+Bank NNP I-NP B-LOC
+
+
+`;
+
+Deno.test("parseConll() reads 4-column IOB1 files into IOB2 sentences", () => {
+  const s = parseConll(CONLL, "eng.train");
+  assert.equal(s.length, 2);
+  assert.deepEqual(s[0], {
+    words: ["EU", "rejects", "German", "call"],
+    tags: ["B-ORG", "O", "B-MISC", "O"],
+  });
+  assert.deepEqual(s[1]!.tags, ["B-PER", "I-PER", "O", "B-LOC", "B-LOC"]);
+});
+
+Deno.test("parseConll() reads 2-column files and a chosen tag column", () => {
+  assert.deepEqual(parseConll("Paris B-LOC\nis O\n", "two.txt")[0]!.tags, ["B-LOC", "O"]);
+  const chunks = parseConll(CONLL, "eng.train", { tagColumn: 2 });
+  assert.deepEqual(chunks[0]!.tags, ["B-NP", "B-VP", "B-NP", "I-NP"]);
+});
+
+Deno.test("parseConll() keeps IOB2 tags when told the file is IOB2", () => {
+  const s = parseConll("a I-PER\nb I-PER\n", "x.txt", { scheme: "iob2" });
+  assert.deepEqual(s[0]!.tags, ["I-PER", "I-PER"]);
+});
+
+Deno.test("parseConll() names the file and line of a bad record", () => {
+  assert.throws(
+    () => parseConll("EU B-ORG\nrejects\n", "bad.txt"),
+    (e: Error) =>
+      e instanceof DataError && /bad.txt: line 2: expected at least 2 columns/.test(e.message),
+  );
+  assert.throws(
+    () => parseConll("EU NNP I-NP X-ORG\n", "bad.txt"),
+    /bad.txt: line 1, field "tag": malformed tag "X-ORG"/,
+  );
+  assert.throws(
+    () => parseConll("\nEU B-CITY\n", "bad.txt", { tags: ["O", "B-LOC"] }),
+    /bad.txt: line 2, field "tag": unknown tag "B-CITY"/,
+  );
+});
+
+Deno.test("parseLabelledSentences() reads SST-2's `label sentence` lines", () => {
+  const s = parseLabelledSentences("1 a gorgeous film\n0 dull , dull , dull\n", "sst2.txt", {
+    labelMap: { "0": "negative", "1": "positive" },
+  });
+  assert.deepEqual(s.map((x) => x.sentiment), ["positive", "negative"]);
+  assert.deepEqual(s[1]!.words, ["dull", ",", "dull", ",", "dull"]);
+  assert.equal(s[0]!.tags, undefined);
+});
+
+Deno.test("parseLabelledSentences() reads TSV and JSON lines", () => {
+  const tsv = parseLabelledSentences("pos\tgreat movie\nneg\tbad\n", "x.tsv");
+  assert.deepEqual(tsv.map((x) => [x.sentiment, x.words.length]), [["pos", 2], ["neg", 1]]);
+  const jsonl = parseLabelledSentences('{"label": 1, "text": "fine film"}\n', "x.jsonl", {
+    labelMap: { "1": "positive" },
+  });
+  assert.deepEqual(jsonl, [{ words: ["fine", "film"], sentiment: "positive" }]);
+});
+
+Deno.test("parseLabelledSentences() names the line and field of bad input", () => {
+  assert.throws(
+    () => parseLabelledSentences("1 ok\n7 what\n", "sst2.txt", { labelMap: { "1": "positive" } }),
+    /sst2.txt: line 2, field "label": unknown label "7"/,
+  );
+  assert.throws(() => parseLabelledSentences('{"label": 1}\n', "x.jsonl"), /line 1, field "text"/);
+  assert.throws(() => parseLabelledSentences("{oops\n", "x.jsonl"), /line 1: malformed JSON/);
+  assert.throws(() => parseLabelledSentences("1 \n", "x.txt"), /line 1, field "text": empty text/);
+});
+
+Deno.test("the shared CoNLL-2003 and SST-2 files load with their published sizes", async () => {
+  const root = new URL("../../shared/data/", import.meta.url).pathname;
+  let conll: string;
+  try {
+    conll = await readText(`${root}conll2003/dev.txt`);
+  } catch {
+    return; // ../shared is absent outside this workplace
+  }
+  const dev = parseConll(conll, "dev.txt");
+  assert.equal(dev.length, 3250);
+  assert.equal(dev.reduce((n, s) => n + s.words.length, 0), 51362);
+  const sst = parseLabelledSentences(await readText(`${root}sst2/dev.txt`), "dev.txt", {
+    labelMap: { "0": "negative", "1": "positive" },
+  });
+  assert.equal(sst.length, 872);
+  assert.equal(sst.filter((s) => s.sentiment === "positive").length, 444);
+});
