@@ -44,6 +44,7 @@ export function syntheticSentences(
     return {
       tokenIds,
       caseIds: new Int32Array(length).fill(CaseFeature.LOWER),
+      affixIds: new Int32Array(2 * length),
       wordIds: Int32Array.from({ length }, (_, i) => i - 1),
       nerLabels,
       sentiment: (low * 2 > length ? 1 : 0) % dims.numSentimentLabels,
@@ -70,6 +71,7 @@ export function fixedLengthPadded(
   const filler: EncodedSentence = {
     tokenIds: new Int32Array(seqLen),
     caseIds: new Int32Array(seqLen),
+    affixIds: new Int32Array(2 * seqLen),
     wordIds: new Int32Array(seqLen),
     nerLabels: new Int32Array(seqLen).fill(-1),
     sentiment: -1,
@@ -83,6 +85,7 @@ export function fixedLengthPadded(
     seqLen,
     tokenIds: cut(withFiller.tokenIds) as Int32Array,
     caseIds: cut(withFiller.caseIds) as Int32Array,
+    affixIds: withFiller.affixIds.slice(0, 2 * b * seqLen),
     mask: cut(withFiller.mask) as Float32Array,
     nerLabels: cut(withFiller.nerLabels) as Int32Array,
     sentimentLabels: withFiller.sentimentLabels.slice(0, b),

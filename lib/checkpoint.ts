@@ -136,6 +136,7 @@ export async function loadModel(dir: string): Promise<ModelBundle> {
   }
   const model = new MultiTaskModel(config.model, {
     vocabSize: tokenizer.vocabSize,
+    affixBuckets: tokenizer.affixBuckets,
     numNerTags: labels.nerTags.length,
     numSentimentLabels: labels.sentimentLabels.length,
   }, config.seed);

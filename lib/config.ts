@@ -42,6 +42,11 @@ export interface TokenizerConfig {
   readonly minFrequency: number;
   /** Largest vocabulary, special tokens included; most frequent words are kept. @default 20000 */
   readonly maxVocabSize: number;
+  /**
+   * Hash buckets of the prefix and suffix (first and last 3 letters) features,
+   * which give unknown words a representation; 0 disables. @default 1024
+   */
+  readonly affixBuckets: number;
 }
 
 /** The optimisation run. */
@@ -142,7 +147,7 @@ const DEFAULT_CONFIG: Config = {
     caseFeatures: true,
     initializerRange: 0.02,
   },
-  tokenizer: { lowercase: true, minFrequency: 1, maxVocabSize: 20000 },
+  tokenizer: { lowercase: true, minFrequency: 1, maxVocabSize: 20000, affixBuckets: 1024 },
   train: {
     epochs: 30,
     batchSize: 16,
@@ -176,12 +181,13 @@ export const PRESETS: Readonly<Record<PresetName, Config>> = {
   default: DEFAULT_CONFIG,
   tiny: merge(DEFAULT_CONFIG, {
     model: { maxLength: 16, hiddenSize: 8, numLayers: 2, numHeads: 2, ffnSize: 16, dropout: 0 },
+    tokenizer: { affixBuckets: 16 },
     train: { epochs: 2, batchSize: 4, validationSplit: 0 },
   }),
   // The benchmark model of TFJS_NOTES / the PyTorch peer: hidden 128, 4 heads, FFN 512, 2 layers.
   reference: merge(DEFAULT_CONFIG, {
     model: { maxLength: 64, hiddenSize: 128, numLayers: 2, numHeads: 4, ffnSize: 512, dropout: 0 },
-    tokenizer: { maxVocabSize: 8000 },
+    tokenizer: { maxVocabSize: 8000, affixBuckets: 0 },
     train: { batchSize: 32 },
   }),
 };
@@ -232,6 +238,8 @@ export function validateConfig(value: unknown, source = "config"): Config {
   if (isObject(value.train)) {
     value = { ...value, train: { ...DEFAULT_CONFIG.train, ...value.train } };
   }
+  const v = value as Record<string, unknown>;
+  if (isObject(v.tokenizer)) value = { ...v, tokenizer: { affixBuckets: 0, ...v.tokenizer } };
   checkKeys(value as Record<string, unknown>, DEFAULT_CONFIG, source, true);
   validate(value as unknown as Config);
   return deepFreeze(structuredClone(value) as unknown as Config);
@@ -264,6 +272,7 @@ function validate(c: Config): void {
   bool("tokenizer.lowercase", c.tokenizer.lowercase);
   int("tokenizer.minFrequency", c.tokenizer.minFrequency, 1);
   int("tokenizer.maxVocabSize", c.tokenizer.maxVocabSize, 8);
+  int("tokenizer.affixBuckets", c.tokenizer.affixBuckets, 0);
   int("train.epochs", t.epochs, 0);
   int("train.batchSize", t.batchSize, 1);
   num("train.learningRate", t.learningRate, 0, 10);

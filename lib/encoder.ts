@@ -29,6 +29,8 @@ export interface EncoderInputs {
   readonly tokenIds: tf.Tensor2D;
   /** `[batch, seqLen]` int32 */
   readonly caseIds: tf.Tensor2D;
+  /** `[batch, seqLen, 2]` int32 prefix and suffix ids (when the model has affix features) */
+  readonly affixIds?: tf.Tensor3D;
   /** `[batch, seqLen]` float32 */
   readonly mask: tf.Tensor2D;
 }
@@ -93,10 +95,11 @@ export class Encoder {
   readonly #tokenEmbedding: tf.Variable;
   readonly #positionEmbedding: tf.Variable;
   readonly #caseEmbedding: tf.Variable | undefined;
+  readonly #affixEmbedding: tf.Variable | undefined;
   readonly #layers: EncoderLayer[];
   readonly #finalNorm: [tf.Variable, tf.Variable];
 
-  constructor(params: ParameterStore, config: ModelConfig, vocabSize: number) {
+  constructor(params: ParameterStore, config: ModelConfig, vocabSize: number, affixBuckets = 0) {
     const h = config.hiddenSize;
     const normal = { kind: "normal", stddev: config.initializerRange } as const;
     this.#config = config;
@@ -108,6 +111,9 @@ export class Encoder {
     );
     this.#caseEmbedding = config.caseFeatures
       ? params.create(`${EMBEDDINGS_PREFIX}case`, [NUM_CASE_FEATURES, h], normal)
+      : undefined;
+    this.#affixEmbedding = affixBuckets > 0
+      ? params.create(`${EMBEDDINGS_PREFIX}affix`, [2 * affixBuckets, h], normal)
       : undefined;
     this.#layers = Array.from(
       { length: config.numLayers },
@@ -139,6 +145,13 @@ export class Encoder {
       x = x.add(
         tf.gather(this.#caseEmbedding, inputs.caseIds.reshape([-1])).reshape([batch, seqLen, h]),
       );
+    }
+    if (this.#affixEmbedding !== undefined) {
+      if (inputs.affixIds === undefined) {
+        throw new TypeError("Cannot encode batch: the model has affix features but no affixIds");
+      }
+      const affixes = tf.gather(this.#affixEmbedding, inputs.affixIds.reshape([-1]));
+      x = x.add(affixes.reshape([batch, seqLen, 2, h]).sum(2));
     }
     x = dropout(
       x,

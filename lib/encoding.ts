@@ -21,6 +21,8 @@ export interface LabelMaps {
 export interface EncodedSentence {
   readonly tokenIds: Int32Array;
   readonly caseIds: Int32Array;
+  /** Prefix and suffix ids per token, interleaved (`2 × length`); 0 for `[CLS]`. */
+  readonly affixIds: Int32Array;
   /** Index of the word each token came from; -1 for `[CLS]`. */
   readonly wordIds: Int32Array;
   /** Tag id per token, or {@linkcode IGNORE_INDEX}. */
@@ -39,7 +41,7 @@ export interface EncodedSentence {
  * import assert from "node:assert/strict";
  * import { encodeSentence } from "./encoding.ts";
  * import { WordTokenizer } from "./tokenizer.ts";
- * const tok = WordTokenizer.fit([["Paris", "rocks"]], { lowercase: true, minFrequency: 1, maxVocabSize: 99 });
+ * const tok = WordTokenizer.fit([["Paris", "rocks"]], { lowercase: true, minFrequency: 1, maxVocabSize: 99, affixBuckets: 0 });
  * const e = encodeSentence({ words: ["Paris", "rocks"], tags: ["B-LOC", "O"] }, tok,
  *   { nerTags: ["O", "B-LOC"], sentimentLabels: ["neg", "pos"] }, 8);
  * assert.deepEqual([...e.nerLabels], [-1, 1, 0]);
@@ -56,6 +58,7 @@ export function encodeSentence(
   const length = words.length + 1;
   const tokenIds = new Int32Array(length);
   const caseIds = new Int32Array(length);
+  const affixIds = new Int32Array(2 * length);
   const wordIds = new Int32Array(length);
   const nerLabels = new Int32Array(length).fill(IGNORE_INDEX);
   tokenIds[0] = CLS_ID;
@@ -64,6 +67,7 @@ export function encodeSentence(
   words.forEach((word, i) => {
     tokenIds[i + 1] = tokenizer.tokenId(word);
     caseIds[i + 1] = caseFeature(word);
+    if (tokenizer.affixBuckets > 0) affixIds.set(tokenizer.affixIds(word), 2 * (i + 1));
     wordIds[i + 1] = i;
     const tag = sentence.tags?.[i];
     if (tag !== undefined) nerLabels[i + 1] = labelId(labels.nerTags, tag, "NER tag");
@@ -74,6 +78,7 @@ export function encodeSentence(
   return {
     tokenIds,
     caseIds,
+    affixIds,
     wordIds,
     nerLabels,
     sentiment,
@@ -87,6 +92,8 @@ export interface PaddedBatch {
   readonly seqLen: number;
   readonly tokenIds: Int32Array;
   readonly caseIds: Int32Array;
+  /** `[batch, seqLen, 2]` prefix and suffix ids. */
+  readonly affixIds: Int32Array;
   /** 1 at real tokens, 0 at padding. */
   readonly mask: Float32Array;
   readonly nerLabels: Int32Array;
@@ -102,7 +109,7 @@ export interface PaddedBatch {
  * import assert from "node:assert/strict";
  * import { padBatch } from "./encoding.ts";
  * const s = (n: number) => ({ tokenIds: new Int32Array(n).fill(5), caseIds: new Int32Array(n).fill(1),
- *   wordIds: new Int32Array(n), nerLabels: new Int32Array(n), sentiment: 1, truncated: false });
+ *   affixIds: new Int32Array(2 * n), wordIds: new Int32Array(n), nerLabels: new Int32Array(n), sentiment: 1, truncated: false });
  * const b = padBatch([s(3), s(1)]);
  * assert.equal(b.seqLen, 3);
  * assert.deepEqual([...b.mask], [1, 1, 1, 1, 0, 0]);
@@ -115,6 +122,7 @@ export function padBatch(sentences: readonly EncodedSentence[]): PaddedBatch {
   const seqLen = Math.max(1, ...sentences.map((s) => s.tokenIds.length));
   const tokenIds = new Int32Array(batch * seqLen).fill(PAD_ID);
   const caseIds = new Int32Array(batch * seqLen).fill(CaseFeature.PAD);
+  const affixIds = new Int32Array(2 * batch * seqLen);
   const mask = new Float32Array(batch * seqLen);
   const nerLabels = new Int32Array(batch * seqLen).fill(IGNORE_INDEX);
   const sentimentLabels = new Int32Array(batch);
@@ -122,11 +130,12 @@ export function padBatch(sentences: readonly EncodedSentence[]): PaddedBatch {
     const at = b * seqLen;
     tokenIds.set(s.tokenIds, at);
     caseIds.set(s.caseIds, at);
+    affixIds.set(s.affixIds, 2 * at);
     nerLabels.set(s.nerLabels, at);
     mask.fill(1, at, at + s.tokenIds.length);
     sentimentLabels[b] = s.sentiment;
   });
-  return { batch, seqLen, tokenIds, caseIds, mask, nerLabels, sentimentLabels };
+  return { batch, seqLen, tokenIds, caseIds, affixIds, mask, nerLabels, sentimentLabels };
 }
 
 /** Model inputs as tensors. The caller owns them (see {@linkcode disposeBatch}). */
@@ -135,6 +144,8 @@ export interface BatchTensors {
   readonly tokenIds: tf.Tensor2D;
   /** `[batch, seqLen]` int32 */
   readonly caseIds: tf.Tensor2D;
+  /** `[batch, seqLen, 2]` int32 prefix and suffix ids */
+  readonly affixIds: tf.Tensor3D;
   /** `[batch, seqLen]` float32, 1 at real tokens */
   readonly mask: tf.Tensor2D;
   /** `[batch, seqLen]` int32, {@linkcode IGNORE_INDEX} where unlabelled */
@@ -149,6 +160,7 @@ export function batchToTensors(b: PaddedBatch): BatchTensors {
   return {
     tokenIds: tf.tensor2d(b.tokenIds, shape, "int32"),
     caseIds: tf.tensor2d(b.caseIds, shape, "int32"),
+    affixIds: tf.tensor3d(b.affixIds, [b.batch, b.seqLen, 2], "int32"),
     mask: tf.tensor2d(b.mask, shape, "float32"),
     nerLabels: tf.tensor2d(b.nerLabels, shape, "int32"),
     sentimentLabels: tf.tensor1d(b.sentimentLabels, "int32"),
@@ -157,7 +169,7 @@ export function batchToTensors(b: PaddedBatch): BatchTensors {
 
 /** Disposes every tensor of a batch. */
 export function disposeBatch(b: BatchTensors): void {
-  tf.dispose([b.tokenIds, b.caseIds, b.mask, b.nerLabels, b.sentimentLabels]);
+  tf.dispose([b.tokenIds, b.caseIds, b.affixIds, b.mask, b.nerLabels, b.sentimentLabels]);
 }
 
 /**

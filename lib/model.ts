@@ -15,6 +15,8 @@ import { SentimentHead } from "./sentiment_head.ts";
 /** Sizes that come from the data rather than the config. */
 export interface ModelDims {
   readonly vocabSize: number;
+  /** Affix hash buckets of the tokenizer (0: no affix features). @default 0 */
+  readonly affixBuckets?: number;
   readonly numNerTags: number;
   readonly numSentimentLabels: number;
 }
@@ -71,7 +73,7 @@ export class MultiTaskModel {
     this.config = config;
     this.dims = dims;
     this.parameters = new ParameterStore(seed);
-    this.encoder = new Encoder(this.parameters, config, dims.vocabSize);
+    this.encoder = new Encoder(this.parameters, config, dims.vocabSize, dims.affixBuckets ?? 0);
     const headArgs = {
       hiddenSize: config.hiddenSize,
       dropout: config.dropout,

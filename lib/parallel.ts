@@ -271,6 +271,7 @@ export class ParallelTrainer implements StepRunner {
  * import assert from "node:assert/strict";
  * import { padBatch, splitBatch } from "./mod.ts";
  * const s = (n: number) => ({ tokenIds: new Int32Array(n).fill(7), caseIds: new Int32Array(n),
+ *   affixIds: new Int32Array(2 * n),
  *   wordIds: new Int32Array(n), nerLabels: new Int32Array(n), sentiment: 0, truncated: false });
  * const [a, b] = splitBatch(padBatch([s(1), s(2), s(4)]), 2);
  * assert.equal(a!.batch, 2);
@@ -293,10 +294,17 @@ export function splitBatch(batch: PaddedBatch, parts: number): PaddedBatch[] {
       return n;
     });
     const seqLen = Math.max(1, ...lengths);
-    const take = <A extends Int32Array | Float32Array>(a: A, make: (n: number) => A): A => {
-      const result = make(size * seqLen);
+    const take = <A extends Int32Array | Float32Array>(
+      a: A,
+      make: (n: number) => A,
+      width = 1,
+    ): A => {
+      const result = make(size * seqLen * width);
       rows.forEach((r, i) =>
-        result.set(a.subarray(r * batch.seqLen, r * batch.seqLen + seqLen), i * seqLen)
+        result.set(
+          a.subarray(r * batch.seqLen * width, (r * batch.seqLen + seqLen) * width),
+          i * seqLen * width,
+        )
       );
       return result;
     };
@@ -305,6 +313,7 @@ export function splitBatch(batch: PaddedBatch, parts: number): PaddedBatch[] {
       seqLen,
       tokenIds: take(batch.tokenIds, (n) => new Int32Array(n)),
       caseIds: take(batch.caseIds, (n) => new Int32Array(n)),
+      affixIds: take(batch.affixIds, (n) => new Int32Array(n), 2),
       mask: take(batch.mask, (n) => new Float32Array(n)),
       nerLabels: take(batch.nerLabels, (n) => new Int32Array(n)),
       sentimentLabels: batch.sentimentLabels.slice(rows[0] ?? 0, (rows[0] ?? 0) + size),

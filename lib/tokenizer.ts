@@ -6,6 +6,7 @@
  */
 import type { TokenizerConfig } from "./config.ts";
 import { CheckpointError } from "./errors.ts";
+import { deriveSeed } from "./random.ts";
 
 /** Special tokens and their fixed ids. */
 export const PAD_TOKEN = "[PAD]";
@@ -37,6 +38,8 @@ export interface WordTokenizerJson {
   readonly type: "word";
   readonly lowercase: boolean;
   readonly vocab: readonly string[];
+  /** Hash buckets of affix features; 0 or absent disables them. */
+  readonly affixBuckets?: number;
 }
 
 /**
@@ -47,7 +50,7 @@ export interface WordTokenizerJson {
  * import assert from "node:assert/strict";
  * import { WordTokenizer, UNK_ID } from "./tokenizer.ts";
  * const tok = WordTokenizer.fit([["Paris", "is", "nice"], ["paris"]], {
- *   lowercase: true, minFrequency: 1, maxVocabSize: 100,
+ *   lowercase: true, minFrequency: 1, maxVocabSize: 100, affixBuckets: 0,
  * });
  * assert.equal(tok.tokenId("PARIS"), tok.tokenId("paris"));
  * assert.equal(tok.tokenId("London"), UNK_ID);
@@ -56,9 +59,11 @@ export interface WordTokenizerJson {
 export class WordTokenizer {
   readonly lowercase: boolean;
   readonly vocab: readonly string[];
+  /** Hash buckets per affix feature (0: none). Id 0 is padding. */
+  readonly affixBuckets: number;
   readonly #ids: Map<string, number>;
 
-  constructor(vocab: readonly string[], lowercase: boolean) {
+  constructor(vocab: readonly string[], lowercase: boolean, affixBuckets = 0) {
     SPECIAL_TOKENS.forEach((token, i) => {
       if (vocab[i] !== token) {
         throw new RangeError(`Cannot build tokenizer: vocab[${i}] must be ${token}`);
@@ -66,6 +71,7 @@ export class WordTokenizer {
     });
     this.vocab = vocab;
     this.lowercase = lowercase;
+    this.affixBuckets = affixBuckets;
     this.#ids = new Map(vocab.map((w, i) => [w, i]));
   }
 
@@ -87,7 +93,7 @@ export class WordTokenizer {
       .sort((a, b) => b.n - a.n || a.order - b.order)
       .slice(0, config.maxVocabSize - SPECIAL_TOKENS.length)
       .map(({ w }) => w);
-    return new WordTokenizer([...SPECIAL_TOKENS, ...words], config.lowercase);
+    return new WordTokenizer([...SPECIAL_TOKENS, ...words], config.lowercase, config.affixBuckets);
   }
 
   /** Rebuilds a tokenizer saved with {@linkcode toJSON}. */
@@ -100,7 +106,7 @@ export class WordTokenizer {
     ) {
       throw new CheckpointError(`Cannot load ${source}: not a word tokenizer`);
     }
-    return new WordTokenizer(j.vocab, j.lowercase);
+    return new WordTokenizer(j.vocab, j.lowercase, j.affixBuckets ?? 0);
   }
 
   /** Number of ids, special tokens included. */
@@ -113,8 +119,24 @@ export class WordTokenizer {
     return this.#ids.get(this.lowercase ? word.toLowerCase() : word) ?? UNK_ID;
   }
 
+  /**
+   * Prefix and suffix feature ids of a word: its first and last 3 letters,
+   * lower-cased and hashed into `[1, affixBuckets)`; the suffix id is offset by
+   * `affixBuckets`, so both index one table of `2 · affixBuckets` rows.
+   */
+  affixIds(word: string): [number, number] {
+    const w = word.toLowerCase();
+    const bucket = (s: string) => 1 + (deriveSeed(s) % (this.affixBuckets - 1));
+    return [bucket(`<${w.slice(0, 3)}`), this.affixBuckets + bucket(`${w.slice(-3)}>`)];
+  }
+
   toJSON(): WordTokenizerJson {
-    return { type: "word", lowercase: this.lowercase, vocab: this.vocab };
+    return {
+      type: "word",
+      lowercase: this.lowercase,
+      vocab: this.vocab,
+      affixBuckets: this.affixBuckets,
+    };
   }
 }
 

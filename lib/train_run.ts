@@ -95,6 +95,7 @@ export async function trainModel(
   }
   const model = new MultiTaskModel(config.model, {
     vocabSize: tokenizer.vocabSize,
+    affixBuckets: tokenizer.affixBuckets,
     numNerTags: labels.nerTags.length,
     numSentimentLabels: labels.sentimentLabels.length,
   }, config.seed);

@@ -84,6 +84,7 @@ export const SENTIMENT_LOG_VARIANCE = "loss/sentiment_log_variance";
  * const trainer = new Trainer(model, { train: config.train, seed: 1 });
  * const batch = {
  *   tokenIds: tf.tensor2d([[2, 4, 5]], [1, 3], "int32"), caseIds: tf.tensor2d([[7, 1, 1]], [1, 3], "int32"),
+ *   affixIds: tf.zeros([1, 3, 2], "int32") as tf.Tensor3D,
  *   mask: tf.ones([1, 3]) as tf.Tensor2D, nerLabels: tf.tensor2d([[-1, 1, 0]], [1, 3], "int32"),
  *   sentimentLabels: tf.tensor1d([1], "int32"),
  * };

@@ -69,6 +69,7 @@ export function tinySetup(config: Config = tinyConfig()): {
   const tokenizer = WordTokenizer.fit(SENTENCES.map((s) => s.words), config.tokenizer);
   const model = new MultiTaskModel(config.model, {
     vocabSize: tokenizer.vocabSize,
+    affixBuckets: tokenizer.affixBuckets,
     numNerTags: LABELS.nerTags.length,
     numSentimentLabels: LABELS.sentimentLabels.length,
   }, config.seed);

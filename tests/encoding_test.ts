@@ -15,6 +15,7 @@ const tok = WordTokenizer.fit([["Anna", "loves", "Rome"]], {
   lowercase: true,
   minFrequency: 1,
   maxVocabSize: 99,
+  affixBuckets: 16,
 });
 
 Deno.test("encodeSentence() puts [CLS] first and aligns tags with words", () => {

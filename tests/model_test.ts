@@ -1,7 +1,14 @@
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs";
-import { l2Normalize, PAD_ID, pool } from "../lib/mod.ts";
-import { assertNoTensorLeak, maxAbsDiff, setup, tinyConfig, tinySetup } from "./_helpers.ts";
+import { batchToTensors, encodeSentence, l2Normalize, padBatch, PAD_ID, pool } from "../lib/mod.ts";
+import {
+  assertNoTensorLeak,
+  LABELS,
+  maxAbsDiff,
+  setup,
+  tinyConfig,
+  tinySetup,
+} from "./_helpers.ts";
 
 await setup();
 
@@ -26,9 +33,13 @@ Deno.test("encoder output at real tokens ignores padding", () => {
   const cases = batch.caseIds.arraySync().map((row, b) =>
     row.map((c, i) => mask[b]![i] === 1 ? c : 3)
   );
+  const affixes = batch.affixIds.arraySync().map((row, b) =>
+    row.map((pair, i) => mask[b]![i] === 1 ? pair : [7, 20])
+  );
   const other = {
     tokenIds: tf.tensor2d(ids, undefined, "int32"),
     caseIds: tf.tensor2d(cases, undefined, "int32"),
+    affixIds: tf.tensor3d(affixes, undefined, "int32"),
     mask: batch.mask,
   };
   assert.ok(ids.flat().some((id) => id !== PAD_ID) && mask.flat().includes(0));
@@ -44,6 +55,7 @@ Deno.test("a sentence's outputs do not depend on the padding added for its batch
   const alone = {
     tokenIds: batch.tokenIds.slice([shortRow, 0], [1, 3]) as tf.Tensor2D,
     caseIds: batch.caseIds.slice([shortRow, 0], [1, 3]) as tf.Tensor2D,
+    affixIds: batch.affixIds.slice([shortRow, 0, 0], [1, 3, 2]) as tf.Tensor3D,
     mask: batch.mask.slice([shortRow, 0], [1, 3]) as tf.Tensor2D,
   };
   const inBatch = model.forward(batch);
@@ -113,8 +125,22 @@ Deno.test("countParameters() matches the architecture", () => {
   const h = 8, ffn = 16, layers = 2, maxLen = 16;
   const perLayer = 2 * h + 3 * (h * h + h) + (h * h + h) + 2 * h + (h * ffn + ffn) +
     (ffn * h + h);
-  const embeddings = tokenizer.vocabSize * h + maxLen * h + 8 * h;
+  const embeddings = tokenizer.vocabSize * h + maxLen * h + 8 * h + 2 * 16 * h; // + affix table
   const heads = (h * 5 + 5) + (h * 2 + 2);
   assert.equal(model.countParameters(), embeddings + layers * perLayer + 2 * h + heads);
+  model.dispose();
+});
+
+Deno.test("affix features tell unknown words apart", () => {
+  const { model, tokenizer } = tinySetup();
+  const encode = (words: string[]) =>
+    batchToTensors(padBatch([encodeSentence({ words }, tokenizer, LABELS, 16)]));
+  // Both words are out of vocabulary: only their affixes differ.
+  const a = encode(["Zorbington"]);
+  const b = encode(["Quixlandia"]);
+  assert.deepEqual(a.tokenIds.arraySync(), b.tokenIds.arraySync());
+  const va = model.forward(a).sequenceOutput.dataSync();
+  const vb = model.forward(b).sequenceOutput.dataSync();
+  assert.ok(maxAbsDiff(va, vb) > 1e-4);
   model.dispose();
 });

@@ -9,7 +9,7 @@ import {
   WordTokenizer,
 } from "../lib/mod.ts";
 
-const CONFIG = { lowercase: true, minFrequency: 1, maxVocabSize: 100 };
+const CONFIG = { lowercase: true, minFrequency: 1, maxVocabSize: 100, affixBuckets: 0 };
 
 Deno.test("WordTokenizer.fit() orders words by frequency, then first appearance", () => {
   const tok = WordTokenizer.fit([["b", "a", "c"], ["a", "c"], ["c"]], CONFIG);
@@ -61,4 +61,15 @@ Deno.test("splitWords() separates punctuation but keeps contractions and abbrevi
   assert.deepEqual(splitWords("Hello, world!"), ["Hello", ",", "world", "!"]);
   assert.deepEqual(splitWords("It's 3.5% in the U.K."), ["It's", "3.5", "%", "in", "the", "U.K."]);
   assert.deepEqual(splitWords("  "), []);
+});
+
+Deno.test("affixIds() hashes the first and last three letters into separate ranges", () => {
+  const tok = WordTokenizer.fit([["x"]], { ...CONFIG, affixBuckets: 64 });
+  const [p, s] = tok.affixIds("Washington");
+  assert.ok(p >= 1 && p < 64, `prefix ${p}`);
+  assert.ok(s >= 65 && s < 128, `suffix ${s}`);
+  assert.deepEqual(tok.affixIds("WASHINGTON"), [p, s]);
+  assert.equal(tok.affixIds("Wilmington")[1], s); // same suffix "ton"
+  assert.equal(tok.affixIds("Washburn")[0], p); // same prefix "was"
+  assert.equal(WordTokenizer.fromJSON(JSON.parse(JSON.stringify(tok))).affixBuckets, 64);
 });
