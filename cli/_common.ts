@@ -68,3 +68,67 @@ export async function readTexts(
   if (texts.length === 0) fail("no input text: pass sentences as arguments, --file FILE, or stdin");
   return texts;
 }
+
+/** Flags of the training strategies, shared by `train` and `recipe`. */
+export const STRATEGY_FLAGS = {
+  freeze: { type: "string" },
+  "layer-lr-decay": { type: "string" },
+  "head-lr-multiplier": { type: "string" },
+  schedule: { type: "string" },
+  "warmup-steps": { type: "string" },
+  optimizer: { type: "string" },
+  "weight-decay": { type: "string" },
+  "init-backbone": { type: "string" },
+  "unfreeze-after": { type: "string" },
+  "gradual-unfreeze": { type: "boolean" },
+  "task-weighting": { type: "string" },
+  "task-sampling": { type: "string" },
+} as const;
+
+/** Usage lines of {@linkcode STRATEGY_FLAGS}. */
+export const STRATEGY_USAGE = `
+Training strategies (recorded in the saved config):
+  --freeze LIST            none | all | backbone | ner-head | sentiment-head, or selectors:
+                           embeddings, encoder, layer:I[-J], final-norm (comma-separated)
+  --layer-lr-decay X       layer-wise rate decay (1 = off; "ulmfit" = 1/2.6)
+  --head-lr-multiplier X   extra rate multiplier of the heads
+  --schedule NAME          inverse-time (reference) | linear | cosine | slanted-triangular
+  --warmup-steps N         warm-up of linear and cosine
+  --optimizer NAME         adam | adamw        --weight-decay X   (AdamW)
+  --init-backbone DIR      start embeddings and encoder from a (pretrained) model directory
+  --unfreeze-after N       freeze the backbone for N epochs, then train everything
+  --gradual-unfreeze       ULMFiT: epoch e trains the top e layer groups
+  --task-weighting NAME    static | uncertainty (Kendall et al. 2018)
+  --task-sampling NAME     proportional | temperature | round-robin`;
+
+/** Train-config overrides from strategy flags. */
+export function strategyOverrides(
+  values: Record<string, string | boolean | undefined>,
+): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  const num = (flag: string) => {
+    const v = values[flag];
+    if (v === undefined) return undefined;
+    const n = Number(v);
+    if (typeof v !== "string" || !Number.isFinite(n)) {
+      fail(`--${flag} expects a number, got ${JSON.stringify(v)}`);
+    }
+    return n;
+  };
+  if (typeof values.freeze === "string") {
+    out.freeze = values.freeze.split(",").filter((s) => s !== "");
+  }
+  if (values["layer-lr-decay"] === "ulmfit") out.layerLrDecay = 1 / 2.6;
+  else if (values["layer-lr-decay"] !== undefined) out.layerLrDecay = num("layer-lr-decay");
+  if (values["head-lr-multiplier"] !== undefined) out.headLrMultiplier = num("head-lr-multiplier");
+  if (typeof values.schedule === "string") out.schedule = values.schedule;
+  if (values["warmup-steps"] !== undefined) out.warmupSteps = num("warmup-steps");
+  if (typeof values.optimizer === "string") out.optimizer = values.optimizer;
+  if (values["weight-decay"] !== undefined) out.weightDecay = num("weight-decay");
+  if (typeof values["init-backbone"] === "string") out.initBackbone = values["init-backbone"];
+  if (values["unfreeze-after"] !== undefined) out.unfreezeAfter = num("unfreeze-after");
+  if (values["gradual-unfreeze"] === true) out.gradualUnfreeze = true;
+  if (typeof values["task-weighting"] === "string") out.taskWeighting = values["task-weighting"];
+  if (typeof values["task-sampling"] === "string") out.taskSampling = values["task-sampling"];
+  return out;
+}

@@ -31,6 +31,8 @@ const USAGE = `Usage: deno task bench [options]
   --steps N        timed training steps (default 20); inference uses 2N
   --warmup N       untimed steps first (default 3)
   --workers N      data-parallel training replicas, one Deno Worker each (default 1)
+  --freeze LIST    also time steps with these parameters frozen (e.g. backbone),
+                   interleaved with unfrozen steps, and print the ratio
   --json           one JSON line
   --backend NAME   wasm (default) | cpu
   -h, --help       this text`;
@@ -40,6 +42,7 @@ const { values } = parse(Deno.args, {
   steps: { type: "string" },
   warmup: { type: "string" },
   workers: { type: "string" },
+  freeze: { type: "string" },
   json: { type: "boolean" },
   backend: { type: "string" },
   help: { type: "boolean", short: "h" },
@@ -93,6 +96,35 @@ const flopsPerToken = trainingFlopsPerToken(config.model, seqLen, dims);
 const achievedGflops = (flopsPerToken * tokensPerSecond) / 1e9;
 const cores = workers; // one single-threaded tfjs instance per worker
 const peak = matmul["2048x128x512"]!;
+let freezeComparison: Record<string, number> | undefined;
+if (typeof values.freeze === "string") {
+  const frozenConfig = resolveConfig({
+    model: { dropout: 0 },
+    train: { freeze: values.freeze.split(",") },
+  }, preset);
+  const frozenTrainer = new Trainer(model, { train: frozenConfig.train, seed: config.seed });
+  const full: number[] = [];
+  const frozen: number[] = [];
+  for (let i = 0; i < warmup + steps; i++) {
+    const batch = trainBatches[i % trainBatches.length]!;
+    let started = performance.now();
+    trainer.trainPadded(batch);
+    if (i >= warmup) full.push(performance.now() - started);
+    started = performance.now();
+    frozenTrainer.trainPadded(batch);
+    if (i >= warmup) frozen.push(performance.now() - started);
+  }
+  freezeComparison = {
+    unfrozenStepMs: round(median(full)),
+    frozenStepMs: round(median(frozen)),
+    frozenOverUnfrozen: round(median(frozen) / median(full)),
+    trainableFraction: (
+      frozenTrainer.trainableNames.reduce((n, name) => n + model.parameters.get(name).size, 0) /
+        model.countParameters(),
+    ),
+  };
+  frozenTrainer.dispose();
+}
 const result = {
   config: preset,
   parameters: model.countParameters(),
@@ -114,6 +146,7 @@ const result = {
   trainGflops: round(achievedGflops),
   fractionOfMatmulPeak: round(achievedGflops / (peak * cores)),
   peakRssMiB: Math.round(peakRss / 2 ** 20),
+  ...(freezeComparison !== undefined ? { freeze: values.freeze, ...freezeComparison } : {}),
 };
 if (values.json === true) {
   console.log(JSON.stringify(result));
@@ -143,6 +176,13 @@ if (values.json === true) {
     } % of the matmul peak of ${cores} core${cores === 1 ? "" : "s"}`,
   );
   console.log(`memory     peak RSS ${result.peakRssMiB} MiB`);
+  if (freezeComparison !== undefined) {
+    console.log(
+      `freeze     ${values.freeze}: step ${freezeComparison.frozenStepMs} ms vs ${freezeComparison.unfrozenStepMs} ms unfrozen (× ${freezeComparison.frozenOverUnfrozen}, interleaved); ${
+        (100 * freezeComparison.trainableFraction!).toFixed(2)
+      } % of parameters train`,
+    );
+  }
 }
 inferBatches.concat(singles).forEach(disposeBatch);
 trainer.dispose();

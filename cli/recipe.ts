@@ -12,7 +12,15 @@ import {
   type Task,
   validateRecipe,
 } from "../lib/mod.ts";
-import { fail, intFlag, parse, setupBackend } from "./_common.ts";
+import {
+  fail,
+  intFlag,
+  parse,
+  setupBackend,
+  STRATEGY_FLAGS,
+  STRATEGY_USAGE,
+  strategyOverrides,
+} from "./_common.ts";
 
 const USAGE = `Usage: deno task recipe [options]
 
@@ -25,7 +33,8 @@ const USAGE = `Usage: deno task recipe [options]
   --out DIR         save each seed's selected model to DIR/seed-N
   --json            print the result as one JSON line at the end
   --backend NAME    wasm (default) | cpu
-  -h, --help        this text`;
+  -h, --help        this text
+${STRATEGY_USAGE}`;
 
 const { values } = parse(Deno.args, {
   recipe: { type: "string" },
@@ -37,6 +46,7 @@ const { values } = parse(Deno.args, {
   out: { type: "string" },
   json: { type: "boolean" },
   backend: { type: "string" },
+  ...STRATEGY_FLAGS,
   help: { type: "boolean", short: "h" },
 }, USAGE);
 
@@ -55,7 +65,11 @@ try {
     ...(typeof values.seeds === "string" ? { seeds: values.seeds.split(",").map(Number) } : {}),
     ...(limit !== undefined ? { limit } : {}),
     ...(workers !== undefined ? { workers } : {}),
-    ...(epochs !== undefined ? { train: { ...recipe.train, epochs } } : {}),
+    train: {
+      ...recipe.train,
+      ...strategyOverrides(values),
+      ...(epochs !== undefined ? { epochs } : {}),
+    },
   };
   recipe = validateRecipe(recipe, file);
   const corpora = await loadRecipeCorpora(recipe);

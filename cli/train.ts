@@ -14,7 +14,16 @@ import {
   saveModel,
   trainModel,
 } from "../lib/mod.ts";
-import { DEFAULT_MODEL_DIR, fail, intFlag, parse, setupBackend } from "./_common.ts";
+import {
+  DEFAULT_MODEL_DIR,
+  fail,
+  intFlag,
+  parse,
+  setupBackend,
+  STRATEGY_FLAGS,
+  STRATEGY_USAGE,
+  strategyOverrides,
+} from "./_common.ts";
 
 const USAGE = `Usage: deno task train [options]
 
@@ -28,7 +37,8 @@ const USAGE = `Usage: deno task train [options]
   --workers N       data-parallel replicas, one Deno Worker each (2 uses both cores; default 1)
   --backend NAME    wasm (default) | cpu
   --quiet           no per-step progress
-  -h, --help        this text`;
+  -h, --help        this text
+${STRATEGY_USAGE}`;
 
 const { values } = parse(Deno.args, {
   data: { type: "string" },
@@ -41,6 +51,7 @@ const { values } = parse(Deno.args, {
   backend: { type: "string" },
   workers: { type: "string" },
   quiet: { type: "boolean" },
+  ...STRATEGY_FLAGS,
   help: { type: "boolean", short: "h" },
 }, USAGE);
 
@@ -131,7 +142,11 @@ try {
     const config = resolveConfig({
       ...rest,
       ...(seed !== undefined ? { seed } : {}),
-      train: { ...rest.train, ...(epochs !== undefined ? { epochs } : {}) },
+      train: {
+        ...rest.train,
+        ...strategyOverrides(values),
+        ...(epochs !== undefined ? { epochs } : {}),
+      },
     }, (values.preset as PresetName | undefined) ?? preset ?? "default");
     console.error(
       `data ${dataPath}: ${sentences.length} sentences; ${config.train.epochs} epochs, batch ${config.train.batchSize}, seed ${config.seed}`,

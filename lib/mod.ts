@@ -45,3 +45,4 @@ export * from "./readers.ts";
 export * from "./score.ts";
 export * from "./recipe.ts";
 export * from "./param_groups.ts";
+export * from "./pretrain.ts";

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs";
-import { batchToTensors, encodeSentence, l2Normalize, padBatch, PAD_ID, pool } from "../lib/mod.ts";
+import { batchToTensors, encodeSentence, l2Normalize, PAD_ID, padBatch, pool } from "../lib/mod.ts";
 import {
   assertNoTensorLeak,
   LABELS,

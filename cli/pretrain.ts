@@ -1,0 +1,94 @@
+/**
+ * `deno task pretrain`: masked-language-model pretraining of the backbone on
+ * unlabelled text; writes a model directory for `deno task train --init-backbone DIR`.
+ * @module
+ */
+import {
+  type ConfigOverrides,
+  parseConll,
+  parseLabelledSentences,
+  type PresetName,
+  pretrainBackbone,
+  readText,
+  resolveConfig,
+  saveModel,
+} from "../lib/mod.ts";
+import { fail, intFlag, parse, setupBackend } from "./_common.ts";
+
+const USAGE = `Usage: deno task pretrain [options]
+
+  --text FILE       plain text, one sentence per line, words separated by spaces (repeatable)
+  --conll FILE      a CoNLL file; its tags are ignored (repeatable)
+  --labelled FILE   a sentence-label file (e.g. SST-2); its labels are ignored (repeatable)
+  --out DIR         backbone model directory to write (default runs/backbone)
+  --epochs N        pretraining epochs (default from the config)
+  --config FILE     JSON config overrides (model shape must match later fine-tuning)
+  --preset NAME     default | tiny | reference
+  --seed N          seed
+  --backend NAME    wasm (default) | cpu
+  -h, --help        this text`;
+
+const { values } = parse(Deno.args, {
+  text: { type: "string", multiple: true },
+  conll: { type: "string", multiple: true },
+  labelled: { type: "string", multiple: true },
+  out: { type: "string" },
+  epochs: { type: "string" },
+  config: { type: "string" },
+  preset: { type: "string" },
+  seed: { type: "string" },
+  backend: { type: "string" },
+  help: { type: "boolean", short: "h" },
+}, USAGE);
+
+const list = (v: unknown) => (Array.isArray(v) ? v as string[] : []);
+await setupBackend(values.backend);
+try {
+  const sentences: string[][] = [];
+  for (const file of list(values.text)) {
+    for (const line of (await readText(file)).split("\n")) {
+      const words = line.split(/\s+/).filter((w) => w !== "");
+      if (words.length > 0) sentences.push(words);
+    }
+  }
+  for (const file of list(values.conll)) {
+    sentences.push(...parseConll(await readText(file), file).map((s) => [...s.words]));
+  }
+  for (const file of list(values.labelled)) {
+    sentences.push(...parseLabelledSentences(await readText(file), file).map((s) => [...s.words]));
+  }
+  if (sentences.length === 0) fail(`no text: give --text, --conll or --labelled files\n\n${USAGE}`);
+  let overrides: ConfigOverrides & { preset?: PresetName } = {};
+  if (typeof values.config === "string") {
+    overrides = JSON.parse(await readText(values.config));
+  }
+  const { preset, ...rest } = overrides as ConfigOverrides & {
+    preset?: PresetName;
+    [k: string]: unknown;
+  };
+  const epochs = intFlag(values.epochs, "epochs");
+  const seed = intFlag(values.seed, "seed");
+  const config = resolveConfig({
+    ...(rest.model !== undefined ? { model: rest.model } : {}),
+    ...(rest.tokenizer !== undefined ? { tokenizer: rest.tokenizer } : {}),
+    ...(seed !== undefined ? { seed } : rest.seed !== undefined ? { seed: rest.seed } : {}),
+    train: { ...rest.train, ...(epochs !== undefined ? { epochs } : {}) },
+  }, (values.preset as PresetName | undefined) ?? preset ?? "default");
+  console.log(
+    `pretraining on ${sentences.length} sentences, ${config.train.epochs} epochs, batch ${config.train.batchSize}`,
+  );
+  const started = performance.now();
+  const { bundle } = await pretrainBackbone(sentences, config, {
+    onEpochEnd: (r) =>
+      console.log(
+        `epoch ${String(r.epoch).padStart(3)} MLM loss ${r.loss.toFixed(4)} masked acc ${
+          r.maskedAccuracy.toFixed(3)
+        } | ${r.seconds.toFixed(0)} s ${Math.round(r.tokensPerSecond)} tok/s`,
+      ),
+  });
+  const out = (values.out as string | undefined) ?? "runs/backbone";
+  await saveModel(out, bundle);
+  console.log(`saved backbone ${out} in ${((performance.now() - started) / 60000).toFixed(1)} min`);
+} catch (error) {
+  fail((error as Error).message);
+}
