@@ -118,10 +118,8 @@ if (typeof values.freeze === "string") {
     unfrozenStepMs: round(median(full)),
     frozenStepMs: round(median(frozen)),
     frozenOverUnfrozen: round(median(frozen) / median(full)),
-    trainableFraction: (
-      frozenTrainer.trainableNames.reduce((n, name) => n + model.parameters.get(name).size, 0) /
-        model.countParameters(),
-    ),
+    trainableFraction: frozenTrainer.trainableNames
+      .reduce((n, name) => n + model.parameters.get(name).size, 0) / model.countParameters(),
   };
   frozenTrainer.dispose();
 }
