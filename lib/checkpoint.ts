@@ -22,7 +22,7 @@ import { type Config, validateConfig } from "./config.ts";
 import type { LabelMaps } from "./encoding.ts";
 import { CheckpointError } from "./errors.ts";
 import type { EpochRecord } from "./fit.ts";
-import { MultiTaskModel } from "./model.ts";
+import { modelDims, MultiTaskModel } from "./model.ts";
 import type { AdamState } from "./optimizer.ts";
 import { WordTokenizer } from "./tokenizer.ts";
 
@@ -134,12 +134,7 @@ export async function loadModel(dir: string): Promise<ModelBundle> {
       `Cannot load ${dir}/labels.json: expected nerTags and sentimentLabels`,
     );
   }
-  const model = new MultiTaskModel(config.model, {
-    vocabSize: tokenizer.vocabSize,
-    affixBuckets: tokenizer.affixBuckets,
-    numNerTags: labels.nerTags.length,
-    numSentimentLabels: labels.sentimentLabels.length,
-  }, config.seed);
+  const model = new MultiTaskModel(config.model, modelDims(tokenizer, labels), config.seed);
   try {
     const manifest = await readJson(dir, "weights.json") as tf.io.WeightsManifestConfig;
     const specs = manifest.flatMap((group) => group.weights);

@@ -46,3 +46,4 @@ export * from "./score.ts";
 export * from "./recipe.ts";
 export * from "./param_groups.ts";
 export * from "./pretrain.ts";
+export * from "./diagnostics.ts";

@@ -22,6 +22,29 @@ export interface ModelDims {
 }
 
 /**
+ * Model sizes for a tokenizer and label sets.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { modelDims } from "./model.ts";
+ * assert.deepEqual(modelDims({ vocabSize: 9, affixBuckets: 4 }, { nerTags: ["O"], sentimentLabels: ["a", "b"] }),
+ *   { vocabSize: 9, affixBuckets: 4, numNerTags: 1, numSentimentLabels: 2 });
+ * ```
+ */
+export function modelDims(
+  tokenizer: { readonly vocabSize: number; readonly affixBuckets: number },
+  labels: { readonly nerTags: readonly string[]; readonly sentimentLabels: readonly string[] },
+): ModelDims {
+  return {
+    vocabSize: tokenizer.vocabSize,
+    affixBuckets: tokenizer.affixBuckets,
+    numNerTags: labels.nerTags.length,
+    numSentimentLabels: labels.sentimentLabels.length,
+  };
+}
+
+/**
  * Everything one forward pass produces. The caller owns the new tensors;
  * `mask` is the input mask, passed through (do not dispose it with the outputs).
  */

@@ -13,7 +13,7 @@ import { encodeSentence, padBatch, type PaddedBatch } from "./encoding.ts";
 import { epochBatches } from "./fit.ts";
 import { DEFAULT_NER_TAGS, DEFAULT_SENTIMENT_LABELS } from "./labels.ts";
 import { maskedCrossEntropy } from "./losses.ts";
-import { MultiTaskModel } from "./model.ts";
+import { modelDims, MultiTaskModel } from "./model.ts";
 import { Adam } from "./optimizer.ts";
 import { selects } from "./param_groups.ts";
 import { deriveSeed, mulberry32 } from "./random.ts";
@@ -52,12 +52,7 @@ export async function pretrainBackbone(
 ): Promise<{ bundle: ModelBundle; history: PretrainRecord[] }> {
   const tokenizer = WordTokenizer.fit(sentences, config.tokenizer);
   const labels = { nerTags: DEFAULT_NER_TAGS, sentimentLabels: DEFAULT_SENTIMENT_LABELS };
-  const model = new MultiTaskModel(config.model, {
-    vocabSize: tokenizer.vocabSize,
-    affixBuckets: tokenizer.affixBuckets,
-    numNerTags: labels.nerTags.length,
-    numSentimentLabels: labels.sentimentLabels.length,
-  }, config.seed);
+  const model = new MultiTaskModel(config.model, modelDims(tokenizer, labels), config.seed);
   const data = sentences.map((words) =>
     encodeSentence({ words }, tokenizer, labels, config.model.maxLength)
   );

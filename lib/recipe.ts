@@ -49,6 +49,8 @@ export interface Recipe extends ConfigOverrides {
   readonly workers?: number;
   /** Use at most this many training sentences per corpus (smoke tests). */
   readonly limit?: number;
+  /** Use at most this many dev and test sentences per corpus (quick experiments). */
+  readonly evalLimit?: number;
   readonly data: {
     readonly ner?: CorpusFiles & { readonly format?: "conll"; readonly tagColumn?: number };
     readonly sentiment?: CorpusFiles & {
@@ -73,6 +75,11 @@ export interface SeedResult {
   readonly test: CorpusScores;
   readonly trainSeconds: number;
   readonly history: readonly EpochRecord[];
+  /** Dev scores after every epoch (NER F1, sentiment accuracy), for learning curves. */
+  readonly devHistory: readonly { epoch: number; nerF1?: number; sentimentAccuracy?: number }[];
+  /** Parameters that trained in the last epoch, and in all. */
+  readonly trainableParameters: number;
+  readonly parameters: number;
 }
 
 /** Mean and sample standard deviation. */
@@ -100,6 +107,8 @@ export interface RunRecipeOptions {
   readonly onStep?: TrainModelOptions["onStep"];
   /** Called with each seed's best model before it is disposed (e.g. to save it). */
   readonly onModel?: (seed: number, bundle: ModelBundle) => Promise<void> | void;
+  /** Start every seed from all weights of this model (see `TrainModelOptions.initFrom`). */
+  readonly initFrom?: ModelBundle;
 }
 
 /**
@@ -137,6 +146,8 @@ export function validateRecipe(value: unknown, file: string): Recipe {
 export async function loadRecipeCorpora(recipe: Recipe): Promise<RecipeCorpora> {
   const out: { -readonly [K in keyof RecipeCorpora]: RecipeCorpora[K] } = {};
   const limit = (s: Sentence[]) => recipe.limit === undefined ? s : s.slice(0, recipe.limit);
+  const evalLimit = (s: Sentence[]) =>
+    recipe.evalLimit === undefined ? s : s.slice(0, recipe.evalLimit);
   if (recipe.tasks.includes("ner")) {
     const files = recipe.data.ner!;
     const read = async (path: string) =>
@@ -146,8 +157,8 @@ export async function loadRecipeCorpora(recipe: Recipe): Promise<RecipeCorpora> 
       });
     out.ner = {
       train: limit(await read(files.train)),
-      dev: await read(files.dev),
-      test: await read(files.test),
+      dev: evalLimit(await read(files.dev)),
+      test: evalLimit(await read(files.test)),
     };
   }
   if (recipe.tasks.includes("sentiment")) {
@@ -161,7 +172,12 @@ export async function loadRecipeCorpora(recipe: Recipe): Promise<RecipeCorpora> 
     const labels = files.labelMap !== undefined
       ? [...new Set(Object.values(files.labelMap))]
       : [...new Set(train.map((s) => s.sentiment!))].sort();
-    out.sentiment = { train, dev: await read(files.dev), test: await read(files.test), labels };
+    out.sentiment = {
+      train,
+      dev: evalLimit(await read(files.dev)),
+      test: evalLimit(await read(files.test)),
+      labels,
+    };
   }
   return out;
 }
@@ -175,8 +191,17 @@ export async function runRecipe(
   options: RunRecipeOptions = {},
 ): Promise<RecipeResult> {
   const results: SeedResult[] = [];
-  const { description: _d, preset, tasks, seeds, workers, limit: _l, data: _data, ...overrides } =
-    recipe;
+  const {
+    description: _d,
+    preset,
+    tasks,
+    seeds,
+    workers,
+    limit: _l,
+    evalLimit: _e,
+    data: _data,
+    ...overrides
+  } = recipe;
   const labels = {
     nerTags: DEFAULT_NER_TAGS,
     sentimentLabels: corpora.sentiment?.labels ?? ["negative", "positive"],
@@ -192,6 +217,7 @@ export async function runRecipe(
       weights: Map<string, Float32Array>;
     } | undefined;
     const started = performance.now();
+    const devHistory: { epoch: number; nerF1?: number; sentimentAccuracy?: number }[] = [];
     const { bundle, history, trainer } = await trainModel(
       {
         train: [...(corpora.ner?.train ?? []), ...(corpora.sentiment?.train ?? [])],
@@ -201,9 +227,17 @@ export async function runRecipe(
       {
         labels,
         workers: workers ?? 1,
+        ...(options.initFrom !== undefined ? { initFrom: options.initFrom } : {}),
         ...(options.onStep !== undefined ? { onStep: options.onStep } : {}),
         onEpochEnd: (record, current) => {
           const scores = scoreCorpora(current, devCorpora);
+          devHistory.push({
+            epoch: record.epoch,
+            ...(scores.ner !== undefined ? { nerF1: scores.ner.f1 } : {}),
+            ...(scores.sentiment !== undefined
+              ? { sentimentAccuracy: scores.sentiment.accuracy }
+              : {}),
+          });
           options.onEpoch?.(seed, record, scores);
           const score = selectionScore(scores, tasks);
           if (best === undefined || score > best.score) {
@@ -226,6 +260,12 @@ export async function runRecipe(
       test,
       trainSeconds,
       history,
+      devHistory,
+      trainableParameters: trainer.trainableNames.reduce(
+        (n, name) => n + bundle.model.parameters.get(name).size,
+        0,
+      ),
+      parameters: bundle.model.countParameters(),
     });
     trainer.dispose();
     bundle.model.dispose();
@@ -288,4 +328,21 @@ function restoreWeights(bundle: ModelBundle, weights: Map<string, Float32Array>)
     const v = bundle.model.parameters.get(name);
     tf.tidy(() => v.assign(tf.tensor(values, v.shape)));
   }
+}
+
+/**
+ * `mean ± std` as percentages with two decimals ("–" for no values).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { formatPercent } from "./recipe.ts";
+ * assert.equal(formatPercent([0.8, 0.9]), "85.00 ± 7.07");
+ * assert.equal(formatPercent([]), "–");
+ * ```
+ */
+export function formatPercent(values: readonly number[]): string {
+  if (values.length === 0) return "–";
+  const { mean, std } = meanStd(values);
+  return `${(100 * mean).toFixed(2)} ± ${(100 * std).toFixed(2)}`;
 }

@@ -18,7 +18,7 @@ import { epochBatches, type EpochRecord, fit, type StepProgress, taskPool } from
 import { DEFAULT_NER_TAGS, DEFAULT_SENTIMENT_LABELS } from "./labels.ts";
 import * as tf from "@tensorflow/tfjs";
 import type { ModelConfig } from "./config.ts";
-import { MultiTaskModel } from "./model.ts";
+import { modelDims, MultiTaskModel } from "./model.ts";
 import { frozenForEpoch, isFrozen, selects } from "./param_groups.ts";
 import { deriveSeed, shuffled } from "./random.ts";
 import { WordTokenizer } from "./tokenizer.ts";
@@ -38,6 +38,12 @@ export interface TrainModelOptions {
   readonly onEpochEnd?: (record: EpochRecord, bundle: ModelBundle) => void | Promise<void>;
   /** Receives warnings such as truncation. */
   readonly onWarning?: (message: string) => void;
+  /**
+   * Start from every weight of this trained model (backbone and heads) and its
+   * tokenizer, e.g. to continue training one task with the other head frozen.
+   * Its model shape must match the config's.
+   */
+  readonly initFrom?: ModelBundle;
   /**
    * Data-parallel replicas (one Deno Worker each; use the number of cores).
    * 1 trains in this thread. Results are deterministic per replica count.
@@ -88,21 +94,20 @@ export async function trainModel(
   const backbone = config.train.initBackbone === null
     ? undefined
     : await loadModel(config.train.initBackbone);
-  const tokenizer = backbone?.tokenizer ??
+  const tokenizer = options.initFrom?.tokenizer ?? backbone?.tokenizer ??
     WordTokenizer.fit(split.train.map((i) => sentences[i]!.words), config.tokenizer);
+  if (options.initFrom !== undefined) {
+    checkBackbone(options.initFrom.config.model, config.model, "initFrom");
+  }
   if (backbone !== undefined) {
     checkBackbone(backbone.config.model, config.model, config.train.initBackbone!);
   }
-  const model = new MultiTaskModel(config.model, {
-    vocabSize: tokenizer.vocabSize,
-    affixBuckets: tokenizer.affixBuckets,
-    numNerTags: labels.nerTags.length,
-    numSentimentLabels: labels.sentimentLabels.length,
-  }, config.seed);
+  const model = new MultiTaskModel(config.model, modelDims(tokenizer, labels), config.seed);
   if (backbone !== undefined) {
-    copyBackbone(backbone.model, model);
+    copyWeights(backbone.model, model, (name) => selects("backbone", name));
     backbone.model.dispose();
   }
+  if (options.initFrom !== undefined) copyWeights(options.initFrom.model, model, () => true);
   const bundle = { config, tokenizer, labels, model };
   return await run(sentences, bundle, split, [], 1, options);
 }
@@ -306,10 +311,14 @@ function checkBackbone(backbone: ModelConfig, wanted: ModelConfig, dir: string):
   }
 }
 
-/** Copies embeddings and encoder weights (the backbone) from one model into another. */
-function copyBackbone(from: MultiTaskModel, to: MultiTaskModel): void {
+/** Copies the weights passing `filter` from one model into another (positions cut to fit). */
+function copyWeights(
+  from: MultiTaskModel,
+  to: MultiTaskModel,
+  filter: (name: string) => boolean,
+): void {
   for (const [name, v] of to.parameters.entries()) {
-    if (!selects("backbone", name)) continue;
+    if (!filter(name)) continue;
     const source = from.parameters.get(name);
     tf.tidy(() => v.assign(source.slice(new Array(v.rank).fill(0), v.shape)));
   }

@@ -13,6 +13,7 @@ import {
   encodeSentence,
   initBackend,
   type LabelMaps,
+  modelDims,
   MultiTaskModel,
   padBatch,
   resolveConfig,
@@ -67,12 +68,7 @@ export function tinySetup(config: Config = tinyConfig()): {
   batch: BatchTensors;
 } {
   const tokenizer = WordTokenizer.fit(SENTENCES.map((s) => s.words), config.tokenizer);
-  const model = new MultiTaskModel(config.model, {
-    vocabSize: tokenizer.vocabSize,
-    affixBuckets: tokenizer.affixBuckets,
-    numNerTags: LABELS.nerTags.length,
-    numSentimentLabels: LABELS.sentimentLabels.length,
-  }, config.seed);
+  const model = new MultiTaskModel(config.model, modelDims(tokenizer, LABELS), config.seed);
   const encoded = SENTENCES.map((s) =>
     encodeSentence(s, tokenizer, LABELS, config.model.maxLength)
   );

@@ -7,6 +7,7 @@ import {
   isFrozen,
   learningRateAt,
   loadModel,
+  measureUpdateSizes,
   pretrainBackbone,
   saveModel,
   Trainer,
@@ -220,4 +221,22 @@ Deno.test("pretraining lowers the MLM loss and its backbone initialises fine-tun
   assert.equal(saved.config.model.hiddenSize, 8);
   disposeAll(bundle.model, fine.bundle.model, fine.trainer, saved.model);
   await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("measureUpdateSizes() shows the layer-wise rates on Adam's first step", () => {
+  const config = withTrain({ layerLrDecay: 0.5, learningRate: 0.01, clipNorm: 0 });
+  const { model, batch } = tinySetup(config);
+  const trainer = new Trainer(model, { train: config.train, seed: 1 });
+  const sizes = measureUpdateSizes(trainer, batch);
+  assert.deepEqual(sizes.map((s) => s.group), [
+    "embeddings",
+    "layer 0",
+    "layer 1",
+    "heads + final norm",
+  ]);
+  assert.deepEqual(sizes.map((s) => s.learningRate), [0.00125, 0.0025, 0.005, 0.01]);
+  for (const s of sizes) {
+    assert.ok(Math.abs(s.meanAbsUpdate - s.learningRate) / s.learningRate < 0.1, JSON.stringify(s));
+  }
+  disposeAll(model, batch, trainer);
 });
