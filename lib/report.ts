@@ -195,14 +195,18 @@ export function lineChart(
     data: { values: rows as Record<string, unknown>[] },
     mark: { type: "line", point: true },
     encoding: {
-      x: { field: options.x, type: "quantitative" },
+      x: {
+        field: options.x,
+        type: "quantitative",
+        ...(rows.every((r) => Number.isInteger(r[options.x])) ? { axis: { tickMinStep: 1 } } : {}),
+      },
       y: {
         field: options.y,
         type: "quantitative",
         scale: options.logY === true ? { type: "log" } : { zero: false },
       },
       ...(options.series !== undefined
-        ? { color: { field: options.series, type: "nominal" } }
+        ? { color: { field: options.series, type: "nominal", legend: { labelLimit: 400 } } }
         : {}),
     },
   });
