@@ -19,6 +19,8 @@ import * as tf from "@tensorflow/tfjs";
  * ```ts
  * import assert from "node:assert/strict";
  * import * as tf from "@tensorflow/tfjs";
+ * import { initBackend } from "./backend.ts";
+ * await initBackend("wasm");
  * import { maskedCrossEntropy } from "./losses.ts";
  * const loss = maskedCrossEntropy(tf.tensor2d([[0, 0], [5, -5]]), tf.tensor1d([1, -1], "int32"));
  * assert.ok(Math.abs(loss.dataSync()[0]! - Math.LN2) < 1e-6);

@@ -37,6 +37,8 @@ export interface AdamState {
  * ```ts
  * import assert from "node:assert/strict";
  * import * as tf from "@tensorflow/tfjs";
+ * import { initBackend } from "./backend.ts";
+ * await initBackend("wasm");
  * import { Adam } from "./optimizer.ts";
  * const w = tf.variable(tf.tensor1d([1, 1]));
  * const adam = new Adam();

@@ -24,6 +24,8 @@ const MAX_POOL_FILL = -1e9;
  * ```ts
  * import assert from "node:assert/strict";
  * import * as tf from "@tensorflow/tfjs";
+ * import { initBackend } from "./backend.ts";
+ * await initBackend("wasm");
  * import { pool } from "./pooling.ts";
  * const sequenceOutput = tf.tensor3d([[[1, 2], [3, 4], [99, 99]]]);
  * const mask = tf.tensor2d([[1, 1, 0]]);
