@@ -346,3 +346,37 @@ export function formatPercent(values: readonly number[]): string {
   const { mean, std } = meanStd(values);
   return `${(100 * mean).toFixed(2)} ± ${(100 * std).toFixed(2)}`;
 }
+
+/**
+ * One sentence comparing settings by their per-seed scores: the best and worst
+ * mean, and whether the gap between them exceeds the typical seed standard
+ * deviation (once, twice, or not at all).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { compareSettings } from "./recipe.ts";
+ * const text = compareSettings("F1", [{ name: "a", values: [0.5, 0.52] }, { name: "b", values: [0.6, 0.62] }]);
+ * assert.equal(text, "**F1:** best b (61.00), worst a (51.00); the gap of 10.00 points is more than twice the typical seed standard deviation (1.41).");
+ * ```
+ */
+export function compareSettings(
+  what: string,
+  rows: readonly { readonly name: string; readonly values: readonly number[] }[],
+): string {
+  const means = rows.map((r) => ({ name: r.name, ...meanStd(r.values) }));
+  const best = means.reduce((a, b) => (b.mean > a.mean ? b : a));
+  const worst = means.reduce((a, b) => (b.mean < a.mean ? b : a));
+  const noise = means.reduce((n, m) => n + m.std, 0) / means.length;
+  const gap = best.mean - worst.mean;
+  const size = gap > 2 * noise
+    ? "more than twice"
+    : gap > noise
+    ? "between one and two times"
+    : "within";
+  return `**${what}:** best ${best.name} (${(100 * best.mean).toFixed(2)}), worst ${worst.name} (${
+    (100 * worst.mean).toFixed(2)
+  }); the gap of ${(100 * gap).toFixed(2)} points is ${size} the typical seed standard deviation (${
+    (100 * noise).toFixed(2)
+  }).`;
+}
