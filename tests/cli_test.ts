@@ -101,3 +101,41 @@ Deno.test("bad input exits non-zero with one clear message", async () => {
   assert.equal(flag.code, 1);
   assert.match(flag.stderr, /--epochs expects a non-negative integer/);
 });
+
+Deno.test("strategy flags reach the saved config", async () => {
+  const out = `${dir}/frozen`;
+  const r = await run([
+    "task",
+    "train",
+    "--preset",
+    "tiny",
+    "--epochs",
+    "1",
+    "--out",
+    out,
+    "--quiet",
+    "--freeze",
+    "backbone",
+    "--layer-lr-decay",
+    "ulmfit",
+    "--schedule",
+    "linear",
+    "--warmup-steps",
+    "2",
+    "--optimizer",
+    "adamw",
+    "--task-weighting",
+    "uncertainty",
+  ]);
+  assert.equal(r.code, 0, r.stderr);
+  const train = JSON.parse(await Deno.readTextFile(`${out}/config.json`)).train;
+  assert.deepEqual(train.freeze, ["backbone"]);
+  assert.equal(train.layerLrDecay, 1 / 2.6);
+  assert.equal(train.schedule, "linear");
+  assert.equal(train.warmupSteps, 2);
+  assert.equal(train.optimizer, "adamw");
+  assert.equal(train.taskWeighting, "uncertainty");
+  const bad = await run(["task", "train", "--preset", "tiny", "--freeze", "heads"]);
+  assert.equal(bad.code, 1);
+  assert.match(bad.stderr, /train.freeze: Cannot select parameters: unknown selector "heads"/);
+});
