@@ -71,13 +71,7 @@ const stockKernels = new Map<string, tf.KernelFunc>();
  * ```
  */
 export function registerWasmKernels(): void {
-  if (tf.getKernel("UnsortedSegmentSum", "wasm") === undefined) {
-    tf.registerKernel({
-      kernelName: "UnsortedSegmentSum",
-      backendName: "wasm",
-      kernelFunc: unsortedSegmentSum as unknown as tf.KernelFunc,
-    });
-  }
+  replaceKernel("UnsortedSegmentSum", unsortedSegmentSum as unknown as tf.KernelFunc);
   replaceKernel("GatherV2", gatherV2 as unknown as tf.KernelFunc);
   replaceKernel("BatchMatMul", batchMatMul as unknown as tf.KernelFunc);
 }
