@@ -28,9 +28,14 @@ export function parse(
 }
 
 /** Initialises the backend named by `--backend` and prints what runs, on stderr. */
-export async function setupBackend(name: string | boolean | undefined): Promise<void> {
+export async function setupBackend(
+  name: string | boolean | undefined,
+  threadsFlag?: string | boolean,
+): Promise<void> {
   const backend = (typeof name === "string" ? name : "wasm") as BackendName;
-  const info = await initBackend(backend).catch((e: Error) => fail(e.message));
+  const threads = intFlag(threadsFlag, "threads") ?? 1;
+  const info = await initBackend(backend, { threads }).catch((e: Error) => fail(e.message));
+  if (info.warning !== undefined) console.error(`warning: ${info.warning}`);
   console.error(describeBackend(info));
 }
 
@@ -83,6 +88,7 @@ export const STRATEGY_FLAGS = {
   "gradual-unfreeze": { type: "boolean" },
   "task-weighting": { type: "string" },
   "task-sampling": { type: "string" },
+  "word-dropout": { type: "string" },
 } as const;
 
 /** Usage lines of {@linkcode STRATEGY_FLAGS}. */
@@ -99,7 +105,8 @@ Training strategies (recorded in the saved config):
   --unfreeze-after N       freeze the backbone for N epochs, then train everything
   --gradual-unfreeze       ULMFiT: epoch e trains the top e layer groups
   --task-weighting NAME    static | uncertainty (Kendall et al. 2018)
-  --task-sampling NAME     proportional | temperature | round-robin`;
+  --task-sampling NAME     proportional | temperature | round-robin
+  --word-dropout P         replace training word ids by [UNK] with probability P`;
 
 /** Train-config overrides from strategy flags. */
 export function strategyOverrides(
@@ -130,5 +137,6 @@ export function strategyOverrides(
   if (values["gradual-unfreeze"] === true) out.gradualUnfreeze = true;
   if (typeof values["task-weighting"] === "string") out.taskWeighting = values["task-weighting"];
   if (typeof values["task-sampling"] === "string") out.taskSampling = values["task-sampling"];
+  if (values["word-dropout"] !== undefined) out.wordDropout = num("word-dropout");
   return out;
 }

@@ -10,6 +10,7 @@ import {
   disposeBatch,
   fixedLengthBatch,
   fixedLengthPadded,
+  InferencePool,
   matmulGflops,
   median,
   MultiTaskModel,
@@ -17,11 +18,13 @@ import {
   percentile,
   type PresetName,
   resolveConfig,
+  SPECIAL_TOKENS,
   syntheticSentences,
   timeInference,
   timeTrainSteps,
   Trainer,
   trainingFlopsPerToken,
+  WordTokenizer,
 } from "../lib/mod.ts";
 import { fail, intFlag, parse, setupBackend } from "./_common.ts";
 
@@ -30,11 +33,12 @@ const USAGE = `Usage: deno task bench [options]
   --config NAME    reference (the peer's model: vocab 8000, hidden 128, FFN 512, batch 32) | default | tiny
   --steps N        timed training steps (default 20); inference uses 2N
   --warmup N       untimed steps first (default 3)
-  --workers N      data-parallel training replicas, one Deno Worker each (default 1)
+  --workers N      training replicas and inference workers, one Deno Worker each (default 1)
   --freeze LIST    also time steps with these parameters frozen (e.g. backbone),
                    interleaved with unfrozen steps, and print the ratio
   --json           one JSON line
   --backend NAME   wasm (default) | cpu
+  --threads N      tfjs-wasm threads (default 1; falls back to 1 with a warning)
   -h, --help       this text`;
 
 const { values } = parse(Deno.args, {
@@ -45,9 +49,10 @@ const { values } = parse(Deno.args, {
   freeze: { type: "string" },
   json: { type: "boolean" },
   backend: { type: "string" },
+  threads: { type: "string" },
   help: { type: "boolean", short: "h" },
 }, USAGE);
-await setupBackend(values.backend);
+await setupBackend(values.backend, values.threads);
 const preset = ((values.config as string | undefined) ?? "reference") as PresetName;
 if (!["reference", "default", "tiny"].includes(preset)) fail(`unknown --config ${preset}`);
 const steps = intFlag(values.steps, "steps") ?? 20;
@@ -78,6 +83,31 @@ const inferBatches = [0, 1].map((i) =>
 );
 const inferMs = timeInference(model, inferBatches, 2 * steps, warmup);
 sampleMemory();
+// With several workers, inference also runs on an InferencePool: each batch cut in slices.
+let poolInferMs: number[] | undefined;
+if (workers > 1) {
+  const vocab = [...SPECIAL_TOKENS];
+  while (vocab.length < dims.vocabSize) vocab.push(`w${vocab.length}`);
+  const labels = {
+    nerTags: Array.from({ length: dims.numNerTags }, (_, i) => `T${i}`),
+    sentimentLabels: ["negative", "positive"],
+  };
+  const pool = await InferencePool.create(
+    { config, model, labels, tokenizer: new WordTokenizer(vocab, true) },
+    workers,
+  );
+  const padded = [0, 1].map((i) =>
+    fixedLengthPadded(syntheticSentences(inferBatch, seqLen, dims, 200 + i), seqLen)
+  );
+  poolInferMs = [];
+  for (let i = 0; i < warmup + 2 * steps; i++) {
+    const started = performance.now();
+    await pool.probabilities(padded[i % padded.length]!);
+    if (i >= warmup) poolInferMs.push(performance.now() - started);
+  }
+  pool.close();
+  sampleMemory();
+}
 const singles = syntheticSentences(50, seqLen, dims, 300).map((s) =>
   fixedLengthBatch([s], s.tokenIds.length)
 );
@@ -136,7 +166,8 @@ const result = {
   trainStepMsMedian: round(stepMedian),
   trainTokensPerSecond: Math.round(tokensPerSecond),
   inferBatch,
-  inferSentencesPerSecond: Math.round(inferBatch / (median(inferMs) / 1000)),
+  inferSentencesPerSecond: Math.round(inferBatch / (median(poolInferMs ?? inferMs) / 1000)),
+  inferSentencesPerSecondOneThread: Math.round(inferBatch / (median(inferMs) / 1000)),
   latencyMsP50: round(percentile(latencyMs, 50)),
   latencyMsP95: round(percentile(latencyMs, 95)),
   matmulGflops: Object.fromEntries(Object.entries(matmul).map(([k, v]) => [k, round(v)])),
@@ -157,7 +188,13 @@ if (values.json === true) {
       workers === 1 ? "" : "s"
     })`,
   );
-  console.log(`inference  ${result.inferSentencesPerSecond} sentences/s (batch ${inferBatch})`);
+  console.log(
+    `inference  ${result.inferSentencesPerSecond} sentences/s (batch ${inferBatch}${
+      workers > 1
+        ? `, cut across ${workers} workers; ${result.inferSentencesPerSecondOneThread} on the main thread alone`
+        : ""
+    })`,
+  );
   console.log(
     `latency    p50 ${result.latencyMsP50} ms, p95 ${result.latencyMsP95} ms (one sentence)`,
   );

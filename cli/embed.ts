@@ -13,6 +13,7 @@ const USAGE = `Usage: deno task embed [options] [SENTENCE ...]
   --normalize      L2-normalise the embeddings
   --json           one JSON object: { embeddings, similarities }
   --backend NAME   wasm (default) | cpu
+  --threads N      tfjs-wasm threads (default 1; falls back to 1 with a warning)
   -h, --help       this text`;
 
 const { values, positionals } = parse(Deno.args, {
@@ -21,10 +22,11 @@ const { values, positionals } = parse(Deno.args, {
   normalize: { type: "boolean" },
   json: { type: "boolean" },
   backend: { type: "string" },
+  threads: { type: "string" },
   help: { type: "boolean", short: "h" },
 }, USAGE);
 
-await setupBackend(values.backend);
+await setupBackend(values.backend, values.threads);
 const texts = await readTexts(positionals, values.file);
 const dir = (values.model as string | undefined) ?? DEFAULT_MODEL_DIR;
 const bundle = await loadModel(dir).catch((e: Error) => fail(e.message));

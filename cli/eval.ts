@@ -8,12 +8,16 @@ import {
   type ClassificationScores,
   type EntityScores,
   entityScores,
+  InferencePool,
   loadModel,
   parseConll,
   parseConllevalInput,
   parseLabelledSentences,
   readText,
   scoreCorpora,
+  scoreCorporaParallel,
+  TAG_DECODINGS,
+  type TagDecoding,
 } from "../lib/mod.ts";
 import { DEFAULT_MODEL_DIR, fail, parse, setupBackend } from "./_common.ts";
 
@@ -24,8 +28,12 @@ const USAGE = `Usage: deno task eval [options]
   --sentiment FILE   sentence-label file (label<TAB>text, "label text", or JSON lines);
                      integer labels k map to the model's k-th label
   --conlleval FILE   score a predictions file instead (token ... gold predicted); no model
+  --decoding MODE    NER tag decoding: transitions (default: well-formed IOB2 plus the
+                     training tag-bigram scores, Viterbi) | constrained | argmax
+  --workers N        predict on N workers (cores) in parallel (default 1)
   --json             one JSON object
   --backend NAME     wasm (default) | cpu
+  --threads N        tfjs-wasm threads (default 1; falls back to 1 with a warning)
   -h, --help         this text`;
 
 const { values } = parse(Deno.args, {
@@ -33,8 +41,11 @@ const { values } = parse(Deno.args, {
   ner: { type: "string" },
   sentiment: { type: "string" },
   conlleval: { type: "string" },
+  decoding: { type: "string" },
+  workers: { type: "string" },
   json: { type: "boolean" },
   backend: { type: "string" },
+  threads: { type: "string" },
   help: { type: "boolean", short: "h" },
 }, USAGE);
 
@@ -52,7 +63,7 @@ try {
       `nothing to evaluate: give --ner FILE and/or --sentiment FILE, or --conlleval FILE\n\n${USAGE}`,
     );
   }
-  await setupBackend(values.backend);
+  await setupBackend(values.backend, values.threads);
   const dir = (values.model as string | undefined) ?? DEFAULT_MODEL_DIR;
   const bundle = await loadModel(dir);
   const nerFile = values.ner as string | undefined;
@@ -72,7 +83,26 @@ try {
       }
       : {}),
   };
-  const scores = scoreCorpora(bundle, corpora);
+  const decoding = (values.decoding as string | undefined) ?? "transitions";
+  if (!(TAG_DECODINGS as readonly string[]).includes(decoding)) {
+    fail(`--decoding must be one of ${TAG_DECODINGS.join(", ")}, got "${decoding}"`);
+  }
+  const workers = Number(values.workers ?? "1");
+  if (!Number.isInteger(workers) || workers < 1) {
+    fail(`--workers expects an integer >= 1, got ${values.workers}`);
+  }
+  const options = { decoding: decoding as TagDecoding };
+  let scores;
+  if (workers > 1) {
+    const pool = await InferencePool.create(bundle, workers);
+    try {
+      scores = await scoreCorporaParallel(pool, corpora, options);
+    } finally {
+      pool.close();
+    }
+  } else {
+    scores = scoreCorpora(bundle, corpora, options);
+  }
   if (values.json === true) {
     console.log(JSON.stringify(scores));
   } else {

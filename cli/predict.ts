@@ -3,7 +3,7 @@
  * spans and sentiment for each input sentence (arguments, --file, or stdin).
  * @module
  */
-import { loadModel, predict } from "../lib/mod.ts";
+import { InferencePool, loadModel, predict, TAG_DECODINGS, type TagDecoding } from "../lib/mod.ts";
 import { DEFAULT_MODEL_DIR, fail, parse, readTexts, setupBackend } from "./_common.ts";
 
 const USAGE = `Usage: deno task predict [options] [SENTENCE ...]
@@ -11,22 +11,48 @@ const USAGE = `Usage: deno task predict [options] [SENTENCE ...]
   --model DIR      model directory (default ${DEFAULT_MODEL_DIR})
   --file FILE      read sentences from FILE, one per line (else arguments, else stdin)
   --json           one JSON object per sentence
+  --decoding MODE  NER tag decoding: transitions (default) | constrained | argmax
+  --workers N      predict on N workers (cores) in parallel (default 1)
   --backend NAME   wasm (default) | cpu
+  --threads N      tfjs-wasm threads (default 1; falls back to 1 with a warning)
   -h, --help       this text`;
 
 const { values, positionals } = parse(Deno.args, {
   model: { type: "string" },
   file: { type: "string" },
   json: { type: "boolean" },
+  decoding: { type: "string" },
+  workers: { type: "string" },
   backend: { type: "string" },
+  threads: { type: "string" },
   help: { type: "boolean", short: "h" },
 }, USAGE);
 
-await setupBackend(values.backend);
+await setupBackend(values.backend, values.threads);
 const texts = await readTexts(positionals, values.file);
 const dir = (values.model as string | undefined) ?? DEFAULT_MODEL_DIR;
 const bundle = await loadModel(dir).catch((e: Error) => fail(e.message));
-for (const p of predict(bundle, texts)) {
+const decoding = (values.decoding as string | undefined) ?? "transitions";
+if (!(TAG_DECODINGS as readonly string[]).includes(decoding)) {
+  fail(`--decoding must be one of ${TAG_DECODINGS.join(", ")}, got "${decoding}"`);
+}
+const workers = Number(values.workers ?? "1");
+if (!Number.isInteger(workers) || workers < 1) {
+  fail(`--workers expects an integer >= 1, got ${values.workers}`);
+}
+const options = { decoding: decoding as TagDecoding };
+let predictions;
+if (workers > 1) {
+  const pool = await InferencePool.create(bundle, workers);
+  try {
+    predictions = await pool.predict(texts, options);
+  } finally {
+    pool.close();
+  }
+} else {
+  predictions = predict(bundle, texts, options);
+}
+for (const p of predictions) {
   if (p.truncated) {
     console.error(
       `warning: "${

@@ -26,6 +26,7 @@ const USAGE = `Usage: deno task pretrain [options]
   --preset NAME     default | tiny | reference
   --seed N          seed
   --backend NAME    wasm (default) | cpu
+  --threads N       tfjs-wasm threads (default 1; falls back to 1 with a warning)
   -h, --help        this text`;
 
 const { values } = parse(Deno.args, {
@@ -38,11 +39,12 @@ const { values } = parse(Deno.args, {
   preset: { type: "string" },
   seed: { type: "string" },
   backend: { type: "string" },
+  threads: { type: "string" },
   help: { type: "boolean", short: "h" },
 }, USAGE);
 
 const list = (v: unknown) => (Array.isArray(v) ? v as string[] : []);
-await setupBackend(values.backend);
+await setupBackend(values.backend, values.threads);
 try {
   const sentences: string[][] = [];
   for (const file of list(values.text)) {

@@ -33,6 +33,7 @@ const USAGE = `Usage: deno task recipe [options]
   --out DIR         save each seed's selected model to DIR/seed-N
   --json            print the result as one JSON line at the end
   --backend NAME    wasm (default) | cpu
+  --threads N       tfjs-wasm threads (default 1; falls back to 1 with a warning)
   -h, --help        this text
 ${STRATEGY_USAGE}`;
 
@@ -46,11 +47,12 @@ const { values } = parse(Deno.args, {
   out: { type: "string" },
   json: { type: "boolean" },
   backend: { type: "string" },
+  threads: { type: "string" },
   ...STRATEGY_FLAGS,
   help: { type: "boolean", short: "h" },
 }, USAGE);
 
-await setupBackend(values.backend);
+await setupBackend(values.backend, values.threads);
 const file = (values.recipe as string | undefined) ?? "configs/conll_sst2.json";
 const started = performance.now();
 try {

@@ -36,6 +36,7 @@ const USAGE = `Usage: deno task train [options]
   --resume DIR      continue a run from an epoch-end checkpoint
   --workers N       data-parallel replicas, one Deno Worker each (2 uses both cores; default 1)
   --backend NAME    wasm (default) | cpu
+  --threads N       tfjs-wasm threads (default 1; falls back to 1 with a warning)
   --quiet           no per-step progress
   -h, --help        this text
 ${STRATEGY_USAGE}`;
@@ -49,13 +50,14 @@ const { values } = parse(Deno.args, {
   preset: { type: "string" },
   resume: { type: "string" },
   backend: { type: "string" },
+  threads: { type: "string" },
   workers: { type: "string" },
   quiet: { type: "boolean" },
   ...STRATEGY_FLAGS,
   help: { type: "boolean", short: "h" },
 }, USAGE);
 
-await setupBackend(values.backend);
+await setupBackend(values.backend, values.threads);
 const dataPath = (values.data as string | undefined) ?? "data/sample_sentences.json";
 const outDir = (values.out as string | undefined) ?? DEFAULT_MODEL_DIR;
 const epochs = intFlag(values.epochs, "epochs");

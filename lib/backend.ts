@@ -6,6 +6,7 @@
 import * as tf from "@tensorflow/tfjs";
 import "@tensorflow/tfjs-backend-wasm";
 import { registerWasmKernels } from "./wasm_kernels.ts";
+import { prepareWasmThreads } from "./wasm_threads.ts";
 
 /** Backends this toolkit supports. */
 export type BackendName = "wasm" | "cpu";
@@ -15,6 +16,18 @@ export interface BackendInfo {
   readonly backend: string;
   readonly simd: boolean;
   readonly threads: number;
+  /** Set when the requested set-up could not start and a fallback runs instead. */
+  readonly warning?: string;
+}
+
+/** Options of {@linkcode initBackend}. */
+export interface BackendOptions {
+  /**
+   * tfjs-wasm threads (XNNPACK's pthread pool). Above 1, the threaded SIMD
+   * build is started through `prepareWasmThreads`; where it cannot start, the
+   * single-threaded build runs and `warning` says why. @default 1
+   */
+  readonly threads?: number;
 }
 
 /**
@@ -22,11 +35,40 @@ export interface BackendInfo {
  *
  * @param name `wasm` (SIMD, default) or `cpu` (reference, slow)
  */
-export async function initBackend(name: BackendName = "wasm"): Promise<BackendInfo> {
+export async function initBackend(
+  name: BackendName = "wasm",
+  options: BackendOptions = {},
+): Promise<BackendInfo> {
   if (name !== "wasm" && name !== "cpu") {
     throw new RangeError(`Cannot select backend "${name}": expected "wasm" or "cpu"`);
   }
+  const threads = options.threads ?? 1;
+  if (!Number.isInteger(threads) || threads < 1) {
+    throw new RangeError(
+      `Cannot start the backend: threads must be an integer >= 1, got ${threads}`,
+    );
+  }
+  let warning: string | undefined;
   if (name === "wasm") registerWasmKernels();
+  if (name === "wasm" && threads > 1) {
+    let undo: (() => void) | undefined;
+    try {
+      undo = prepareWasmThreads(threads);
+      if (await tf.setBackend(name)) {
+        await tf.ready();
+        return backendInfo();
+      }
+      warning = `the threaded WASM build did not start`;
+    } catch (error) {
+      warning = (error as Error).message;
+    } finally {
+      undo?.();
+    }
+    warning = `${warning}; running tfjs-wasm on 1 thread`;
+    tf.env().set("WASM_HAS_MULTITHREAD_SUPPORT", false);
+  } else if (name === "cpu" && threads > 1) {
+    warning = `the cpu backend has no threads; running on 1 thread`;
+  }
   const ok = await tf.setBackend(name);
   if (name === "cpu") {
     // The cpu backend prints an advert for tfjs-node on its first write; library code stays silent.
@@ -34,7 +76,7 @@ export async function initBackend(name: BackendName = "wasm"): Promise<BackendIn
   }
   if (!ok) throw new Error(`Cannot initialise the ${name} backend`);
   await tf.ready();
-  return backendInfo();
+  return { ...backendInfo(), ...(warning !== undefined ? { warning } : {}) };
 }
 
 /** The backend in use, whether WASM SIMD is on and the WASM thread count. */

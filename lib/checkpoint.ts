@@ -134,6 +134,17 @@ export async function loadModel(dir: string): Promise<ModelBundle> {
       `Cannot load ${dir}/labels.json: expected nerTags and sentimentLabels`,
     );
   }
+  const transitions = labels.tagTransitions;
+  if (transitions !== undefined) {
+    const n = labels.nerTags.length;
+    const ok = (a: unknown, len: number) =>
+      Array.isArray(a) && a.length === len && a.every((x) => typeof x === "number");
+    if (!ok(transitions.scores, n * n) || !ok(transitions.start, n)) {
+      throw new CheckpointError(
+        `Cannot load ${dir}/labels.json: field tagTransitions must hold ${n}×${n} scores and ${n} start scores`,
+      );
+    }
+  }
   const model = new MultiTaskModel(config.model, modelDims(tokenizer, labels), config.seed);
   try {
     const manifest = await readJson(dir, "weights.json") as tf.io.WeightsManifestConfig;

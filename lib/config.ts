@@ -109,6 +109,12 @@ export interface TrainConfig {
   readonly taskWeighting: "static" | "uncertainty";
   /** Model directory whose embeddings and encoder initialise this model (e.g. from pretraining). @default null */
   readonly initBackbone: string | null;
+  /**
+   * Word dropout: the probability that a training token's word id is replaced
+   * by `[UNK]` (its case and affix features are kept), so the model learns to
+   * tag words it has never seen from context and spelling. @default 0
+   */
+  readonly wordDropout: number;
 }
 
 /** Strategies for mixing task-specific batches. */
@@ -173,6 +179,7 @@ const DEFAULT_CONFIG: Config = {
     gradualUnfreeze: false,
     taskWeighting: "static",
     initBackbone: null,
+    wordDropout: 0,
   },
 };
 
@@ -311,6 +318,7 @@ function validate(c: Config): void {
   int("train.unfreezeAfter", t.unfreezeAfter, 0);
   bool("train.gradualUnfreeze", t.gradualUnfreeze);
   oneOf("train.taskWeighting", t.taskWeighting, ["static", "uncertainty"]);
+  num("train.wordDropout", t.wordDropout, 0, 1);
   if (t.initBackbone !== null && typeof t.initBackbone !== "string") {
     throw new ConfigError(`Invalid config field train.initBackbone: expected a path or null`);
   }

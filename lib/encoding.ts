@@ -6,7 +6,17 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import type { Sentence } from "./data.ts";
-import { CaseFeature, caseFeature, CLS_ID, PAD_ID, type WordTokenizer } from "./tokenizer.ts";
+import type { TagTransitions } from "./decoding.ts";
+import { mulberry32 } from "./random.ts";
+import {
+  CaseFeature,
+  caseFeature,
+  CLS_ID,
+  PAD_ID,
+  SPECIAL_TOKENS,
+  UNK_ID,
+  type WordTokenizer,
+} from "./tokenizer.ts";
 
 /** Label id meaning "no label here" (padding, `[CLS]`, unlabelled task). */
 export const IGNORE_INDEX = -1;
@@ -15,6 +25,11 @@ export const IGNORE_INDEX = -1;
 export interface LabelMaps {
   readonly nerTags: readonly string[];
   readonly sentimentLabels: readonly string[];
+  /**
+   * Tag-bigram log-probabilities counted on the training tags (set by
+   * training); `transitions` decoding adds them to the model's tag scores.
+   */
+  readonly tagTransitions?: TagTransitions;
 }
 
 /** One sentence as ids, `[CLS]` first. Arrays have equal length. */
@@ -201,4 +216,33 @@ function labelId(labels: readonly string[], label: string, what: string): number
     throw new RangeError(`Cannot encode ${what} "${label}": not one of ${labels.join(", ")}`);
   }
   return id;
+}
+
+/**
+ * Word dropout: a copy of `batch` in which each real token other than the
+ * special ones (`[PAD]`, `[UNK]`, `[CLS]`, `[MASK]`) has its word id replaced by
+ * `[UNK]` with probability `rate`; case and affix ids and labels are kept.
+ * Deterministic for a given `seed`. Returns `batch` itself when `rate` is 0.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { padBatch, wordDropout } from "./encoding.ts";
+ * const s = { tokenIds: Int32Array.from([2, 7, 8, 9]), caseIds: new Int32Array(4),
+ *   affixIds: new Int32Array(8), wordIds: new Int32Array(4), nerLabels: new Int32Array(4),
+ *   sentiment: 0, truncated: false };
+ * assert.deepEqual([...wordDropout(padBatch([s]), 1, 7).tokenIds], [2, 1, 1, 1]);
+ * ```
+ */
+export function wordDropout(batch: PaddedBatch, rate: number, seed: number): PaddedBatch {
+  if (!(rate >= 0 && rate <= 1)) {
+    throw new RangeError(`Word dropout rate must be in [0, 1], got ${rate}`);
+  }
+  if (rate === 0) return batch;
+  const random = mulberry32(seed);
+  const tokenIds = batch.tokenIds.slice();
+  for (let i = 0; i < tokenIds.length; i++) {
+    if (tokenIds[i]! >= SPECIAL_TOKENS.length && random() < rate) tokenIds[i] = UNK_ID;
+  }
+  return { ...batch, tokenIds };
 }

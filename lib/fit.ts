@@ -5,7 +5,7 @@
  * (seed, e), so a run resumed at an epoch boundary sees the same batches.
  * @module
  */
-import { bucketBatches, type EncodedSentence, padBatch } from "./encoding.ts";
+import { bucketBatches, type EncodedSentence, padBatch, wordDropout } from "./encoding.ts";
 import { type EvalMetrics, evaluate } from "./evaluate.ts";
 import type { MultiTaskModel } from "./model.ts";
 import type { StepRunner } from "./parallel.ts";
@@ -65,6 +65,8 @@ export interface FitOptions {
   readonly sampling?: TaskSampling;
   /** @default 2 */
   readonly temperature?: number;
+  /** Probability of replacing a training word id by `[UNK]` (see `wordDropout`). @default 0 */
+  readonly wordDropout?: number;
 }
 
 /**
@@ -105,7 +107,10 @@ export async function fit(
     const started = performance.now();
     let loss = 0, nerLoss = 0, sentimentLoss = 0, nc = 0, nt = 0, sc = 0, st = 0, tokens = 0;
     for (const [b, indices] of batches.entries()) {
-      const metrics = await trainer.trainPadded(padBatch(indices.map((i) => data[i]!)));
+      const padded = padBatch(indices.map((i) => data[i]!));
+      const metrics = await trainer.trainPadded(
+        wordDropout(padded, options.wordDropout ?? 0, deriveSeed(options.seed, "words", epoch, b)),
+      );
       loss += metrics.loss;
       nerLoss += metrics.nerLoss;
       sentimentLoss += metrics.sentimentLoss;
@@ -154,6 +159,8 @@ export interface EpochBatchOptions {
   readonly sampling?: TaskSampling;
   /** @default 2 */
   readonly temperature?: number;
+  /** Probability of replacing a training word id by `[UNK]` (see `wordDropout`). @default 0 */
+  readonly wordDropout?: number;
 }
 
 /**

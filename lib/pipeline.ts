@@ -6,7 +6,15 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import type { ModelBundle } from "./checkpoint.ts";
-import { batchToTensors, disposeBatch, encodeSentence, padBatch } from "./encoding.ts";
+import {
+  batchToTensors,
+  disposeBatch,
+  type EncodedSentence,
+  encodeSentence,
+  padBatch,
+  type PaddedBatch,
+} from "./encoding.ts";
+import { argmaxTags, type TagDecoding, viterbiTags } from "./decoding.ts";
 import { tagsToSpans } from "./labels.ts";
 import { splitWords } from "./tokenizer.ts";
 
@@ -39,6 +47,12 @@ export interface Prediction {
 export interface InferenceOptions {
   /** Sentences per forward pass. @default 64 */
   readonly batchSize?: number;
+  /**
+   * NER tag decoding (see {@linkcode TagDecoding}): `transitions` (the model's
+   * training tag-bigram scores plus the IOB2 constraint), `constrained` (the
+   * constraint only) or `argmax`. @default "transitions"
+   */
+  readonly decoding?: TagDecoding;
 }
 
 /**
@@ -65,67 +79,123 @@ export function predictWords(
   options: InferenceOptions = {},
 ): Prediction[] {
   const batchSize = options.batchSize ?? 64;
-  const { labels, model, tokenizer } = bundle;
-  const maxLength = bundle.config.model.maxLength;
   const results: Prediction[] = [];
   for (let start = 0; start < sentences.length; start += batchSize) {
     const wordLists = sentences.slice(start, start + batchSize);
-    const chunk = wordLists.map((w) => w.join(" "));
-    const encoded = wordLists.map((words) =>
-      encodeSentence({ words }, tokenizer, labels, maxLength)
-    );
+    const encoded = encodeWordLists(bundle, wordLists);
     const padded = padBatch(encoded);
-    const batch = batchToTensors(padded);
-    const [tagProbs, sentProbs] = tf.tidy(() => {
-      const out = model.forward(batch);
-      return [tf.softmax(out.nerLogits), tf.softmax(out.sentimentLogits)];
-    });
-    disposeBatch(batch);
-    const tagValues = tagProbs!.dataSync();
-    const sentValues = sentProbs!.dataSync();
-    tf.dispose([tagProbs!, sentProbs!]);
-    const numTags = labels.nerTags.length;
-    const numLabels = labels.sentimentLabels.length;
-    chunk.forEach((text, b) => {
-      const words = wordLists[b]!;
-      const tags: string[] = [];
-      const confidence: number[] = [];
-      for (let w = 0; w < words.length; w++) {
-        const position = w + 1; // after [CLS]
-        if (position >= padded.seqLen || position >= encoded[b]!.tokenIds.length) {
-          tags.push("O");
-          confidence.push(1);
-          continue;
-        }
-        const at = (b * padded.seqLen + position) * numTags;
-        let best = 0;
-        for (let c = 1; c < numTags; c++) if (tagValues[at + c]! > tagValues[at + best]!) best = c;
-        tags.push(labels.nerTags[best]!);
-        confidence.push(tagValues[at + best]!);
-      }
-      const probabilities: Record<string, number> = {};
-      let bestLabel = 0;
-      for (let c = 0; c < numLabels; c++) {
-        probabilities[labels.sentimentLabels[c]!] = sentValues[b * numLabels + c]!;
-        if (sentValues[b * numLabels + c]! > sentValues[b * numLabels + bestLabel]!) bestLabel = c;
-      }
-      results.push({
-        text,
-        words,
-        tags,
-        entities: tagsToSpans(tags).map(({ type, start, end }) => ({
-          type,
-          start,
-          end,
-          text: words.slice(start, end).join(" "),
-          score: confidence.slice(start, end).reduce((a, c) => a + c, 0) / (end - start),
-        })),
-        sentiment: { label: labels.sentimentLabels[bestLabel]!, probabilities },
-        truncated: encoded[b]!.truncated,
-      });
-    });
+    results.push(
+      ...decodeBatch(
+        bundle,
+        wordLists,
+        encoded,
+        padded,
+        batchProbabilities(bundle, padded),
+        options,
+      ),
+    );
   }
   return results;
+}
+
+/** Softmax outputs of one padded batch. */
+export interface BatchProbabilities {
+  /** `[batch, seqLen, nerTags]`, row-major. */
+  readonly tagProbs: Float32Array;
+  /** `[batch, sentimentLabels]`. */
+  readonly sentimentProbs: Float32Array;
+}
+
+/** Encodes word lists with the bundle's tokenizer (for inference: no labels). */
+export function encodeWordLists(
+  bundle: ModelBundle,
+  wordLists: readonly (readonly string[])[],
+): EncodedSentence[] {
+  const maxLength = bundle.config.model.maxLength;
+  return wordLists.map((words) =>
+    encodeSentence({ words }, bundle.tokenizer, bundle.labels, maxLength)
+  );
+}
+
+/** Runs the model on one padded batch on this thread. */
+export function batchProbabilities(bundle: ModelBundle, padded: PaddedBatch): BatchProbabilities {
+  const batch = batchToTensors(padded);
+  const [tagProbs, sentProbs] = tf.tidy(() => {
+    const out = bundle.model.forward(batch);
+    return [tf.softmax(out.nerLogits), tf.softmax(out.sentimentLogits)];
+  });
+  disposeBatch(batch);
+  const result = {
+    tagProbs: tagProbs!.dataSync() as Float32Array,
+    sentimentProbs: sentProbs!.dataSync() as Float32Array,
+  };
+  tf.dispose([tagProbs!, sentProbs!]);
+  return result;
+}
+
+/**
+ * Turns one batch's probabilities into predictions: tag decoding (see
+ * {@linkcode InferenceOptions.decoding}), entity spans, sentiment label.
+ */
+export function decodeBatch(
+  bundle: ModelBundle,
+  wordLists: readonly (readonly string[])[],
+  encoded: readonly EncodedSentence[],
+  padded: PaddedBatch,
+  probs: BatchProbabilities,
+  options: InferenceOptions = {},
+): Prediction[] {
+  const decoding = options.decoding ?? "transitions";
+  const { labels } = bundle;
+  const tagValues = probs.tagProbs;
+  const sentValues = probs.sentimentProbs;
+  const numTags = labels.nerTags.length;
+  const numLabels = labels.sentimentLabels.length;
+  return wordLists.map((words, b) => {
+    // positions 1..n after [CLS]; words past maxLength are tagged O
+    const n = Math.min(words.length, encoded[b]!.tokenIds.length - 1, padded.seqLen - 1);
+    const rows = tagValues.subarray(
+      (b * padded.seqLen + 1) * numTags,
+      (b * padded.seqLen + 1 + n) * numTags,
+    );
+    const best = decoding === "argmax" ? argmaxTags(rows, n, numTags) : viterbiTags(
+      rows,
+      n,
+      labels.nerTags,
+      decoding === "transitions" ? labels.tagTransitions : undefined,
+    );
+    const tags: string[] = [];
+    const confidence: number[] = [];
+    for (let w = 0; w < words.length; w++) {
+      if (w >= n) {
+        tags.push("O");
+        confidence.push(1);
+      } else {
+        tags.push(labels.nerTags[best[w]!]!);
+        confidence.push(rows[w * numTags + best[w]!]!);
+      }
+    }
+    const probabilities: Record<string, number> = {};
+    let bestLabel = 0;
+    for (let c = 0; c < numLabels; c++) {
+      probabilities[labels.sentimentLabels[c]!] = sentValues[b * numLabels + c]!;
+      if (sentValues[b * numLabels + c]! > sentValues[b * numLabels + bestLabel]!) bestLabel = c;
+    }
+    return {
+      text: words.join(" "),
+      words,
+      tags,
+      entities: tagsToSpans(tags).map(({ type, start, end }) => ({
+        type,
+        start,
+        end,
+        text: words.slice(start, end).join(" "),
+        score: confidence.slice(start, end).reduce((a, c) => a + c, 0) / (end - start),
+      })),
+      sentiment: { label: labels.sentimentLabels[bestLabel]!, probabilities },
+      truncated: encoded[b]!.truncated,
+    };
+  });
 }
 
 /**

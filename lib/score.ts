@@ -12,7 +12,8 @@ import {
   type EntityScores,
   entityScores,
 } from "./metrics.ts";
-import { type InferenceOptions, predictWords } from "./pipeline.ts";
+import type { InferencePool } from "./inference_pool.ts";
+import { type InferenceOptions, type Prediction, predictWords } from "./pipeline.ts";
 
 /** Scores per task; a task is absent when no corpus was given for it. */
 export interface CorpusScores {
@@ -37,15 +38,44 @@ export function scoreCorpora(
   corpora: ScoreCorpora,
   options: InferenceOptions = {},
 ): CorpusScores {
+  return scorePredictions(bundle, corpora, {
+    ...(corpora.ner !== undefined
+      ? { ner: predictWords(bundle, corpora.ner.map((s) => s.words), options) }
+      : {}),
+    ...(corpora.sentiment !== undefined
+      ? { sentiment: predictWords(bundle, corpora.sentiment.map((s) => s.words), options) }
+      : {}),
+  });
+}
+
+/** Like {@linkcode scoreCorpora}, predicting on an {@linkcode InferencePool}'s workers. */
+export async function scoreCorporaParallel(
+  pool: InferencePool,
+  corpora: ScoreCorpora,
+  options: InferenceOptions = {},
+): Promise<CorpusScores> {
+  return scorePredictions(pool.bundle, corpora, {
+    ...(corpora.ner !== undefined
+      ? { ner: await pool.predictWords(corpora.ner.map((s) => s.words), options) }
+      : {}),
+    ...(corpora.sentiment !== undefined
+      ? { sentiment: await pool.predictWords(corpora.sentiment.map((s) => s.words), options) }
+      : {}),
+  });
+}
+
+function scorePredictions(
+  bundle: ModelBundle,
+  corpora: ScoreCorpora,
+  predictions: { ner?: Prediction[]; sentiment?: Prediction[] },
+): CorpusScores {
   const out: { ner?: EntityScores; sentiment?: ClassificationScores } = {};
   if (corpora.ner !== undefined) {
     const gold = corpora.ner.map((s, i) => {
       if (s.tags === undefined) throw new RangeError(`Cannot score NER: sentence ${i} has no tags`);
       return s.tags;
     });
-    const predicted = predictWords(bundle, corpora.ner.map((s) => s.words), options)
-      .map((p) => p.tags);
-    out.ner = entityScores(gold, predicted);
+    out.ner = entityScores(gold, predictions.ner!.map((p) => p.tags));
   }
   if (corpora.sentiment !== undefined) {
     const gold = corpora.sentiment.map((s, i) => {
@@ -54,8 +84,7 @@ export function scoreCorpora(
       }
       return s.sentiment;
     });
-    const predicted = predictWords(bundle, corpora.sentiment.map((s) => s.words), options)
-      .map((p) => p.sentiment.label);
+    const predicted = predictions.sentiment!.map((p) => p.sentiment.label);
     out.sentiment = classificationScores(gold, predicted, bundle.labels.sentimentLabels);
   }
   return out;

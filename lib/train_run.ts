@@ -15,6 +15,7 @@ import {
 import type { Sentence } from "./data.ts";
 import { encodeSentence, type LabelMaps } from "./encoding.ts";
 import { epochBatches, type EpochRecord, fit, type StepProgress, taskPool } from "./fit.ts";
+import { tagTransitions } from "./decoding.ts";
 import { DEFAULT_NER_TAGS, DEFAULT_SENTIMENT_LABELS } from "./labels.ts";
 import * as tf from "@tensorflow/tfjs";
 import type { ModelConfig } from "./config.ts";
@@ -77,7 +78,7 @@ export async function trainModel(
   config: Config,
   options: TrainModelOptions = {},
 ): Promise<TrainResult> {
-  const labels = options.labels ??
+  const labelNames = options.labels ??
     { nerTags: DEFAULT_NER_TAGS, sentimentLabels: DEFAULT_SENTIMENT_LABELS };
   const explicit = !Array.isArray(data);
   const sentences: readonly Sentence[] = explicit
@@ -91,6 +92,15 @@ export async function trainModel(
       ),
     }
     : splitIndices(sentences.length, config.train.validationSplit, config.seed);
+  const trainTags = split.train.map((i) => sentences[i]!.tags)
+    .filter((t): t is readonly string[] => t !== undefined);
+  const labels: LabelMaps = {
+    nerTags: labelNames.nerTags,
+    sentimentLabels: labelNames.sentimentLabels,
+    ...(trainTags.length > 0
+      ? { tagTransitions: tagTransitions(trainTags, labelNames.nerTags) }
+      : {}),
+  };
   const backbone = config.train.initBackbone === null
     ? undefined
     : await loadModel(config.train.initBackbone);
@@ -260,6 +270,7 @@ async function run(
       seed: config.seed,
       validation,
       startEpoch,
+      wordDropout: config.train.wordDropout,
       ...sampling,
       beforeEpoch: async (epoch) => {
         if (config.train.unfreezeAfter > 0 || config.train.gradualUnfreeze) {

@@ -31,7 +31,9 @@ Deno.test("save then load gives bit-identical weights and predictions", async ()
   assert.deepEqual(predict(loaded, TEXTS), predict(bundle, TEXTS));
   assert.deepEqual(loaded.config, bundle.config);
   assert.deepEqual(loaded.tokenizer.vocab, bundle.tokenizer.vocab);
-  assert.deepEqual(loaded.labels, LABELS);
+  assert.deepEqual(loaded.labels, bundle.labels);
+  assert.deepEqual(loaded.labels.nerTags, LABELS.nerTags);
+  assert.equal(loaded.labels.tagTransitions?.scores.length, LABELS.nerTags.length ** 2);
   bundle.model.dispose();
   loaded.model.dispose();
   trainer.dispose();
@@ -70,6 +72,16 @@ Deno.test("loadModel() refuses another format version and missing files", async 
       e.message.includes(`format version 99 is not supported (expected ${FORMAT_VERSION})`),
   );
   await Deno.writeTextFile(`${dir}/m/meta.json`, JSON.stringify(meta));
+  const labels = JSON.parse(await Deno.readTextFile(`${dir}/m/labels.json`));
+  await Deno.writeTextFile(
+    `${dir}/m/labels.json`,
+    JSON.stringify({ ...labels, tagTransitions: { scores: [0, 1], start: [] } }),
+  );
+  await assert.rejects(
+    loadModel(`${dir}/m`),
+    /labels.json: field tagTransitions must hold 5×5 scores and 5 start scores/,
+  );
+  await Deno.writeTextFile(`${dir}/m/labels.json`, JSON.stringify(labels));
   await Deno.remove(`${dir}/m/weights.bin`);
   await assert.rejects(loadModel(`${dir}/m`), /weights.bin is unreadable/);
   await assert.rejects(loadModel(`${dir}/none`), /meta.json is unreadable/);

@@ -1,7 +1,15 @@
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs";
-import { cosineSimilarity, embed, predict, tagsToSpans, trainModel } from "../lib/mod.ts";
-import { LABELS, SENTENCES, setup, tinyConfig } from "./_helpers.ts";
+import {
+  cosineSimilarity,
+  embed,
+  InferencePool,
+  iob2Allows,
+  predict,
+  tagsToSpans,
+  trainModel,
+} from "../lib/mod.ts";
+import { LABELS, maxAbsDiff, SENTENCES, setup, tinyConfig } from "./_helpers.ts";
 
 await setup();
 
@@ -59,4 +67,53 @@ Deno.test("embed() returns one fixed-length vector per sentence without leaking"
     assert.equal(v.length, 16);
     assert.ok(Math.abs(cosineSimilarity(v, v) - 1) < 1e-6);
   }
+});
+
+Deno.test("InferencePool on 2 workers predicts and embeds like one thread", async () => {
+  const texts = [
+    "Anna loves Rome",
+    "Tim Cook hates rain in Oslo",
+    "New York , Paris and Bob",
+    "Bob",
+    "rain in Paris makes Anna sad and Tim happy",
+  ];
+  const pool = await InferencePool.create(bundle, 2);
+  try {
+    assert.equal(pool.size, 2);
+    for (const batchSize of [64, 3]) {
+      const single = predict(bundle, texts, { batchSize });
+      const parallel = await pool.predict(texts, { batchSize });
+      assert.deepEqual(parallel.map((p) => p.tags), single.map((p) => p.tags));
+      parallel.forEach((p, i) => {
+        assert.equal(p.sentiment.label, single[i]!.sentiment.label);
+        for (const [label, prob] of Object.entries(p.sentiment.probabilities)) {
+          assert.ok(Math.abs(prob - single[i]!.sentiment.probabilities[label]!) < 1e-5);
+        }
+        p.entities.forEach((e, j) =>
+          assert.ok(Math.abs(e.score - single[i]!.entities[j]!.score) < 1e-5)
+        );
+      });
+    }
+    const vectors = await pool.embed(texts, { normalize: true, batchSize: 3 });
+    const reference = embed(bundle, texts, { normalize: true });
+    assert.equal(vectors.length, texts.length);
+    vectors.forEach((v, i) => assert.ok(maxAbsDiff(v, reference[i]!) < 1e-5));
+  } finally {
+    pool.close();
+  }
+  await assert.rejects(InferencePool.create(bundle, 0), /workers must be an integer >= 1, got 0/);
+});
+
+Deno.test("predict() decodings: argmax may be ill-formed, constrained and transitions are valid IOB2", () => {
+  assert.ok(bundle.labels.tagTransitions !== undefined, "training stores tag transitions");
+  const texts = ["Tim Cook New York Bob Rome Anna", "in Oslo Paris rain Cook"];
+  for (const decoding of ["constrained", "transitions"] as const) {
+    for (const p of predict(bundle, texts, { decoding })) {
+      p.tags.forEach((t, i) =>
+        assert.ok(iob2Allows(i === 0 ? null : p.tags[i - 1]!, t), `${decoding}: ${p.tags}`)
+      );
+    }
+  }
+  const argmax = predict(bundle, texts, { decoding: "argmax" });
+  assert.equal(argmax.length, 2);
 });
