@@ -37,6 +37,7 @@ interface WasmBackend {
   dataIdNextNumber: number;
   dataIdMap: { get(dataId: unknown): { id: number; memoryOffset: number } };
   makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
+  incRef(dataId: unknown): void;
   disposeData(dataId: unknown): boolean;
 }
 
@@ -58,7 +59,7 @@ const nativeMatMuls = new WeakMap<object, NativeMatMul>();
 const stockKernels = new Map<string, tf.KernelFunc>();
 
 /**
- * Registers the fixed `UnsortedSegmentSum` and `BatchMatMul` kernels for the
+ * Registers the fixed `UnsortedSegmentSum`, `GatherV2`, `BatchMatMul` and `Identity` kernels for the
  * `wasm` backend. Idempotent; call it before or after `tf.setBackend("wasm")`.
  *
  * @example
@@ -74,6 +75,22 @@ export function registerWasmKernels(): void {
   replaceKernel("UnsortedSegmentSum", unsortedSegmentSum as unknown as tf.KernelFunc);
   replaceKernel("GatherV2", gatherV2 as unknown as tf.KernelFunc);
   replaceKernel("BatchMatMul", batchMatMul as unknown as tf.KernelFunc);
+  replaceKernel("Identity", identity as unknown as tf.KernelFunc);
+}
+
+/**
+ * `Identity` (what `tf.clone` runs) sharing the input's memory by reference
+ * count, as the cpu backend does and wasm's own `Reshape` does, instead of
+ * copying it. tfjs clones every tensor a kernel saves for its gradient, so the
+ * stock copy costs a training step ≈ 280 copies (≈ 300 MB of memory traffic
+ * on the reference model). Tensors are immutable (a variable's `assign`
+ * swaps its data), so sharing is safe.
+ */
+function identity(args: KernelArgs<{ x: tf.TensorInfo }, Record<string, never>>): tf.TensorInfo {
+  const { inputs: { x }, backend } = args;
+  if (x.dtype === "string") return stockKernels.get("Identity")!(args as never) as tf.TensorInfo;
+  backend.incRef(x.dataId);
+  return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
 }
 
 /** Registers `kernelFunc` for `name` on wasm, keeping the stock kernel for fallbacks. */

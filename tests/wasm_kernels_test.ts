@@ -94,3 +94,25 @@ Deno.test("float32 one-hot targets via int32 are correct on wasm", async () => {
     numSentimentLabels: 2,
   }, 0).dispose();
 });
+
+Deno.test("Identity on wasm shares memory: a clone outlives its source and frees once", async () => {
+  await initBackend("wasm");
+  const before = tf.memory();
+  const x = tf.tensor2d([[1, 2], [3, 4]]);
+  const y = tf.clone(x);
+  assert.equal(
+    (y as unknown as { dataId: object }).dataId,
+    (x as unknown as { dataId: object }).dataId,
+  );
+  x.dispose();
+  assert.deepEqual(Array.from(y.dataSync()), [1, 2, 3, 4]);
+  const v = tf.variable(y);
+  const nines = tf.tensor2d([[9, 9], [9, 9]]);
+  v.assign(nines);
+  nines.dispose();
+  assert.deepEqual(Array.from(y.dataSync()), [1, 2, 3, 4], "assign does not write through");
+  y.dispose();
+  v.dispose();
+  assert.equal(tf.memory().numTensors, before.numTensors);
+  assert.equal(tf.memory().numDataBuffers, before.numDataBuffers);
+});
