@@ -76,32 +76,44 @@ export class Adam {
    * @param params `[name, variable]` pairs to update
    * @param grads gradient per name (not disposed here)
    * @param learningRate rate per parameter name for this step
+   * @param gradScale a factor applied to every gradient (global-norm clipping), folded into the moments
    */
   apply(
     params: readonly [string, tf.Variable][],
     grads: Readonly<Record<string, tf.Tensor>>,
     learningRate: (name: string) => number,
+    gradScale?: tf.Scalar,
   ): void {
     this.#step++;
     const t = this.#step;
     const bias1 = 1 - this.#beta1 ** t;
-    const bias2 = 1 - this.#beta2 ** t;
+    const rootBias2 = Math.sqrt(1 - this.#beta2 ** t);
     tf.tidy(() => {
+      // With a gradient scale s (clipping), the moments see s·g: fold s into the
+      // moment coefficients instead of scaling every gradient first.
+      const c1 = gradScale === undefined
+        ? tf.scalar(1 - this.#beta1)
+        : gradScale.mul(1 - this.#beta1);
+      const c2 = gradScale === undefined
+        ? tf.scalar(1 - this.#beta2)
+        : gradScale.square().mul(1 - this.#beta2);
       for (const [name, variable] of params) {
         const g = grads[name];
         if (g === undefined) continue;
         const lr = learningRate(name);
         const slot = this.#slot(name, variable);
-        const m = slot.m.mul(this.#beta1).add(g.mul(1 - this.#beta1));
-        const v = slot.v.mul(this.#beta2).add(g.square().mul(1 - this.#beta2));
+        const m = slot.m.mul(this.#beta1).add(g.mul(c1));
+        const v = slot.v.mul(this.#beta2).add(g.square().mul(c2));
         slot.m.assign(m);
         slot.v.assign(v);
-        const denom = v.sqrt().div(Math.sqrt(bias2)).add(this.#epsilon);
         let updated: tf.Tensor = variable;
         if (this.#weightDecay > 0 && this.#decayFilter(name)) {
           updated = updated.mul(1 - lr * this.#weightDecay);
         }
-        variable.assign(updated.sub(m.div(denom).mul(lr / bias1)));
+        // lr/bias1 · m / (√v/√bias2 + ε), rearranged to save two passes:
+        // (lr·√bias2/bias1) · m / (√v + ε·√bias2)
+        const step = m.div(v.sqrt().add(this.#epsilon * rootBias2)).mul(lr * rootBias2 / bias1);
+        variable.assign(updated.sub(step));
       }
     });
   }

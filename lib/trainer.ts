@@ -233,11 +233,10 @@ export class Trainer implements StepRunner {
       }
       if (this.#allReduce !== undefined) byName = this.#allReduce(byName);
       const gradNorm = globalNorm(Object.values(byName));
-      if (this.#train.clipNorm > 0) {
-        const scale = tf.minimum(1, tf.div(this.#train.clipNorm, gradNorm.add(1e-6)));
-        for (const name of Object.keys(byName)) byName[name] = byName[name]!.mul(scale);
-      }
-      this.optimizer.apply(updated, byName, (name) => this.rateFor(name, learningRate));
+      const scale = this.#train.clipNorm > 0
+        ? tf.minimum(1, tf.div(this.#train.clipNorm, gradNorm.add(1e-6))) as tf.Scalar
+        : undefined;
+      this.optimizer.apply(updated, byName, (name) => this.rateFor(name, learningRate), scale);
       const summary = tf.stack([value, ...parts, gradNorm]);
       tf.dispose(parts);
       return summary;

@@ -86,6 +86,35 @@ Deno.test("Adam's first update moves each weight by the learning rate", () => {
   adam.dispose();
 });
 
+Deno.test("Adam with a gradient scale equals Adam on the scaled gradients (PyTorch's rule)", () => {
+  const grads = [[0.3, -2, 0.01], [1.5, 0.2, -0.7], [-0.4, 0.9, 3]];
+  const scales = [0.5, 1, 0.25];
+  const a = tf.variable(tf.tensor1d([0.1, -0.2, 0.3]));
+  const b = tf.variable(tf.tensor1d([0.1, -0.2, 0.3]));
+  const folded = new Adam(), plain = new Adam();
+  // PyTorch reference: m = β1·m + (1−β1)·g; v = β2·v + (1−β2)·g²;
+  // w −= lr · (m / (1−β1^t)) / (√(v / (1−β2^t)) + ε), with g the scaled gradient.
+  const w = [0.1, -0.2, 0.3], m = [0, 0, 0], v = [0, 0, 0];
+  grads.forEach((g, t) => {
+    folded.apply([["w", a]], { w: tf.tensor1d(g) }, () => 0.01, tf.scalar(scales[t]!));
+    plain.apply([["w", b]], { w: tf.tensor1d(g.map((x) => x * scales[t]!)) }, () => 0.01);
+    g.forEach((x, i) => {
+      const sg = x * scales[t]!;
+      m[i] = 0.9 * m[i]! + 0.1 * sg;
+      v[i] = 0.999 * v[i]! + 0.001 * sg * sg;
+      w[i]! -= 0.01 * (m[i]! / (1 - 0.9 ** (t + 1))) /
+        (Math.sqrt(v[i]! / (1 - 0.999 ** (t + 1))) + 1e-8);
+    });
+  });
+  const [fa, pa] = [Array.from(a.dataSync()), Array.from(b.dataSync())];
+  fa.forEach((x, i) => {
+    assert.ok(Math.abs(x - pa[i]!) < 1e-6, `folded ${x} vs scaled ${pa[i]}`);
+    assert.ok(Math.abs(x - w[i]!) < 1e-6, `folded ${x} vs reference ${w[i]}`);
+  });
+  folded.dispose();
+  plain.dispose();
+});
+
 Deno.test("AdamW decays weights by lr * weightDecay on top of the Adam step", () => {
   const w = tf.variable(tf.tensor1d([1, 1]));
   const adam = new Adam({ weightDecay: 0.1, decayFilter: (n) => n === "w" });
