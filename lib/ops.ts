@@ -64,9 +64,47 @@ const denseWithBias = tf.customGrad(
  * @returns same shape as `x`
  */
 export function layerNorm(x: tf.Tensor, gamma: tf.Tensor1D, beta: tf.Tensor1D): tf.Tensor {
-  const { mean, variance } = tf.moments(x, -1, true);
-  return x.sub(mean).mul(tf.rsqrt(variance.add(LAYER_NORM_EPSILON))).mul(gamma).add(beta);
+  const size = gamma.shape[0];
+  return layerNorm2d(x.reshape([-1, size]) as tf.Tensor2D, gamma, beta).reshape(x.shape);
 }
+
+/**
+ * Layer normalisation of `[rows, size]` with a hand-written gradient. Row means
+ * are matmuls with a `1/size` column and column sums matmuls with a row of ones
+ * (XNNPACK's fast path, where the WASM `Mean`/`Sum` kernels go through slow
+ * reductions), and the backward pass is the closed form
+ * `dx = rstd · (dx̂ − mean(dx̂) − x̂ · mean(dx̂ · x̂))` with `dx̂ = dy · γ`:
+ * about 20 kernels per call instead of ≈ 35 from automatic differentiation.
+ */
+const layerNorm2d = tf.customGrad(
+  (...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const [x, gamma, beta, save] = args as [tf.Tensor2D, tf.Tensor1D, tf.Tensor1D, tf.GradSaveFunc];
+    const [rows, size] = x.shape;
+    const meanColumn = tf.fill([size, 1], 1 / size) as tf.Tensor2D;
+    const centred = x.sub(tf.matMul(x, meanColumn));
+    const variance = tf.matMul(centred.square() as tf.Tensor2D, meanColumn);
+    const rstd = variance.add(LAYER_NORM_EPSILON).rsqrt();
+    const normalised = centred.mul(rstd);
+    save([normalised, rstd, gamma]);
+    return {
+      value: normalised.mul(gamma).add(beta),
+      gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => {
+        const grad = dy as tf.Tensor2D;
+        const [xhat, r, g] = saved as [tf.Tensor2D, tf.Tensor2D, tf.Tensor1D];
+        const ones = tf.ones([1, rows]) as tf.Tensor2D;
+        const column = tf.fill([size, 1], 1 / size) as tf.Tensor2D;
+        const dxhat = grad.mul(g) as tf.Tensor2D;
+        const meanDxhat = tf.matMul(dxhat, column);
+        const meanDxhatXhat = tf.matMul(dxhat.mul(xhat) as tf.Tensor2D, column);
+        return [
+          dxhat.sub(meanDxhat).sub(xhat.mul(meanDxhatXhat)).mul(r),
+          tf.matMul(ones, grad.mul(xhat) as tf.Tensor2D).reshape([size]),
+          tf.matMul(ones, grad).reshape([size]),
+        ];
+      },
+    };
+  },
+) as unknown as (x: tf.Tensor2D, gamma: tf.Tensor1D, beta: tf.Tensor1D) => tf.Tensor2D;
 
 /** Slope of the sigmoid approximation of GELU. */
 const GELU_SIGMOID_SCALE = 1.702;

@@ -1,0 +1,34 @@
+import assert from "node:assert/strict";
+import * as tf from "@tensorflow/tfjs";
+import { LAYER_NORM_EPSILON, layerNorm } from "../lib/mod.ts";
+import { maxAbsDiff, setup } from "./_helpers.ts";
+
+await setup();
+
+/** Layer normalisation by its definition, differentiated automatically. */
+function reference(x: tf.Tensor, gamma: tf.Tensor1D, beta: tf.Tensor1D): tf.Tensor {
+  const { mean, variance } = tf.moments(x, -1, true);
+  return x.sub(mean).div(variance.add(LAYER_NORM_EPSILON).sqrt()).mul(gamma).add(beta);
+}
+
+Deno.test("layerNorm() value and gradients match the definition (hand-written backward pass)", () => {
+  const x = tf.randomNormal([3, 5, 16], 0.5, 2, "float32", 1);
+  const gamma = tf.randomNormal([16], 1, 0.3, "float32", 2) as tf.Tensor1D;
+  const beta = tf.randomNormal([16], 0, 0.3, "float32", 3) as tf.Tensor1D;
+  const upstream = tf.randomNormal([3, 5, 16], 0, 1, "float32", 4);
+  const loss = (f: typeof reference) => (a: tf.Tensor, g: tf.Tensor, b: tf.Tensor) =>
+    f(a, g as tf.Tensor1D, b as tf.Tensor1D).mul(upstream).sum() as tf.Scalar;
+  assert.ok(
+    maxAbsDiff(layerNorm(x, gamma, beta).dataSync(), reference(x, gamma, beta).dataSync()) < 1e-5,
+  );
+  const ours = tf.grads(loss(layerNorm))([x, gamma, beta]);
+  const theirs = tf.grads(loss(reference))([x, gamma, beta]);
+  ours.forEach((g, i) => {
+    assert.deepEqual(g.shape, theirs[i]!.shape);
+    assert.ok(maxAbsDiff(g.dataSync(), theirs[i]!.dataSync()) < 1e-4, `gradient ${i}`);
+  });
+  const normalised = layerNorm(x, tf.ones([16]) as tf.Tensor1D, tf.zeros([16]) as tf.Tensor1D);
+  const { mean, variance } = tf.moments(normalised, -1);
+  assert.ok(maxAbsDiff(mean.dataSync(), new Float32Array(15)) < 1e-5);
+  assert.ok(maxAbsDiff(variance.dataSync(), new Float32Array(15).fill(1)) < 1e-3);
+});
