@@ -6,7 +6,6 @@
 import * as tf from "@tensorflow/tfjs";
 import "@tensorflow/tfjs-backend-wasm";
 import { registerWasmKernels } from "./wasm_kernels.ts";
-import { prepareWasmThreads } from "./wasm_threads.ts";
 
 /** Backends this toolkit supports. */
 export type BackendName = "wasm" | "cpu";
@@ -53,6 +52,8 @@ export async function initBackend(
   if (name === "wasm" && threads > 1) {
     let undo: (() => void) | undefined;
     try {
+      // Loaded on demand: it needs Node built-ins, which a browser build does not have.
+      const { prepareWasmThreads } = await import("./wasm_threads.ts");
       undo = prepareWasmThreads(threads);
       if (await tf.setBackend(name)) {
         await tf.ready();
