@@ -52,6 +52,14 @@ export function prepareWasmThreads(threads: number): () => void {
   }
   const dir = Deno.makeTempDirSync({ prefix: "tfjs-wasm-threads-" });
   const workerPath = `${dir}/pthread-worker.cjs`;
+  // Emscripten may start more pthread workers later, so the file stays until the process ends.
+  globalThis.addEventListener("unload", () => {
+    try {
+      Deno.removeSync(dir, { recursive: true });
+    } catch {
+      // already gone
+    }
+  });
   const sources = new WeakMap<Blob, string>();
   const OriginalBlob = globalThis.Blob;
   const originalCreate = URL.createObjectURL;

@@ -37,7 +37,12 @@ function reference(): Float32Array {
 }
 
 Deno.test("initBackend({ threads: 2 }) starts threaded tfjs-wasm, computes the same, and the process exits", async () => {
+  const shims = () =>
+    [...Deno.readDirSync(Deno.env.get("TMPDIR") ?? "/tmp")]
+      .filter((e) => e.name.startsWith("tfjs-wasm-threads-")).length;
+  const before = shims();
   const result = await probe(2, ["--allow-read", "--allow-write", "--allow-env", "--allow-sys"]);
+  assert.equal(shims(), before, "the temporary worker file is removed at exit");
   assert.equal(result.backend, "wasm");
   assert.equal(result.threads, 2);
   assert.equal(result.warning, undefined);
