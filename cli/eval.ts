@@ -107,6 +107,15 @@ try {
     console.log(JSON.stringify(scores));
   } else {
     if (scores.ner !== undefined) printNer(nerFile!, scores.ner);
+    const unk = scores.nerUnknownWords;
+    if (unk !== undefined) {
+      const total = unk.unknown.gold + unk.known.gold;
+      console.log(
+        `entities with an out-of-vocabulary word: ${unk.unknown.gold} of ${total} (${
+          pct(unk.unknown.gold / total)
+        }%); recall on them ${pct(unk.unknown.recall)}%, on the others ${pct(unk.known.recall)}%`,
+      );
+    }
     if (scores.sentiment !== undefined) printSentiment(sentimentFile!, scores.sentiment);
   }
 } catch (error) {

@@ -240,3 +240,63 @@ export function classificationScores(
     count: gold.length,
   };
 }
+
+/** Recall over one group of gold entities. */
+export interface GroupRecall {
+  /** Gold entities in the group. */
+  readonly gold: number;
+  /** Of those, predicted with exact span and type. */
+  readonly found: number;
+  /** `found / gold` (NaN for an empty group). */
+  readonly recall: number;
+}
+
+/** Entity recall split by whether the entity contains an out-of-vocabulary word. */
+export interface UnknownWordRecall {
+  readonly unknown: GroupRecall;
+  readonly known: GroupRecall;
+}
+
+/**
+ * Splits gold entities into those with at least one unknown word and the rest,
+ * and gives the recall of each group: where a word-level model loses entities.
+ *
+ * @param unknown per sentence, per word: whether the word is out of vocabulary
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { unknownWordRecall } from "./metrics.ts";
+ * const r = unknownWordRecall(
+ *   [["B-PER", "I-PER", "O", "B-LOC"]],
+ *   [["B-PER", "I-PER", "O", "O"]],
+ *   [[true, false, false, false]],
+ * );
+ * assert.deepEqual(r.unknown, { gold: 1, found: 1, recall: 1 });
+ * assert.deepEqual(r.known, { gold: 1, found: 0, recall: 0 });
+ * ```
+ */
+export function unknownWordRecall(
+  gold: readonly (readonly string[])[],
+  predicted: readonly (readonly string[])[],
+  unknown: readonly (readonly boolean[])[],
+): UnknownWordRecall {
+  if (gold.length !== predicted.length || gold.length !== unknown.length) {
+    throw new RangeError(
+      `Cannot split recall: ${gold.length} gold, ${predicted.length} predicted and ${unknown.length} unknown-word sequences`,
+    );
+  }
+  const counts = { unknown: { gold: 0, found: 0 }, known: { gold: 0, found: 0 } };
+  gold.forEach((tags, i) => {
+    const found = new Set(tagsToSpans(predicted[i]!).map((s) => `${s.type}:${s.start}:${s.end}`));
+    for (const span of tagsToSpans(tags)) {
+      const group = unknown[i]!.slice(span.start, span.end).some((u) => u)
+        ? counts.unknown
+        : counts.known;
+      group.gold++;
+      if (found.has(`${span.type}:${span.start}:${span.end}`)) group.found++;
+    }
+  });
+  const finish = (c: { gold: number; found: number }) => ({ ...c, recall: c.found / c.gold });
+  return { unknown: finish(counts.unknown), known: finish(counts.known) };
+}

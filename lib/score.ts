@@ -11,13 +11,18 @@ import {
   classificationScores,
   type EntityScores,
   entityScores,
+  type UnknownWordRecall,
+  unknownWordRecall,
 } from "./metrics.ts";
+import { UNK_ID } from "./tokenizer.ts";
 import type { InferencePool } from "./inference_pool.ts";
 import { type InferenceOptions, type Prediction, predictWords } from "./pipeline.ts";
 
 /** Scores per task; a task is absent when no corpus was given for it. */
 export interface CorpusScores {
   readonly ner?: EntityScores;
+  /** NER recall on entities with and without an out-of-vocabulary word. */
+  readonly nerUnknownWords?: UnknownWordRecall;
   readonly sentiment?: ClassificationScores;
 }
 
@@ -69,13 +74,22 @@ function scorePredictions(
   corpora: ScoreCorpora,
   predictions: { ner?: Prediction[]; sentiment?: Prediction[] },
 ): CorpusScores {
-  const out: { ner?: EntityScores; sentiment?: ClassificationScores } = {};
+  const out: {
+    ner?: EntityScores;
+    nerUnknownWords?: UnknownWordRecall;
+    sentiment?: ClassificationScores;
+  } = {};
   if (corpora.ner !== undefined) {
     const gold = corpora.ner.map((s, i) => {
       if (s.tags === undefined) throw new RangeError(`Cannot score NER: sentence ${i} has no tags`);
       return s.tags;
     });
-    out.ner = entityScores(gold, predictions.ner!.map((p) => p.tags));
+    const predicted = predictions.ner!.map((p) => p.tags);
+    out.ner = entityScores(gold, predicted);
+    const unknown = corpora.ner.map((s) =>
+      s.words.map((w) => bundle.tokenizer.tokenId(w) === UNK_ID)
+    );
+    out.nerUnknownWords = unknownWordRecall(gold, predicted, unknown);
   }
   if (corpora.sentiment !== undefined) {
     const gold = corpora.sentiment.map((s, i) => {

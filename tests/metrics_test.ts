@@ -1,5 +1,11 @@
 import assert from "node:assert/strict";
-import { classificationScores, entityScores, parseConllevalInput, prf } from "../lib/mod.ts";
+import {
+  classificationScores,
+  entityScores,
+  parseConllevalInput,
+  prf,
+  unknownWordRecall,
+} from "../lib/mod.ts";
 
 Deno.test("entityScores() counts a predicted entity correct only on exact span and type", () => {
   const gold = [["B-PER", "I-PER", "O", "B-LOC", "I-LOC", "O", "B-ORG"]];
@@ -61,4 +67,18 @@ Deno.test("classificationScores() gives accuracy, macro-F1 and the confusion mat
   assert.deepEqual(s.byLabel.neg, prf(2, 3, 3));
   assert.equal(s.macroF1, (2 / 3 + 1 + 0.5) / 3);
   assert.throws(() => classificationScores(["x"], ["neg"], ["neg"]), /"x" is not a label/);
+});
+
+Deno.test("unknownWordRecall() splits gold entities by out-of-vocabulary words, IOB1 gold included", () => {
+  const gold = [["I-PER", "I-PER", "O", "I-LOC"], ["B-ORG", "O", "B-MISC", "I-MISC"]];
+  const predicted = [["B-PER", "I-PER", "O", "B-ORG"], ["B-ORG", "O", "B-MISC", "O"]];
+  const unknown = [[false, true, false, false], [false, false, true, false]];
+  // unknown-word entities: PER "w0 w1" (found), MISC "w2 w3" (missed); known: LOC (missed), ORG (found)
+  const r = unknownWordRecall(gold, predicted, unknown);
+  assert.deepEqual(r.unknown, { gold: 2, found: 1, recall: 0.5 });
+  assert.deepEqual(r.known, { gold: 2, found: 1, recall: 0.5 });
+  assert.throws(
+    () => unknownWordRecall(gold, predicted, [[false]]),
+    /2 gold, 2 predicted and 1 unknown-word sequences/,
+  );
 });
