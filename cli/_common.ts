@@ -4,7 +4,15 @@
  * @module
  */
 import { parseArgs, type ParseArgsConfig } from "node:util";
-import { type BackendName, describeBackend, initBackend } from "../lib/mod.ts";
+import {
+  type BackendName,
+  describeBackend,
+  InferencePool,
+  initBackend,
+  type ModelBundle,
+  TAG_DECODINGS,
+  type TagDecoding,
+} from "../lib/mod.ts";
 
 /** Default model directory written by `deno task train`. */
 export const DEFAULT_MODEL_DIR = "runs/model";
@@ -53,6 +61,35 @@ export function intFlag(value: string | boolean | undefined, flag: string): numb
     fail(`--${flag} expects a non-negative integer, got ${JSON.stringify(value)}`);
   }
   return n;
+}
+
+/** `--decoding` and `--workers` of the inference entry points, validated. */
+export function inferenceFlags(
+  values: Record<string, string | boolean | undefined>,
+): { decoding: TagDecoding; workers: number } {
+  const decoding = (values.decoding as string | undefined) ?? "transitions";
+  if (!(TAG_DECODINGS as readonly string[]).includes(decoding)) {
+    fail(`--decoding must be one of ${TAG_DECODINGS.join(", ")}, got "${decoding}"`);
+  }
+  const workers = intFlag(values.workers, "workers") ?? 1;
+  if (workers < 1) fail(`--workers expects an integer >= 1, got ${values.workers}`);
+  return { decoding: decoding as TagDecoding, workers };
+}
+
+/** Runs `single` on this thread, or `parallel` on a pool of `workers` workers (closed after). */
+export async function onWorkers<T>(
+  bundle: ModelBundle,
+  workers: number,
+  single: () => T,
+  parallel: (pool: InferencePool) => Promise<T>,
+): Promise<T> {
+  if (workers <= 1) return single();
+  const pool = await InferencePool.create(bundle, workers);
+  try {
+    return await parallel(pool);
+  } finally {
+    pool.close();
+  }
 }
 
 /** Texts from positional arguments, `--file` (one per line) or standard input. */

@@ -8,7 +8,6 @@ import {
   type ClassificationScores,
   type EntityScores,
   entityScores,
-  InferencePool,
   loadModel,
   parseConll,
   parseConllevalInput,
@@ -16,10 +15,15 @@ import {
   readText,
   scoreCorpora,
   scoreCorporaParallel,
-  TAG_DECODINGS,
-  type TagDecoding,
 } from "../lib/mod.ts";
-import { DEFAULT_MODEL_DIR, fail, parse, setupBackend } from "./_common.ts";
+import {
+  DEFAULT_MODEL_DIR,
+  fail,
+  inferenceFlags,
+  onWorkers,
+  parse,
+  setupBackend,
+} from "./_common.ts";
 
 const USAGE = `Usage: deno task eval [options]
 
@@ -83,26 +87,13 @@ try {
       }
       : {}),
   };
-  const decoding = (values.decoding as string | undefined) ?? "transitions";
-  if (!(TAG_DECODINGS as readonly string[]).includes(decoding)) {
-    fail(`--decoding must be one of ${TAG_DECODINGS.join(", ")}, got "${decoding}"`);
-  }
-  const workers = Number(values.workers ?? "1");
-  if (!Number.isInteger(workers) || workers < 1) {
-    fail(`--workers expects an integer >= 1, got ${values.workers}`);
-  }
-  const options = { decoding: decoding as TagDecoding };
-  let scores;
-  if (workers > 1) {
-    const pool = await InferencePool.create(bundle, workers);
-    try {
-      scores = await scoreCorporaParallel(pool, corpora, options);
-    } finally {
-      pool.close();
-    }
-  } else {
-    scores = scoreCorpora(bundle, corpora, options);
-  }
+  const { decoding, workers } = inferenceFlags(values);
+  const scores = await onWorkers(
+    bundle,
+    workers,
+    () => scoreCorpora(bundle, corpora, { decoding }),
+    (pool) => scoreCorporaParallel(pool, corpora, { decoding }),
+  );
   if (values.json === true) {
     console.log(JSON.stringify(scores));
   } else {

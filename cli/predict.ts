@@ -3,8 +3,16 @@
  * spans and sentiment for each input sentence (arguments, --file, or stdin).
  * @module
  */
-import { InferencePool, loadModel, predict, TAG_DECODINGS, type TagDecoding } from "../lib/mod.ts";
-import { DEFAULT_MODEL_DIR, fail, parse, readTexts, setupBackend } from "./_common.ts";
+import { loadModel, predict } from "../lib/mod.ts";
+import {
+  DEFAULT_MODEL_DIR,
+  fail,
+  inferenceFlags,
+  onWorkers,
+  parse,
+  readTexts,
+  setupBackend,
+} from "./_common.ts";
 
 const USAGE = `Usage: deno task predict [options] [SENTENCE ...]
 
@@ -32,26 +40,13 @@ await setupBackend(values.backend, values.threads);
 const texts = await readTexts(positionals, values.file);
 const dir = (values.model as string | undefined) ?? DEFAULT_MODEL_DIR;
 const bundle = await loadModel(dir).catch((e: Error) => fail(e.message));
-const decoding = (values.decoding as string | undefined) ?? "transitions";
-if (!(TAG_DECODINGS as readonly string[]).includes(decoding)) {
-  fail(`--decoding must be one of ${TAG_DECODINGS.join(", ")}, got "${decoding}"`);
-}
-const workers = Number(values.workers ?? "1");
-if (!Number.isInteger(workers) || workers < 1) {
-  fail(`--workers expects an integer >= 1, got ${values.workers}`);
-}
-const options = { decoding: decoding as TagDecoding };
-let predictions;
-if (workers > 1) {
-  const pool = await InferencePool.create(bundle, workers);
-  try {
-    predictions = await pool.predict(texts, options);
-  } finally {
-    pool.close();
-  }
-} else {
-  predictions = predict(bundle, texts, options);
-}
+const { decoding, workers } = inferenceFlags(values);
+const predictions = await onWorkers(
+  bundle,
+  workers,
+  () => predict(bundle, texts, { decoding }),
+  (pool) => pool.predict(texts, { decoding }),
+);
 for (const p of predictions) {
   if (p.truncated) {
     console.error(

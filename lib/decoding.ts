@@ -42,6 +42,18 @@ export function iob2Allows(prev: string | null, next: string): boolean {
   return prev === `B-${type}` || prev === `I-${type}`;
 }
 
+const allowedCache = new WeakMap<readonly string[], readonly boolean[]>();
+
+/** `[previous, next]` matrix of {@linkcode iob2Allows}, computed once per tag list. */
+function allowedTransitions(tags: readonly string[]): readonly boolean[] {
+  let allowed = allowedCache.get(tags);
+  if (allowed === undefined) {
+    allowed = tags.flatMap((p) => tags.map((c) => iob2Allows(p, c)));
+    allowedCache.set(tags, allowed);
+  }
+  return allowed;
+}
+
 /**
  * Index of the best tag per word, with no constraint between words.
  * @param scores row-major `[words, tags]`
@@ -89,10 +101,7 @@ export function viterbiTags(
 ): number[] {
   const n = tags.length;
   if (numWords === 0) return [];
-  const allowed: boolean[] = [];
-  for (let p = 0; p < n; p++) {
-    for (let c = 0; c < n; c++) allowed.push(iob2Allows(tags[p]!, tags[c]!));
-  }
+  const allowed = allowedTransitions(tags);
   const logp = (w: number, c: number) => Math.log(Math.max(probs[w * n + c]!, 1e-30));
   const trans = (p: number, c: number) =>
     transitions === undefined ? 0 : transitions.scores[p * n + c]!;

@@ -17,6 +17,7 @@ import {
 } from "./pipeline.ts";
 import { splitWords } from "./tokenizer.ts";
 import type { ToInferenceWorker } from "./_inference_worker.ts";
+import { askWorker } from "./_ask_worker.ts";
 
 type FromInferenceWorker =
   | { type: "ready" }
@@ -173,18 +174,10 @@ export class InferencePool {
   }
 
   #ask(replica: number, message: ToInferenceWorker): Promise<FromInferenceWorker> {
-    const worker = this.#workers[replica]!;
-    return new Promise((resolve, reject) => {
-      worker.onmessage = (event: MessageEvent<FromInferenceWorker>) => {
-        if (event.data.type === "error") {
-          reject(new Error(`Inference worker ${replica} failed: ${event.data.message}`));
-        } else resolve(event.data);
-      };
-      worker.onerror = (event) => {
-        event.preventDefault();
-        reject(new Error(`Inference worker ${replica} failed: ${event.message}`));
-      };
-      worker.postMessage(message);
-    });
+    return askWorker<FromInferenceWorker>(
+      this.#workers[replica]!,
+      message,
+      `Inference worker ${replica}`,
+    );
   }
 }

@@ -85,14 +85,13 @@ const layerNorm2d = tf.customGrad(
     const variance = tf.matMul(centred.square() as tf.Tensor2D, meanColumn);
     const rstd = variance.add(LAYER_NORM_EPSILON).rsqrt();
     const normalised = centred.mul(rstd);
-    save([normalised, rstd, gamma]);
+    save([normalised, rstd, gamma, meanColumn]);
     return {
       value: normalised.mul(gamma).add(beta),
       gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => {
         const grad = dy as tf.Tensor2D;
-        const [xhat, r, g] = saved as [tf.Tensor2D, tf.Tensor2D, tf.Tensor1D];
+        const [xhat, r, g, column] = saved as [tf.Tensor2D, tf.Tensor2D, tf.Tensor1D, tf.Tensor2D];
         const ones = tf.ones([1, rows]) as tf.Tensor2D;
-        const column = tf.fill([size, 1], 1 / size) as tf.Tensor2D;
         const dxhat = grad.mul(g) as tf.Tensor2D;
         const meanDxhat = tf.matMul(dxhat, column);
         const meanDxhatXhat = tf.matMul(dxhat.mul(xhat) as tf.Tensor2D, column);

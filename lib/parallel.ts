@@ -19,6 +19,7 @@ import * as tf from "@tensorflow/tfjs";
 import { learningRateAt } from "./schedule.ts";
 import type { StepMetrics } from "./trainer.ts";
 import type { ToWorker } from "./_parallel_worker.ts";
+import { askWorker } from "./_ask_worker.ts";
 
 /** What runs training steps: a {@linkcode Trainer} or a {@linkcode ParallelTrainer}. */
 export interface StepRunner {
@@ -246,19 +247,7 @@ export class ParallelTrainer implements StepRunner {
   }
 
   #ask(replica: number, message: ToWorker): Promise<FromWorker> {
-    const worker = this.#workers[replica]!;
-    return new Promise((resolve, reject) => {
-      worker.onmessage = (event: MessageEvent<FromWorker>) => {
-        if (event.data.type === "error") {
-          reject(new Error(`Training replica ${replica} failed: ${event.data.message}`));
-        } else resolve(event.data);
-      };
-      worker.onerror = (event) => {
-        event.preventDefault();
-        reject(new Error(`Training replica ${replica} failed: ${event.message}`));
-      };
-      worker.postMessage(message);
-    });
+    return askWorker<FromWorker>(this.#workers[replica]!, message, `Training replica ${replica}`);
   }
 }
 
