@@ -63,17 +63,26 @@ export function intFlag(value: string | boolean | undefined, flag: string): numb
   return n;
 }
 
-/** `--decoding` and `--workers` of the inference entry points, validated. */
+/** `--decoding`, `--tag-prior-weight` and `--workers` of the inference entry points, validated. */
 export function inferenceFlags(
   values: Record<string, string | boolean | undefined>,
-): { decoding: TagDecoding; workers: number } {
+): { decoding: TagDecoding; workers: number; tagPriorWeight?: number } {
   const decoding = (values.decoding as string | undefined) ?? "transitions";
   if (!(TAG_DECODINGS as readonly string[]).includes(decoding)) {
     fail(`--decoding must be one of ${TAG_DECODINGS.join(", ")}, got "${decoding}"`);
   }
   const workers = intFlag(values.workers, "workers") ?? 1;
   if (workers < 1) fail(`--workers expects an integer >= 1, got ${values.workers}`);
-  return { decoding: decoding as TagDecoding, workers };
+  const raw = values["tag-prior-weight"];
+  const tagPriorWeight = raw === undefined ? undefined : Number(raw);
+  if (tagPriorWeight !== undefined && !(tagPriorWeight >= 0 && tagPriorWeight <= 4)) {
+    fail(`--tag-prior-weight expects a number in [0, 4], got ${raw}`);
+  }
+  return {
+    decoding: decoding as TagDecoding,
+    workers,
+    ...(tagPriorWeight === undefined ? {} : { tagPriorWeight }),
+  };
 }
 
 /** Runs `single` on this thread, or `parallel` on a pool of `workers` workers (closed after). */

@@ -34,6 +34,8 @@ const USAGE = `Usage: deno task eval [options]
   --conlleval FILE   score a predictions file instead (token ... gold predicted); no model
   --decoding MODE    NER tag decoding: transitions (default: well-formed IOB2 plus the
                      training tag-bigram scores, Viterbi) | constrained | argmax
+  --tag-prior-weight X  λ of the tag-prior division of transitions decoding (default:
+                     the model's, 0.5 when trained by this version; 0 turns it off)
   --workers N        predict on N workers (cores) in parallel (default 1)
   --json             one JSON object
   --backend NAME     wasm (default) | cpu
@@ -46,6 +48,7 @@ const { values } = parse(Deno.args, {
   sentiment: { type: "string" },
   conlleval: { type: "string" },
   decoding: { type: "string" },
+  "tag-prior-weight": { type: "string" },
   workers: { type: "string" },
   json: { type: "boolean" },
   backend: { type: "string" },
@@ -87,12 +90,12 @@ try {
       }
       : {}),
   };
-  const { decoding, workers } = inferenceFlags(values);
+  const { workers, ...decodingOptions } = inferenceFlags(values);
   const scores = await onWorkers(
     bundle,
     workers,
-    () => scoreCorpora(bundle, corpora, { decoding }),
-    (pool) => scoreCorporaParallel(pool, corpora, { decoding }),
+    () => scoreCorpora(bundle, corpora, decodingOptions),
+    (pool) => scoreCorporaParallel(pool, corpora, decodingOptions),
   );
   if (values.json === true) {
     console.log(JSON.stringify(scores));

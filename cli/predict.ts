@@ -20,6 +20,7 @@ const USAGE = `Usage: deno task predict [options] [SENTENCE ...]
   --file FILE      read sentences from FILE, one per line (else arguments, else stdin)
   --json           one JSON object per sentence
   --decoding MODE  NER tag decoding: transitions (default) | constrained | argmax
+  --tag-prior-weight X  λ of the tag-prior division (default: the model's; 0 = off)
   --workers N      predict on N workers (cores) in parallel (default 1)
   --backend NAME   wasm (default) | cpu
   --threads N      tfjs-wasm threads (default 1; falls back to 1 with a warning)
@@ -30,6 +31,7 @@ const { values, positionals } = parse(Deno.args, {
   file: { type: "string" },
   json: { type: "boolean" },
   decoding: { type: "string" },
+  "tag-prior-weight": { type: "string" },
   workers: { type: "string" },
   backend: { type: "string" },
   threads: { type: "string" },
@@ -40,12 +42,12 @@ await setupBackend(values.backend, values.threads);
 const texts = await readTexts(positionals, values.file);
 const dir = (values.model as string | undefined) ?? DEFAULT_MODEL_DIR;
 const bundle = await loadModel(dir).catch((e: Error) => fail(e.message));
-const { decoding, workers } = inferenceFlags(values);
+const { workers, ...decodingOptions } = inferenceFlags(values);
 const predictions = await onWorkers(
   bundle,
   workers,
-  () => predict(bundle, texts, { decoding }),
-  (pool) => pool.predict(texts, { decoding }),
+  () => predict(bundle, texts, decodingOptions),
+  (pool) => pool.predict(texts, decodingOptions),
 );
 for (const p of predictions) {
   if (p.truncated) {

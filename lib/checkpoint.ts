@@ -139,9 +139,15 @@ export async function loadModel(dir: string): Promise<ModelBundle> {
     const n = labels.nerTags.length;
     const ok = (a: unknown, len: number) =>
       Array.isArray(a) && a.length === len && a.every((x) => typeof x === "number");
-    if (!ok(transitions.scores, n * n) || !ok(transitions.start, n)) {
+    if (
+      !ok(transitions.scores, n * n) || !ok(transitions.start, n) ||
+      (transitions.prior !== undefined && !ok(transitions.prior, n)) ||
+      (transitions.priorWeight !== undefined &&
+        !(typeof transitions.priorWeight === "number" && transitions.priorWeight >= 0 &&
+          transitions.priorWeight <= 4))
+    ) {
       throw new CheckpointError(
-        `Cannot load ${dir}/labels.json: field tagTransitions must hold ${n}×${n} scores and ${n} start scores`,
+        `Cannot load ${dir}/labels.json: field tagTransitions must hold ${n}×${n} scores, ${n} start scores, optionally ${n} prior scores and a priorWeight in [0, 4]`,
       );
     }
   }

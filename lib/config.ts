@@ -32,6 +32,10 @@ export interface ModelConfig {
   readonly caseFeatures: boolean;
   /** Standard deviation of the truncated-normal weight initialiser. @default 0.02 */
   readonly initializerRange: number;
+  /** Size of the character embeddings of the character CNN (used when `tokenizer.charWidth > 0`). @default 16 */
+  readonly charEmbeddingSize: number;
+  /** Filters (width 3) of the character CNN, max-pooled over the word, then projected to `hiddenSize`. @default 64 */
+  readonly charFilters: number;
 }
 
 /** How words become token ids. */
@@ -47,6 +51,16 @@ export interface TokenizerConfig {
    * which give unknown words a representation; 0 disables. @default 1024
    */
   readonly affixBuckets: number;
+  /** Prefix and suffix lengths of the affix features (a prefix and a suffix id per length). @default [3] */
+  readonly affixLengths: readonly number[];
+  /** Add a hashed word-shape feature (`Xxxxx`, `dd-dd`, `X.X.`) to the affix features. @default false */
+  readonly shapeFeature: boolean;
+  /**
+   * Character slots per word for the character CNN (beginning and end markers
+   * included; longer words keep their first and last characters); 0 disables
+   * character features. @default 0
+   */
+  readonly charWidth: number;
 }
 
 /** The optimisation run. */
@@ -152,8 +166,18 @@ const DEFAULT_CONFIG: Config = {
     pooling: "mean",
     caseFeatures: true,
     initializerRange: 0.02,
+    charEmbeddingSize: 16,
+    charFilters: 64,
   },
-  tokenizer: { lowercase: true, minFrequency: 1, maxVocabSize: 20000, affixBuckets: 1024 },
+  tokenizer: {
+    lowercase: true,
+    minFrequency: 1,
+    maxVocabSize: 20000,
+    affixBuckets: 1024,
+    affixLengths: [3],
+    shapeFeature: false,
+    charWidth: 0,
+  },
   train: {
     epochs: 30,
     batchSize: 16,
@@ -246,7 +270,22 @@ export function validateConfig(value: unknown, source = "config"): Config {
     value = { ...value, train: { ...DEFAULT_CONFIG.train, ...value.train } };
   }
   const v = value as Record<string, unknown>;
-  if (isObject(v.tokenizer)) value = { ...v, tokenizer: { affixBuckets: 0, ...v.tokenizer } };
+  if (isObject(v.tokenizer)) {
+    value = {
+      ...v,
+      tokenizer: {
+        affixBuckets: 0,
+        affixLengths: [3],
+        shapeFeature: false,
+        charWidth: 0,
+        ...v.tokenizer,
+      },
+    };
+  }
+  const w = value as Record<string, unknown>;
+  if (isObject(w.model)) {
+    value = { ...w, model: { charEmbeddingSize: 16, charFilters: 64, ...w.model } };
+  }
   checkKeys(value as Record<string, unknown>, DEFAULT_CONFIG, source, true);
   validate(value as unknown as Config);
   return deepFreeze(structuredClone(value) as unknown as Config);
@@ -280,6 +319,25 @@ function validate(c: Config): void {
   int("tokenizer.minFrequency", c.tokenizer.minFrequency, 1);
   int("tokenizer.maxVocabSize", c.tokenizer.maxVocabSize, 8);
   int("tokenizer.affixBuckets", c.tokenizer.affixBuckets, 0);
+  int("tokenizer.charWidth", c.tokenizer.charWidth, 0);
+  if (
+    !Array.isArray(c.tokenizer.affixLengths) || c.tokenizer.affixLengths.length === 0 ||
+    !c.tokenizer.affixLengths.every((n) => Number.isInteger(n) && n >= 1 && n <= 16)
+  ) {
+    throw new ConfigError(
+      `Invalid config field tokenizer.affixLengths: expected a non-empty list of integers in [1, 16], got ${
+        JSON.stringify(c.tokenizer.affixLengths)
+      }`,
+    );
+  }
+  bool("tokenizer.shapeFeature", c.tokenizer.shapeFeature);
+  if (c.tokenizer.charWidth > 0 && c.tokenizer.charWidth < 3) {
+    throw new ConfigError(
+      `Invalid config field tokenizer.charWidth: expected 0 (off) or at least 3, got ${c.tokenizer.charWidth}`,
+    );
+  }
+  int("model.charEmbeddingSize", m.charEmbeddingSize, 1);
+  int("model.charFilters", m.charFilters, 1);
   int("train.epochs", t.epochs, 0);
   int("train.batchSize", t.batchSize, 1);
   num("train.learningRate", t.learningRate, 0, 10);

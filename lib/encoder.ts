@@ -9,6 +9,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { attentionBias, MultiHeadSelfAttention } from "./attention.ts";
+import { CharCnn } from "./char_cnn.ts";
 import type { ModelConfig } from "./config.ts";
 import { dense, dropout, gelu, layerNorm } from "./ops.ts";
 import type { ParameterStore } from "./parameters.ts";
@@ -29,10 +30,21 @@ export interface EncoderInputs {
   readonly tokenIds: tf.Tensor2D;
   /** `[batch, seqLen]` int32 */
   readonly caseIds: tf.Tensor2D;
-  /** `[batch, seqLen, 2]` int32 prefix and suffix ids (when the model has affix features) */
+  /** `[batch, seqLen, affixCount]` int32 prefix, suffix (and shape) ids (when the model has affix features) */
   readonly affixIds?: tf.Tensor3D;
+  /** `[batch, seqLen, charWidth]` int32 character ids (when the model has a character CNN) */
+  readonly charIds?: tf.Tensor3D;
   /** `[batch, seqLen]` float32 */
   readonly mask: tf.Tensor2D;
+}
+
+/** Input sizes of the encoder's embeddings that come from the tokenizer. */
+export interface EmbeddingDims {
+  readonly vocabSize: number;
+  /** Affix hash buckets (0: no affix features). @default 0 */
+  readonly affixBuckets?: number;
+  /** Character ids, special ones included (0: no character CNN). @default 0 */
+  readonly charVocabSize?: number;
 }
 
 /** Parameter-name prefixes of the encoder, for freezing and parameter groups. */
@@ -96,10 +108,12 @@ export class Encoder {
   readonly #positionEmbedding: tf.Variable;
   readonly #caseEmbedding: tf.Variable | undefined;
   readonly #affixEmbedding: tf.Variable | undefined;
+  readonly #charCnn: CharCnn | undefined;
   readonly #layers: EncoderLayer[];
   readonly #finalNorm: [tf.Variable, tf.Variable];
 
-  constructor(params: ParameterStore, config: ModelConfig, vocabSize: number, affixBuckets = 0) {
+  constructor(params: ParameterStore, config: ModelConfig, dims: EmbeddingDims) {
+    const { vocabSize, affixBuckets = 0, charVocabSize = 0 } = dims;
     const h = config.hiddenSize;
     const normal = { kind: "normal", stddev: config.initializerRange } as const;
     this.#config = config;
@@ -114,6 +128,15 @@ export class Encoder {
       : undefined;
     this.#affixEmbedding = affixBuckets > 0
       ? params.create(`${EMBEDDINGS_PREFIX}affix`, [2 * affixBuckets, h], normal)
+      : undefined;
+    this.#charCnn = charVocabSize > 0
+      ? new CharCnn(params, `${EMBEDDINGS_PREFIX}char`, {
+        charVocabSize,
+        embeddingSize: config.charEmbeddingSize,
+        filters: config.charFilters,
+        hiddenSize: h,
+        initializerRange: config.initializerRange,
+      })
       : undefined;
     this.#layers = Array.from(
       { length: config.numLayers },
@@ -151,7 +174,13 @@ export class Encoder {
         throw new TypeError("Cannot encode batch: the model has affix features but no affixIds");
       }
       const affixes = tf.gather(this.#affixEmbedding, inputs.affixIds.reshape([-1]));
-      x = x.add(affixes.reshape([batch, seqLen, 2, h]).sum(2));
+      x = x.add(affixes.reshape([batch, seqLen, inputs.affixIds.shape[2], h]).sum(2));
+    }
+    if (this.#charCnn !== undefined) {
+      if (inputs.charIds === undefined) {
+        throw new TypeError("Cannot encode batch: the model has character features but no charIds");
+      }
+      x = x.add(this.#charCnn.apply(inputs.charIds));
     }
     x = dropout(
       x,

@@ -38,6 +38,11 @@ export interface EncodedSentence {
   readonly caseIds: Int32Array;
   /** Prefix and suffix ids per token, interleaved (`2 × length`); 0 for `[CLS]`. */
   readonly affixIds: Int32Array;
+  /**
+   * Character ids per token (`charWidth × length`, all 0 for `[CLS]`), when the
+   * tokenizer has character features.
+   */
+  readonly charIds?: Int32Array;
   /** Index of the word each token came from; -1 for `[CLS]`. */
   readonly wordIds: Int32Array;
   /** Tag id per token, or {@linkcode IGNORE_INDEX}. */
@@ -73,7 +78,10 @@ export function encodeSentence(
   const length = words.length + 1;
   const tokenIds = new Int32Array(length);
   const caseIds = new Int32Array(length);
-  const affixIds = new Int32Array(2 * length);
+  const affixCount = tokenizer.affixCount;
+  const affixIds = new Int32Array(affixCount * length);
+  const charWidth = tokenizer.charWidth;
+  const charIds = charWidth > 0 ? new Int32Array(charWidth * length) : undefined;
   const wordIds = new Int32Array(length);
   const nerLabels = new Int32Array(length).fill(IGNORE_INDEX);
   tokenIds[0] = CLS_ID;
@@ -82,7 +90,8 @@ export function encodeSentence(
   words.forEach((word, i) => {
     tokenIds[i + 1] = tokenizer.tokenId(word);
     caseIds[i + 1] = caseFeature(word);
-    if (tokenizer.affixBuckets > 0) affixIds.set(tokenizer.affixIds(word), 2 * (i + 1));
+    if (tokenizer.affixBuckets > 0) affixIds.set(tokenizer.affixIds(word), affixCount * (i + 1));
+    charIds?.set(tokenizer.charIdsOf(word), charWidth * (i + 1));
     wordIds[i + 1] = i;
     const tag = sentence.tags?.[i];
     if (tag !== undefined) nerLabels[i + 1] = labelId(labels.nerTags, tag, "NER tag");
@@ -94,6 +103,7 @@ export function encodeSentence(
     tokenIds,
     caseIds,
     affixIds,
+    ...(charIds === undefined ? {} : { charIds }),
     wordIds,
     nerLabels,
     sentiment,
@@ -107,8 +117,14 @@ export interface PaddedBatch {
   readonly seqLen: number;
   readonly tokenIds: Int32Array;
   readonly caseIds: Int32Array;
-  /** `[batch, seqLen, 2]` prefix and suffix ids. */
+  /** `[batch, seqLen, affixCount]` prefix, suffix (and shape) ids. */
   readonly affixIds: Int32Array;
+  /** Affix feature ids per token. @default 2 */
+  readonly affixCount?: number;
+  /** Character slots per token (absent or 0: no character features). */
+  readonly charWidth?: number;
+  /** `[batch, seqLen, charWidth]` character ids, when `charWidth > 0`. */
+  readonly charIds?: Int32Array;
   /** 1 at real tokens, 0 at padding. */
   readonly mask: Float32Array;
   readonly nerLabels: Int32Array;
@@ -137,7 +153,14 @@ export function padBatch(sentences: readonly EncodedSentence[]): PaddedBatch {
   const seqLen = Math.max(1, ...sentences.map((s) => s.tokenIds.length));
   const tokenIds = new Int32Array(batch * seqLen).fill(PAD_ID);
   const caseIds = new Int32Array(batch * seqLen).fill(CaseFeature.PAD);
-  const affixIds = new Int32Array(2 * batch * seqLen);
+  const affixCount = sentences[0] === undefined
+    ? 2
+    : sentences[0].affixIds.length / sentences[0].tokenIds.length;
+  const affixIds = new Int32Array(affixCount * batch * seqLen);
+  const charWidth = sentences[0]?.charIds === undefined
+    ? 0
+    : sentences[0].charIds.length / sentences[0].tokenIds.length;
+  const charIds = new Int32Array(charWidth * batch * seqLen);
   const mask = new Float32Array(batch * seqLen);
   const nerLabels = new Int32Array(batch * seqLen).fill(IGNORE_INDEX);
   const sentimentLabels = new Int32Array(batch);
@@ -145,12 +168,31 @@ export function padBatch(sentences: readonly EncodedSentence[]): PaddedBatch {
     const at = b * seqLen;
     tokenIds.set(s.tokenIds, at);
     caseIds.set(s.caseIds, at);
-    affixIds.set(s.affixIds, 2 * at);
+    affixIds.set(s.affixIds, affixCount * at);
+    if (charWidth > 0) {
+      if (s.charIds === undefined || s.charIds.length !== charWidth * s.tokenIds.length) {
+        throw new RangeError(
+          `Cannot pad batch: sentence ${b} lacks ${charWidth} character ids per token`,
+        );
+      }
+      charIds.set(s.charIds, charWidth * at);
+    }
     nerLabels.set(s.nerLabels, at);
     mask.fill(1, at, at + s.tokenIds.length);
     sentimentLabels[b] = s.sentiment;
   });
-  return { batch, seqLen, tokenIds, caseIds, affixIds, mask, nerLabels, sentimentLabels };
+  return {
+    batch,
+    seqLen,
+    tokenIds,
+    caseIds,
+    affixIds,
+    ...(affixCount !== 2 ? { affixCount } : {}),
+    ...(charWidth > 0 ? { charWidth, charIds } : {}),
+    mask,
+    nerLabels,
+    sentimentLabels,
+  };
 }
 
 /** Model inputs as tensors. The caller owns them (see {@linkcode disposeBatch}). */
@@ -159,8 +201,10 @@ export interface BatchTensors {
   readonly tokenIds: tf.Tensor2D;
   /** `[batch, seqLen]` int32 */
   readonly caseIds: tf.Tensor2D;
-  /** `[batch, seqLen, 2]` int32 prefix and suffix ids */
+  /** `[batch, seqLen, affixCount]` int32 prefix, suffix (and shape) ids */
   readonly affixIds: tf.Tensor3D;
+  /** `[batch, seqLen, charWidth]` int32 character ids, when the batch has them */
+  readonly charIds?: tf.Tensor3D;
   /** `[batch, seqLen]` float32, 1 at real tokens */
   readonly mask: tf.Tensor2D;
   /** `[batch, seqLen]` int32, {@linkcode IGNORE_INDEX} where unlabelled */
@@ -175,7 +219,10 @@ export function batchToTensors(b: PaddedBatch): BatchTensors {
   return {
     tokenIds: tf.tensor2d(b.tokenIds, shape, "int32"),
     caseIds: tf.tensor2d(b.caseIds, shape, "int32"),
-    affixIds: tf.tensor3d(b.affixIds, [b.batch, b.seqLen, 2], "int32"),
+    affixIds: tf.tensor3d(b.affixIds, [b.batch, b.seqLen, b.affixCount ?? 2], "int32"),
+    ...(b.charWidth && b.charIds
+      ? { charIds: tf.tensor3d(b.charIds, [b.batch, b.seqLen, b.charWidth], "int32") }
+      : {}),
     mask: tf.tensor2d(b.mask, shape, "float32"),
     nerLabels: tf.tensor2d(b.nerLabels, shape, "int32"),
     sentimentLabels: tf.tensor1d(b.sentimentLabels, "int32"),
@@ -185,6 +232,7 @@ export function batchToTensors(b: PaddedBatch): BatchTensors {
 /** Disposes every tensor of a batch. */
 export function disposeBatch(b: BatchTensors): void {
   tf.dispose([b.tokenIds, b.caseIds, b.affixIds, b.mask, b.nerLabels, b.sentimentLabels]);
+  if (b.charIds !== undefined) b.charIds.dispose();
 }
 
 /**

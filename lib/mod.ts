@@ -14,6 +14,7 @@
  */
 export * from "./attention.ts";
 export * from "./backend.ts";
+export * from "./char_cnn.ts";
 export * from "./checkpoint.ts";
 export * from "./config.ts";
 export * from "./data.ts";

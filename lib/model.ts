@@ -17,6 +17,8 @@ export interface ModelDims {
   readonly vocabSize: number;
   /** Affix hash buckets of the tokenizer (0: no affix features). @default 0 */
   readonly affixBuckets?: number;
+  /** Character ids of the tokenizer, special ones included (0: no character CNN). @default 0 */
+  readonly charVocabSize?: number;
   readonly numNerTags: number;
   readonly numSentimentLabels: number;
 }
@@ -33,12 +35,17 @@ export interface ModelDims {
  * ```
  */
 export function modelDims(
-  tokenizer: { readonly vocabSize: number; readonly affixBuckets: number },
+  tokenizer: {
+    readonly vocabSize: number;
+    readonly affixBuckets: number;
+    readonly charVocabSize?: number;
+  },
   labels: { readonly nerTags: readonly string[]; readonly sentimentLabels: readonly string[] },
 ): ModelDims {
   return {
     vocabSize: tokenizer.vocabSize,
     affixBuckets: tokenizer.affixBuckets,
+    ...(tokenizer.charVocabSize ? { charVocabSize: tokenizer.charVocabSize } : {}),
     numNerTags: labels.nerTags.length,
     numSentimentLabels: labels.sentimentLabels.length,
   };
@@ -96,7 +103,7 @@ export class MultiTaskModel {
     this.config = config;
     this.dims = dims;
     this.parameters = new ParameterStore(seed);
-    this.encoder = new Encoder(this.parameters, config, dims.vocabSize, dims.affixBuckets ?? 0);
+    this.encoder = new Encoder(this.parameters, config, dims);
     const headArgs = {
       hiddenSize: config.hiddenSize,
       dropout: config.dropout,

@@ -122,3 +122,40 @@ export function dropout(x: tf.Tensor, rate: number, seed: number | undefined): t
   if (rate === 0 || seed === undefined) return x;
   return tf.dropout(x, rate, undefined, seed);
 }
+
+/**
+ * Maximum over axis 1 of `[n, width, features]`, with a hand-written gradient:
+ * tf.max's gradient compares `x` with the broadcast maximum through `Equal`,
+ * which the WASM backend runs ≈ 150× slower than a vectorised op when it
+ * broadcasts. Here the "is the maximum" mask is `relu(1 + (x - max) · 1e30)`:
+ * 1 where `x` equals the maximum, 0 wherever it is smaller (by any float32
+ * amount), from fast broadcasting ops only. Ties all receive the gradient, as
+ * with tf.max.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import * as tf from "@tensorflow/tfjs";
+ * import { initBackend, maxOverAxis1 } from "./mod.ts";
+ * await initBackend("cpu");
+ * const x = tf.tensor3d([[[1, 5], [3, 5], [2, 0]]]);
+ * assert.deepEqual([...maxOverAxis1(x).dataSync()], [3, 5]);
+ * const g = tf.grad((v: tf.Tensor) => maxOverAxis1(v as tf.Tensor3D).mul([1, 10]).sum())(x);
+ * assert.deepEqual([...g.dataSync()], [0, 10, 1, 10, 0, 0]);
+ * ```
+ */
+export const maxOverAxis1 = tf.customGrad(
+  (...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const [x, save] = args as [tf.Tensor3D, tf.GradSaveFunc];
+    const value = x.max(1) as tf.Tensor2D;
+    save([x, value]);
+    return {
+      value,
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        const [input, max] = saved as [tf.Tensor3D, tf.Tensor2D];
+        const isMax = tf.relu(input.sub(max.expandDims(1)).mul(1e30).add(1));
+        return [isMax.mul(dy.expandDims(1))];
+      },
+    };
+  },
+) as unknown as (x: tf.Tensor3D) => tf.Tensor2D;

@@ -302,7 +302,14 @@ export function splitBatch(batch: PaddedBatch, parts: number): PaddedBatch[] {
       seqLen,
       tokenIds: take(batch.tokenIds, (n) => new Int32Array(n)),
       caseIds: take(batch.caseIds, (n) => new Int32Array(n)),
-      affixIds: take(batch.affixIds, (n) => new Int32Array(n), 2),
+      affixIds: take(batch.affixIds, (n) => new Int32Array(n), batch.affixCount ?? 2),
+      ...(batch.affixCount === undefined ? {} : { affixCount: batch.affixCount }),
+      ...(batch.charWidth && batch.charIds
+        ? {
+          charWidth: batch.charWidth,
+          charIds: take(batch.charIds, (n) => new Int32Array(n), batch.charWidth),
+        }
+        : {}),
       mask: take(batch.mask, (n) => new Float32Array(n)),
       nerLabels: take(batch.nerLabels, (n) => new Int32Array(n)),
       sentimentLabels: batch.sentimentLabels.slice(rows[0] ?? 0, (rows[0] ?? 0) + size),

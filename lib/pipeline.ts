@@ -53,6 +53,11 @@ export interface InferenceOptions {
    * constraint only) or `argmax`. @default "transitions"
    */
   readonly decoding?: TagDecoding;
+  /**
+   * λ of `transitions` decoding's tag-prior division (see
+   * `TagTransitions`); default: the model's own (set by training).
+   */
+  readonly tagPriorWeight?: number;
 }
 
 /**
@@ -162,7 +167,11 @@ export function decodeBatch(
       rows,
       n,
       labels.nerTags,
-      decoding === "transitions" ? labels.tagTransitions : undefined,
+      decoding !== "transitions" || labels.tagTransitions === undefined
+        ? undefined
+        : options.tagPriorWeight === undefined
+        ? labels.tagTransitions
+        : { ...labels.tagTransitions, priorWeight: options.tagPriorWeight },
     );
     const tags: string[] = [];
     const confidence: number[] = [];

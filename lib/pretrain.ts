@@ -86,7 +86,20 @@ export async function pretrainBackbone(
         const tensors = {
           tokenIds: tf.tensor2d(batch.tokenIds, [batch.batch, batch.seqLen], "int32"),
           caseIds: tf.tensor2d(batch.caseIds, [batch.batch, batch.seqLen], "int32"),
-          affixIds: tf.tensor3d(batch.affixIds, [batch.batch, batch.seqLen, 2], "int32"),
+          affixIds: tf.tensor3d(
+            batch.affixIds,
+            [batch.batch, batch.seqLen, batch.affixCount ?? 2],
+            "int32",
+          ),
+          ...(batch.charWidth && batch.charIds
+            ? {
+              charIds: tf.tensor3d(
+                batch.charIds,
+                [batch.batch, batch.seqLen, batch.charWidth],
+                "int32",
+              ),
+            }
+            : {}),
           mask: tf.tensor2d(batch.mask, [batch.batch, batch.seqLen], "float32"),
         };
         const positions = tf.tensor1d(targets.positions, "int32");
@@ -148,8 +161,8 @@ export interface MaskTargets {
  * Chooses and corrupts tokens for masked-language modelling (pure, seeded):
  * each real word token (not `[CLS]`, not padding) is chosen with probability
  * {@linkcode MASK_PROBABILITY} (at least one per batch); a chosen token becomes
- * `[MASK]` (80 %), a random word (10 %) or stays (10 %), and its affix features
- * are cleared so they do not give the word away.
+ * `[MASK]` (80 %), a random word (10 %) or stays (10 %), and its affix and
+ * character features are cleared so they do not give the word away.
  *
  * @example
  * ```ts
@@ -176,6 +189,9 @@ export function maskBatch(
   const random = mulberry32(seed);
   const tokenIds = batch.tokenIds.slice();
   const affixIds = batch.affixIds.slice();
+  const charWidth = batch.charWidth ?? 0;
+  const affixCount = batch.affixCount ?? 2;
+  const charIds = batch.charIds?.slice();
   const positions: number[] = [];
   const candidates: number[] = [];
   for (let b = 0; b < batch.batch; b++) {
@@ -197,11 +213,11 @@ export function maskBatch(
       tokenIds[p] = SPECIAL_TOKENS.length +
         Math.floor(random() * (vocabSize - SPECIAL_TOKENS.length));
     }
-    affixIds[2 * p] = 0;
-    affixIds[2 * p + 1] = 0;
+    affixIds.fill(0, affixCount * p, affixCount * (p + 1));
+    charIds?.fill(0, charWidth * p, charWidth * (p + 1));
   }
   return {
-    batch: { ...batch, tokenIds, affixIds },
+    batch: { ...batch, tokenIds, affixIds, ...(charIds === undefined ? {} : { charIds }) },
     targets: { positions: Int32Array.from(positions), labels },
   };
 }

@@ -40,7 +40,25 @@ export interface WordTokenizerJson {
   readonly vocab: readonly string[];
   /** Hash buckets of affix features; 0 or absent disables them. */
   readonly affixBuckets?: number;
+  /** Prefix and suffix lengths of the affix features. @default [3] */
+  readonly affixLengths?: readonly number[];
+  /** Whether a word-shape feature joins the affix features. @default false */
+  readonly shapeFeature?: boolean;
+  /** Character vocabulary (after the 4 special character ids); absent: no character features. */
+  readonly chars?: readonly string[];
+  /** Character slots per word (0 or absent: no character features). */
+  readonly charWidth?: number;
 }
+
+/** Special character ids: padding, unknown character, beginning and end of word. */
+export const CHAR_PAD_ID = 0;
+export const CHAR_UNK_ID = 1;
+export const CHAR_BOW_ID = 2;
+export const CHAR_EOW_ID = 3;
+/** Number of special character ids. */
+export const NUM_SPECIAL_CHARS = 4;
+/** Largest character vocabulary learned by {@linkcode WordTokenizer.fit} (special ids excluded). */
+export const MAX_CHARS = 250;
 
 /**
  * Maps words to ids with a fixed vocabulary.
@@ -61,9 +79,25 @@ export class WordTokenizer {
   readonly vocab: readonly string[];
   /** Hash buckets per affix feature (0: none). Id 0 is padding. */
   readonly affixBuckets: number;
+  /** Prefix and suffix lengths of the affix features. */
+  readonly affixLengths: readonly number[];
+  /** Whether a word-shape feature joins the affix features. */
+  readonly shapeFeature: boolean;
+  /** Character vocabulary, case kept; id of `chars[i]` is `i + 4`. Empty: no character features. */
+  readonly chars: readonly string[];
+  /** Character slots per word, markers included (0: no character features). */
+  readonly charWidth: number;
   readonly #ids: Map<string, number>;
+  readonly #charIds: Map<string, number>;
 
-  constructor(vocab: readonly string[], lowercase: boolean, affixBuckets = 0) {
+  constructor(vocab: readonly string[], lowercase: boolean, options: WordFeatureOptions = {}) {
+    const {
+      affixBuckets = 0,
+      affixLengths = [3],
+      shapeFeature = false,
+      chars = [],
+      charWidth = 0,
+    } = options;
     SPECIAL_TOKENS.forEach((token, i) => {
       if (vocab[i] !== token) {
         throw new RangeError(`Cannot build tokenizer: vocab[${i}] must be ${token}`);
@@ -72,28 +106,64 @@ export class WordTokenizer {
     this.vocab = vocab;
     this.lowercase = lowercase;
     this.affixBuckets = affixBuckets;
+    if (affixLengths.length === 0 || !affixLengths.every((n) => Number.isInteger(n) && n >= 1)) {
+      throw new RangeError(
+        `Cannot build tokenizer: affixLengths must be positive integers, got ${
+          JSON.stringify(affixLengths)
+        }`,
+      );
+    }
+    this.affixLengths = affixLengths;
+    this.shapeFeature = shapeFeature;
+    if (charWidth !== 0 && (!Number.isInteger(charWidth) || charWidth < 3)) {
+      throw new RangeError(
+        `Cannot build tokenizer: charWidth must be 0 or an integer ≥ 3, got ${charWidth}`,
+      );
+    }
+    if (charWidth > 0 && chars.length === 0) {
+      throw new RangeError("Cannot build tokenizer: charWidth > 0 needs a character vocabulary");
+    }
+    this.chars = charWidth > 0 ? chars : [];
+    this.charWidth = charWidth;
     this.#ids = new Map(vocab.map((w, i) => [w, i]));
+    this.#charIds = new Map(this.chars.map((c, i) => [c, i + NUM_SPECIAL_CHARS]));
   }
 
   /**
    * Learns a vocabulary from words: most frequent first, ties broken by first
-   * appearance, so the result is deterministic.
+   * appearance, so the result is deterministic; with `charWidth > 0`, also a
+   * character vocabulary (case kept, same frequency floor, at most
+   * {@linkcode MAX_CHARS} characters).
    */
-  static fit(sentences: Iterable<readonly string[]>, config: TokenizerConfig): WordTokenizer {
+  static fit(
+    sentences: Iterable<readonly string[]>,
+    config:
+      & Omit<TokenizerConfig, "charWidth" | "affixLengths" | "shapeFeature">
+      & Partial<Pick<TokenizerConfig, "charWidth" | "affixLengths" | "shapeFeature">>,
+  ): WordTokenizer {
     const counts = new Map<string, number>();
+    const charCounts = new Map<string, number>();
+    const charWidth = config.charWidth ?? 0;
     for (const words of sentences) {
       for (const word of words) {
         const key = config.lowercase ? word.toLowerCase() : word;
         counts.set(key, (counts.get(key) ?? 0) + 1);
+        if (charWidth > 0) {
+          for (const c of word) charCounts.set(c, (charCounts.get(c) ?? 0) + 1);
+        }
       }
     }
-    const words = [...counts.entries()]
-      .filter(([w, n]) => n >= config.minFrequency && !SPECIAL_TOKENS.includes(w))
-      .map(([w, n], order) => ({ w, n, order }))
-      .sort((a, b) => b.n - a.n || a.order - b.order)
-      .slice(0, config.maxVocabSize - SPECIAL_TOKENS.length)
-      .map(({ w }) => w);
-    return new WordTokenizer([...SPECIAL_TOKENS, ...words], config.lowercase, config.affixBuckets);
+    const words = frequentFirst(counts, config.minFrequency)
+      .filter((w) => !SPECIAL_TOKENS.includes(w))
+      .slice(0, config.maxVocabSize - SPECIAL_TOKENS.length);
+    const chars = frequentFirst(charCounts, config.minFrequency).slice(0, MAX_CHARS);
+    return new WordTokenizer([...SPECIAL_TOKENS, ...words], config.lowercase, {
+      affixBuckets: config.affixBuckets,
+      ...(config.affixLengths === undefined ? {} : { affixLengths: config.affixLengths }),
+      ...(config.shapeFeature === undefined ? {} : { shapeFeature: config.shapeFeature }),
+      chars,
+      charWidth: chars.length > 0 ? charWidth : 0,
+    });
   }
 
   /** Rebuilds a tokenizer saved with {@linkcode toJSON}. */
@@ -106,7 +176,27 @@ export class WordTokenizer {
     ) {
       throw new CheckpointError(`Cannot load ${source}: not a word tokenizer`);
     }
-    return new WordTokenizer(j.vocab, j.lowercase, j.affixBuckets ?? 0);
+    const charWidth = j.charWidth ?? 0;
+    if (
+      !Number.isInteger(charWidth) || charWidth < 0 ||
+      (j.affixLengths !== undefined && !Array.isArray(j.affixLengths)) ||
+      (j.shapeFeature !== undefined && typeof j.shapeFeature !== "boolean") ||
+      (j.chars !== undefined &&
+        (!Array.isArray(j.chars) || !j.chars.every((c) => typeof c === "string")))
+    ) {
+      throw new CheckpointError(`Cannot load ${source}: bad character vocabulary or charWidth`);
+    }
+    try {
+      return new WordTokenizer(j.vocab, j.lowercase, {
+        affixBuckets: j.affixBuckets ?? 0,
+        ...(j.affixLengths === undefined ? {} : { affixLengths: j.affixLengths }),
+        ...(j.shapeFeature === undefined ? {} : { shapeFeature: j.shapeFeature }),
+        chars: j.chars ?? [],
+        charWidth,
+      });
+    } catch (e) {
+      throw new CheckpointError(`Cannot load ${source}: ${(e as Error).message}`);
+    }
   }
 
   /** Number of ids, special tokens included. */
@@ -119,15 +209,58 @@ export class WordTokenizer {
     return this.#ids.get(this.lowercase ? word.toLowerCase() : word) ?? UNK_ID;
   }
 
+  /** Affix feature ids per word: a prefix and a suffix per length, and the shape if enabled. */
+  get affixCount(): number {
+    return 2 * this.affixLengths.length + (this.shapeFeature ? 1 : 0);
+  }
+
   /**
-   * Prefix and suffix feature ids of a word: its first and last 3 letters,
-   * lower-cased and hashed into `[1, affixBuckets)`; the suffix id is offset by
-   * `affixBuckets`, so both index one table of `2 · affixBuckets` rows.
+   * Affix feature ids of a word ({@linkcode affixCount} of them): for each
+   * length `n` of `affixLengths`, its first and last `n` letters, lower-cased and
+   * hashed into `[1, affixBuckets)` (prefixes) and `[affixBuckets + 1,
+   * 2 · affixBuckets)` (suffixes), so all index one table of `2 · affixBuckets`
+   * rows; a prefix or suffix longer than the word is id 0. With `shapeFeature`,
+   * the {@linkcode wordShape} (case kept) follows, hashed into the suffix range.
+   * The default (`[3]`, no shape) gives the two ids of earlier versions.
    */
-  affixIds(word: string): [number, number] {
+  affixIds(word: string): number[] {
     const w = word.toLowerCase();
+    const chars = Array.from(w);
     const bucket = (s: string) => 1 + (deriveSeed(s) % (this.affixBuckets - 1));
-    return [bucket(`<${w.slice(0, 3)}`), this.affixBuckets + bucket(`${w.slice(-3)}>`)];
+    const ids: number[] = [];
+    for (const n of this.affixLengths) {
+      const fits = n <= 3 || chars.length >= n; // length 3 keeps its historical behaviour
+      ids.push(fits ? bucket(`<${w.slice(0, n)}`) : 0);
+      ids.push(fits ? this.affixBuckets + bucket(`${w.slice(-n)}>`) : 0);
+    }
+    if (this.shapeFeature) ids.push(this.affixBuckets + bucket(`shape:${wordShape(word)}`));
+    return ids;
+  }
+
+  /** Number of character ids, special ones included (0 without character features). */
+  get charVocabSize(): number {
+    return this.charWidth > 0 ? this.chars.length + NUM_SPECIAL_CHARS : 0;
+  }
+
+  /**
+   * Character ids of a word, case kept: beginning-of-word marker, characters,
+   * end-of-word marker, then padding, `charWidth` slots in all. A word longer
+   * than `charWidth - 2` characters keeps its first and last characters (half
+   * the slots each), so both its prefix and its suffix are seen.
+   */
+  charIdsOf(word: string): Int32Array {
+    const ids = new Int32Array(this.charWidth);
+    if (this.charWidth === 0) return ids;
+    let chars = Array.from(word);
+    const room = this.charWidth - 2;
+    if (chars.length > room) {
+      const head = Math.ceil(room / 2);
+      chars = [...chars.slice(0, head), ...chars.slice(chars.length - (room - head))];
+    }
+    ids[0] = CHAR_BOW_ID;
+    chars.forEach((c, i) => ids[i + 1] = this.#charIds.get(c) ?? CHAR_UNK_ID);
+    ids[chars.length + 1] = CHAR_EOW_ID;
+    return ids;
   }
 
   toJSON(): WordTokenizerJson {
@@ -136,8 +269,58 @@ export class WordTokenizer {
       lowercase: this.lowercase,
       vocab: this.vocab,
       affixBuckets: this.affixBuckets,
+      ...(this.affixLengths.length === 1 && this.affixLengths[0] === 3
+        ? {}
+        : { affixLengths: this.affixLengths }),
+      ...(this.shapeFeature ? { shapeFeature: true } : {}),
+      ...(this.charWidth > 0 ? { chars: this.chars, charWidth: this.charWidth } : {}),
     };
   }
+}
+
+/** Keys counted at least `minFrequency` times, most frequent first, ties in first-seen order. */
+function frequentFirst(counts: Map<string, number>, minFrequency: number): string[] {
+  return [...counts.entries()]
+    .filter(([, n]) => n >= minFrequency)
+    .map(([key, n], order) => ({ key, n, order }))
+    .sort((a, b) => b.n - a.n || a.order - b.order)
+    .map(({ key }) => key);
+}
+
+/** Word features beyond the vocabulary (see {@linkcode WordTokenizer}). */
+export interface WordFeatureOptions {
+  readonly affixBuckets?: number;
+  readonly affixLengths?: readonly number[];
+  readonly shapeFeature?: boolean;
+  readonly chars?: readonly string[];
+  readonly charWidth?: number;
+}
+
+/**
+ * The shape of a word, as in spaCy: upper-case letters become `X`, lower-case
+ * `x`, digits `d`, other characters stay; runs longer than 4 are cut to 4.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { wordShape } from "./tokenizer.ts";
+ * assert.equal(wordShape("Washington"), "Xxxxx");
+ * assert.equal(wordShape("U.S."), "X.X.");
+ * assert.equal(wordShape("1996-08-22"), "dddd-dd-dd");
+ * assert.equal(wordShape("McDonald's"), "XxXxxxx'x");
+ * ```
+ */
+export function wordShape(word: string): string {
+  let shape = "";
+  let last = "";
+  let run = 0;
+  for (const c of word) {
+    const s = /\p{Lu}/u.test(c) ? "X" : /\p{Ll}/u.test(c) ? "x" : /\p{Nd}/u.test(c) ? "d" : c;
+    run = s === last ? run + 1 : 1;
+    last = s;
+    if (run <= 4) shape += s;
+  }
+  return shape;
 }
 
 /**

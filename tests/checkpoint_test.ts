@@ -79,8 +79,15 @@ Deno.test("loadModel() refuses another format version and missing files", async 
   );
   await assert.rejects(
     loadModel(`${dir}/m`),
-    /labels.json: field tagTransitions must hold 5×5 scores and 5 start scores/,
+    /labels.json: field tagTransitions must hold 5×5 scores, 5 start scores/,
   );
+  for (const bad of [{ prior: [0, 1] }, { priorWeight: -1 }, { priorWeight: "0.5" }]) {
+    await Deno.writeTextFile(
+      `${dir}/m/labels.json`,
+      JSON.stringify({ ...labels, tagTransitions: { ...labels.tagTransitions, ...bad } }),
+    );
+    await assert.rejects(loadModel(`${dir}/m`), /optionally 5 prior scores and a priorWeight/);
+  }
   await Deno.writeTextFile(`${dir}/m/labels.json`, JSON.stringify(labels));
   await Deno.remove(`${dir}/m/weights.bin`);
   await assert.rejects(loadModel(`${dir}/m`), /weights.bin is unreadable/);

@@ -42,3 +42,17 @@ Deno.test("validateConfig() requires every field and accepts a resolved config",
   const { seed: _, ...noSeed } = c;
   assert.throws(() => validateConfig(noSeed), /config.seed: missing/);
 });
+
+Deno.test("character features: charWidth must be 0 or at least 3; older configs load without them", () => {
+  assert.equal(resolveConfig({ tokenizer: { charWidth: 16 } }).tokenizer.charWidth, 16);
+  assert.throws(() => resolveConfig({ tokenizer: { charWidth: 2 } }), /tokenizer.charWidth/);
+  assert.throws(() => resolveConfig({ model: { charFilters: 0 } }), /model.charFilters/);
+  const c = JSON.parse(JSON.stringify(resolveConfig()));
+  delete c.tokenizer.charWidth;
+  delete c.model.charFilters;
+  delete c.model.charEmbeddingSize;
+  const loaded = validateConfig(c);
+  assert.equal(loaded.tokenizer.charWidth, 0);
+  assert.equal(loaded.model.charFilters, 64);
+  assert.equal(loaded.model.charEmbeddingSize, 16);
+});

@@ -15,7 +15,12 @@ const TAGS = ["O", "B-PER", "I-PER", "B-LOC", "I-LOC"];
 function bruteForce(
   probs: number[],
   words: number,
-  trans?: { scores: readonly number[]; start: readonly number[] },
+  trans?: {
+    scores: readonly number[];
+    start: readonly number[];
+    prior?: readonly number[];
+    priorWeight?: number;
+  },
 ): number[] {
   const n = TAGS.length;
   let best: number[] = [], bestScore = -Infinity;
@@ -25,7 +30,7 @@ function bruteForce(
     let score = 0, ok = true;
     seq.forEach((t, w) => {
       if (!iob2Allows(w === 0 ? null : TAGS[seq[w - 1]!]!, TAGS[t]!)) ok = false;
-      score += Math.log(probs[w * n + t]!);
+      score += Math.log(probs[w * n + t]!) - (trans?.priorWeight ?? 0) * (trans?.prior?.[t] ?? 0);
       if (trans !== undefined) {
         score += w === 0 ? trans.start[t]! : trans.scores[seq[w - 1]! * n + t]!;
       }
@@ -67,6 +72,27 @@ Deno.test("viterbiTags() with transition scores maximises emissions plus transit
   }
 });
 
+Deno.test("viterbiTags() with a tag prior maximises emissions / prior^λ plus transitions", () => {
+  const random = mulberry32(9);
+  for (let trial = 0; trial < 200; trial++) {
+    const trans = {
+      scores: TAGS.flatMap(() => TAGS.map(() => Math.log(random() + 0.01))),
+      start: TAGS.map(() => Math.log(random() + 0.01)),
+      prior: TAGS.map(() => Math.log(random() + 0.01)),
+      priorWeight: [0, 0.5, 1][trial % 3]!,
+    };
+    const words = 1 + (trial % 4);
+    const probs = randomProbs(random, words);
+    assert.deepEqual(viterbiTags(probs, words, TAGS, trans), bruteForce(probs, words, trans));
+  }
+  // A rare tag wins once the prior is divided out: O has prior 0.9, B-PER 0.01.
+  const prior = [0.9, 0.01, 0.03, 0.03, 0.03].map(Math.log);
+  const flat = { scores: new Array(25).fill(0), start: new Array(5).fill(0), prior };
+  const probs = [0.6, 0.3, 0.04, 0.03, 0.03];
+  assert.deepEqual(viterbiTags(probs, 1, TAGS, { ...flat, priorWeight: 0 }), [0]);
+  assert.deepEqual(viterbiTags(probs, 1, TAGS, { ...flat, priorWeight: 1 }), [1]);
+});
+
 Deno.test("viterbiTags() equals argmax when the argmax sequence is well-formed", () => {
   const probs = [0.1, 0.7, 0.1, 0.05, 0.05, 0.1, 0.1, 0.6, 0.1, 0.1, 0.8, 0.05, 0.05, 0.05, 0.05];
   assert.deepEqual(argmaxTags(probs, 3, TAGS.length), [1, 2, 0]);
@@ -90,6 +116,10 @@ Deno.test("tagTransitions() counts tag bigrams with add-one smoothing", () => {
   t.scores.forEach((s, i) => assert.ok(Math.abs(s - expected[i]!) < 1e-12, `score ${i}`));
   // starts: B-PER once, O once → (2, 2, 1) / 5
   assert.deepEqual(t.start.map((x) => Math.round(Math.exp(x) * 5)), [2, 2, 1]);
+  // tags: O 3, B-PER 1, I-PER 1, plus one each → (4, 2, 2) / 8
+  assert.deepEqual(t.prior, [Math.log(4 / 8), Math.log(2 / 8), Math.log(2 / 8)]);
+  assert.equal(t.priorWeight, 0.5);
+  assert.equal(tagTransitions([], ["O"], 1, 0.25).priorWeight, 0.25);
   assert.throws(() => tagTransitions([["B-XYZ"]], ["O"]), /Unknown tag "B-XYZ"/);
 });
 

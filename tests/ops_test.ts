@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs";
-import { LAYER_NORM_EPSILON, layerNorm } from "../lib/mod.ts";
+import { LAYER_NORM_EPSILON, layerNorm, maxOverAxis1 } from "../lib/mod.ts";
 import { maxAbsDiff, setup } from "./_helpers.ts";
 
 await setup();
@@ -31,4 +31,20 @@ Deno.test("layerNorm() value and gradients match the definition (hand-written ba
   const { mean, variance } = tf.moments(normalised, -1);
   assert.ok(maxAbsDiff(mean.dataSync(), new Float32Array(15)) < 1e-5);
   assert.ok(maxAbsDiff(variance.dataSync(), new Float32Array(15).fill(1)) < 1e-3);
+});
+
+Deno.test("maxOverAxis1() value and gradient equal tf.max's, ties and tiny gaps included", () => {
+  // Rounded values give ties; 1e-6 gaps check that "smaller by a little" is not a maximum.
+  const x = tf.tidy(() => {
+    const r = tf.randomNormal([4, 7, 6], 0, 1, "float32", 5).mul(2).round();
+    return r.add(
+      tf.randomUniform([4, 7, 6], 0, 1, "float32", 6).less(0.3).cast("float32").mul(1e-6),
+    );
+  }) as tf.Tensor3D;
+  const upstream = tf.randomNormal([4, 6], 0, 1, "float32", 7);
+  assert.deepEqual(maxOverAxis1(x).dataSync(), x.max(1).dataSync());
+  const ours = tf.grad((v: tf.Tensor) => maxOverAxis1(v as tf.Tensor3D).mul(upstream).sum())(x);
+  const theirs = tf.grad((v: tf.Tensor) => v.max(1).mul(upstream).sum())(x);
+  assert.deepEqual(ours.dataSync(), theirs.dataSync());
+  tf.dispose([x, upstream, ours, theirs]);
 });
