@@ -36,6 +36,12 @@ export interface ModelConfig {
   readonly charEmbeddingSize: number;
   /** Filters (width 3) of the character CNN, max-pooled over the word, then projected to `hiddenSize`. @default 64 */
   readonly charFilters: number;
+  /**
+   * Width of a residual convolution over neighbouring tokens before the first
+   * encoder layer (`x + conv(LN(x))`, GELU), which gives the encoder local
+   * n-gram features directly; 0 disables, otherwise odd. @default 0
+   */
+  readonly localConvWidth: number;
 }
 
 /** How words become token ids. */
@@ -168,6 +174,7 @@ const DEFAULT_CONFIG: Config = {
     initializerRange: 0.02,
     charEmbeddingSize: 16,
     charFilters: 64,
+    localConvWidth: 0,
   },
   tokenizer: {
     lowercase: true,
@@ -284,7 +291,10 @@ export function validateConfig(value: unknown, source = "config"): Config {
   }
   const w = value as Record<string, unknown>;
   if (isObject(w.model)) {
-    value = { ...w, model: { charEmbeddingSize: 16, charFilters: 64, ...w.model } };
+    value = {
+      ...w,
+      model: { charEmbeddingSize: 16, charFilters: 64, localConvWidth: 0, ...w.model },
+    };
   }
   checkKeys(value as Record<string, unknown>, DEFAULT_CONFIG, source, true);
   validate(value as unknown as Config);
@@ -338,6 +348,12 @@ function validate(c: Config): void {
   }
   int("model.charEmbeddingSize", m.charEmbeddingSize, 1);
   int("model.charFilters", m.charFilters, 1);
+  int("model.localConvWidth", m.localConvWidth, 0);
+  if (m.localConvWidth > 0 && m.localConvWidth % 2 === 0) {
+    throw new ConfigError(
+      `Invalid config field model.localConvWidth: expected 0 (off) or an odd width, got ${m.localConvWidth}`,
+    );
+  }
   int("train.epochs", t.epochs, 0);
   int("train.batchSize", t.batchSize, 1);
   num("train.learningRate", t.learningRate, 0, 10);

@@ -101,6 +101,48 @@ class EncoderLayer {
   }
 }
 
+/**
+ * `x + dropout(gelu(conv(LN(x) · mask)))`: a residual convolution over
+ * `width` neighbouring tokens (zero beyond the sentence and at padding, so
+ * padding never reaches a real token).
+ */
+class LocalConv {
+  readonly #width: number;
+  readonly #dropout: number;
+  readonly #ln: [tf.Variable, tf.Variable];
+  readonly #conv: [tf.Variable, tf.Variable];
+
+  constructor(params: ParameterStore, name: string, config: ModelConfig) {
+    const h = config.hiddenSize;
+    this.#width = config.localConvWidth;
+    this.#dropout = config.dropout;
+    this.#ln = [
+      params.create(`${name}/ln/gamma`, [h], { kind: "ones" }),
+      params.create(`${name}/ln/beta`, [h], { kind: "zeros" }),
+    ];
+    this.#conv = [
+      params.create(`${name}/kernel`, [this.#width * h, h], {
+        kind: "normal",
+        stddev: config.initializerRange,
+      }),
+      params.create(`${name}/bias`, [h], { kind: "zeros" }),
+    ];
+  }
+
+  apply(x: tf.Tensor3D, mask: tf.Tensor2D, seed: number | undefined): tf.Tensor3D {
+    const [batch, seqLen, h] = x.shape;
+    const half = (this.#width - 1) / 2;
+    const normed = norm(x, this.#ln).mul(mask.expandDims(2));
+    const padded = tf.pad(normed, [[0, 0], [half, half], [0, 0]]);
+    const windows = tf.concat(
+      Array.from({ length: this.#width }, (_, k) => padded.slice([0, k, 0], [batch, seqLen, h])),
+      2,
+    );
+    const y = gelu(dense(windows, ...kernelBias(this.#conv)));
+    return x.add(dropout(y, this.#dropout, seed)) as tf.Tensor3D;
+  }
+}
+
 /** Embeddings plus a stack of encoder layers. */
 export class Encoder {
   readonly #config: ModelConfig;
@@ -109,6 +151,7 @@ export class Encoder {
   readonly #caseEmbedding: tf.Variable | undefined;
   readonly #affixEmbedding: tf.Variable | undefined;
   readonly #charCnn: CharCnn | undefined;
+  readonly #localConv: LocalConv | undefined;
   readonly #layers: EncoderLayer[];
   readonly #finalNorm: [tf.Variable, tf.Variable];
 
@@ -137,6 +180,9 @@ export class Encoder {
         hiddenSize: h,
         initializerRange: config.initializerRange,
       })
+      : undefined;
+    this.#localConv = config.localConvWidth > 0
+      ? new LocalConv(params, `${EMBEDDINGS_PREFIX}local_conv`, config)
       : undefined;
     this.#layers = Array.from(
       { length: config.numLayers },
@@ -187,6 +233,13 @@ export class Encoder {
       this.#config.dropout,
       seed === undefined ? undefined : deriveSeed(seed, "embeddings"),
     ) as tf.Tensor3D;
+    if (this.#localConv !== undefined) {
+      x = this.#localConv.apply(
+        x,
+        inputs.mask,
+        seed === undefined ? undefined : deriveSeed(seed, "local_conv"),
+      );
+    }
     const maskBias = attentionBias(inputs.mask);
     for (const layer of this.#layers) x = layer.apply(x, maskBias, seed);
     return { sequenceOutput: norm(x, this.#finalNorm), mask: inputs.mask };

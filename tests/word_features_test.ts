@@ -241,3 +241,28 @@ Deno.test("several affix features per word flow through batches, splits, masking
   assert.ok(losses[29]! < losses[0]! * 0.5, `loss ${losses[0]} -> ${losses[29]}`);
   disposeAll(model, batch, trainer);
 });
+
+Deno.test("the local convolution sees exactly one neighbour each side, never padding", () => {
+  // No encoder layers: a token's output depends on the embeddings of its window only.
+  const config = tinyConfig({ model: { numLayers: 0, localConvWidth: 3, dropout: 0 } });
+  const { model, batch } = tinySetup(config);
+  assert.ok(model.parameters.get("embeddings/local_conv/kernel") !== undefined);
+  const ids = batch.tokenIds.arraySync();
+  const changed = ids.map((row) => row.slice());
+  changed[2]![3] = 7; // sentence 2 ("Tim Cook hates rain in Oslo"), token 3
+  const other = { ...batch, tokenIds: tf.tensor2d(changed, undefined, "int32") };
+  const a = model.forward(batch).sequenceOutput.arraySync()[2]!;
+  const b = model.forward(other).sequenceOutput.arraySync()[2]!;
+  const moved = a.map((v, t) => maxAbsDiff(v, b[t]!) > 1e-6);
+  assert.deepEqual(moved, [false, false, true, true, true, false, false]);
+  // Padding content never reaches real tokens.
+  const mask = batch.mask.arraySync();
+  const padded = ids.map((row, s) => row.map((id, t) => mask[s]![t] === 1 ? id : 9));
+  const c = model.forward({ ...batch, tokenIds: tf.tensor2d(padded, undefined, "int32") })
+    .sequenceOutput.mul(batch.mask.expandDims(2)).dataSync();
+  const d = model.forward(batch).sequenceOutput.mul(batch.mask.expandDims(2)).dataSync();
+  assert.equal(maxAbsDiff(c, d), 0);
+  assert.throws(() => tinyConfig({ model: { localConvWidth: 2 } }), /model.localConvWidth/);
+  disposeAll(model, batch);
+  other.tokenIds.dispose();
+});
