@@ -219,7 +219,9 @@ export class WordTokenizer {
    * length `n` of `affixLengths`, its first and last `n` letters, lower-cased and
    * hashed into `[1, affixBuckets)` (prefixes) and `[affixBuckets + 1,
    * 2 · affixBuckets)` (suffixes), so all index one table of `2 · affixBuckets`
-   * rows; a prefix or suffix longer than the word is id 0. With `shapeFeature`,
+   * rows. A word shorter than a length above 3 gets id 0 for that length; for
+   * lengths up to 3 a short word hashes whole (as earlier versions did for 3,
+   * so `[3]` stays compatible). With `shapeFeature`,
    * the {@linkcode wordShape} (case kept) follows, hashed into the suffix range.
    * The default (`[3]`, no shape) gives the two ids of earlier versions.
    */
@@ -229,7 +231,7 @@ export class WordTokenizer {
     const bucket = (s: string) => 1 + (deriveSeed(s) % (this.affixBuckets - 1));
     const ids: number[] = [];
     for (const n of this.affixLengths) {
-      const fits = n <= 3 || chars.length >= n; // length 3 keeps its historical behaviour
+      const fits = n <= 3 || chars.length >= n;
       ids.push(fits ? bucket(`<${w.slice(0, n)}`) : 0);
       ids.push(fits ? this.affixBuckets + bucket(`${w.slice(-n)}>`) : 0);
     }
