@@ -7,7 +7,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import { dense, maxOverAxis1 } from "./ops.ts";
+import { dense, maxOverAxis1, slidingWindows } from "./ops.ts";
 import type { ParameterStore } from "./parameters.ts";
 
 /** Convolution width, in characters. */
@@ -86,14 +86,7 @@ export class CharCnn {
     // trailing slots change nothing.
     const chars = tf.gather(this.#embedding, charIds.reshape([-1])).reshape([words, width, e])
       .mul(present);
-    const padded = tf.pad(chars, [[0, 0], [1, 1], [0, 0]]);
-    const windows = tf.concat(
-      Array.from(
-        { length: CHAR_KERNEL_WIDTH },
-        (_, k) => padded.slice([0, k, 0], [words, width, e]),
-      ),
-      2,
-    );
+    const windows = slidingWindows(chars as tf.Tensor3D, CHAR_KERNEL_WIDTH);
     const features = dense(
       windows,
       this.#kernel as tf.Variable as tf.Tensor2D,

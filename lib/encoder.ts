@@ -11,7 +11,7 @@ import * as tf from "@tensorflow/tfjs";
 import { attentionBias, MultiHeadSelfAttention } from "./attention.ts";
 import { CharCnn } from "./char_cnn.ts";
 import type { ModelConfig } from "./config.ts";
-import { dense, dropout, gelu, layerNorm } from "./ops.ts";
+import { dense, dropout, gelu, layerNorm, slidingWindows } from "./ops.ts";
 import type { ParameterStore } from "./parameters.ts";
 import { deriveSeed } from "./random.ts";
 import { NUM_CASE_FEATURES } from "./tokenizer.ts";
@@ -130,15 +130,8 @@ class LocalConv {
   }
 
   apply(x: tf.Tensor3D, mask: tf.Tensor2D, seed: number | undefined): tf.Tensor3D {
-    const [batch, seqLen, h] = x.shape;
-    const half = (this.#width - 1) / 2;
-    const normed = norm(x, this.#ln).mul(mask.expandDims(2));
-    const padded = tf.pad(normed, [[0, 0], [half, half], [0, 0]]);
-    const windows = tf.concat(
-      Array.from({ length: this.#width }, (_, k) => padded.slice([0, k, 0], [batch, seqLen, h])),
-      2,
-    );
-    const y = gelu(dense(windows, ...kernelBias(this.#conv)));
+    const normed = norm(x, this.#ln).mul(mask.expandDims(2)) as tf.Tensor3D;
+    const y = gelu(dense(slidingWindows(normed, this.#width), ...kernelBias(this.#conv)));
     return x.add(dropout(y, this.#dropout, seed)) as tf.Tensor3D;
   }
 }

@@ -159,3 +159,18 @@ export const maxOverAxis1 = tf.customGrad(
     };
   },
 ) as unknown as (x: tf.Tensor3D) => tf.Tensor2D;
+
+/**
+ * The `width` (odd) neighbours of each position of `[batch, length, features]`
+ * side by side: `[batch, length, width · features]`, zeros beyond either end —
+ * the input of a "same"-padded 1-D convolution done as one matmul.
+ */
+export function slidingWindows(x: tf.Tensor3D, width: number): tf.Tensor3D {
+  const [batch, length, features] = x.shape;
+  const half = (width - 1) / 2;
+  const padded = tf.pad(x, [[0, 0], [half, half], [0, 0]]);
+  return tf.concat(
+    Array.from({ length: width }, (_, k) => padded.slice([0, k, 0], [batch, length, features])),
+    2,
+  ) as tf.Tensor3D;
+}
