@@ -1,0 +1,111 @@
+/**
+ * Kernel profile of one training step of the real-data recipe's model on a real CoNLL-2003 batch
+ * (one worker, one thread): step time, time per kernel, and the element-wise time spent on the
+ * embedding tables (Adam's dense update). Usage:
+ *
+ *   deno run --allow-read --allow-env cli/profile_step.ts [--conll FILE] [--sentences N]
+ *
+ * A measurement tool, not a benchmark of record: run it several times, the host's speed varies.
+ * @module
+ */
+import { parseArgs } from "node:util";
+import * as tf from "@tensorflow/tfjs";
+import {
+  encodeSentence,
+  initBackend,
+  MultiTaskModel,
+  padBatch,
+  parseConll,
+  resolveConfig,
+  Trainer,
+  WordTokenizer,
+} from "../lib/mod.ts";
+
+const { values } = parseArgs({
+  options: {
+    conll: { type: "string", default: "../shared/data/conll2003/train.txt" },
+    sentences: { type: "string", default: "32" },
+  },
+});
+await initBackend("wasm");
+const config = resolveConfig({
+  model: {
+    hiddenSize: 128,
+    numLayers: 2,
+    numHeads: 4,
+    ffnSize: 512,
+    dropout: 0.1,
+    localConvWidth: 3,
+  },
+  tokenizer: {
+    minFrequency: 2,
+    maxVocabSize: 20000,
+    affixBuckets: 4096,
+    affixLengths: [1, 2, 3, 4],
+    shapeFeature: true,
+  },
+  train: { batchSize: 32, learningRate: 0.001, decayRate: 0.001 },
+}, "reference");
+const file = values.conll as string;
+const sentences = parseConll(Deno.readTextFileSync(file), file);
+const tokenizer = WordTokenizer.fit(sentences.map((s) => s.words), config.tokenizer);
+const nerTags = [...new Set(sentences.flatMap((s) => s.tags ?? []))];
+const labels = { nerTags, sentimentLabels: ["negative", "positive"] };
+const model = new MultiTaskModel(config.model, {
+  vocabSize: tokenizer.vocabSize,
+  affixBuckets: tokenizer.affixBuckets,
+  numNerTags: nerTags.length,
+  numSentimentLabels: 2,
+}, 1);
+const trainer = new Trainer(model, { train: config.train, seed: 1 });
+// A typical batch: the middle of 20 length-sorted batches, as the length bucketing makes them.
+const n = Number(values.sentences);
+const pool = sentences.slice(2000, 2000 + n * 20).sort((a, b) => a.words.length - b.words.length);
+const batch = padBatch(
+  pool.slice(n * 10, n * 11).map((s) => encodeSentence(s, tokenizer, labels, 64)),
+);
+console.log(
+  `parameters ${model.parameters.count()}, vocabulary ${tokenizer.vocabSize}, batch ${batch.batch}×${batch.seqLen}`,
+);
+for (let i = 0; i < 3; i++) trainer.trainPadded(batch);
+const info = await tf.profile(() => {
+  trainer.trainPadded(batch);
+});
+const byKernel = new Map<string, { ms: number; calls: number }>();
+let total = 0, embeddingElementwise = 0;
+const elementwise = new Set([
+  "Multiply",
+  "Add",
+  "Square",
+  "Sqrt",
+  "RealDiv",
+  "Sub",
+  "Maximum",
+  "AddN",
+]);
+for (const k of info.kernels) {
+  const ms = typeof k.kernelTimeMs === "number" ? k.kernelTimeMs : 0;
+  total += ms;
+  const e = byKernel.get(k.name) ?? { ms: 0, calls: 0 };
+  e.ms += ms;
+  e.calls++;
+  byKernel.set(k.name, e);
+  const size = (k.outputShapes[0] ?? []).reduce((a, b) => a * b, 1);
+  if (elementwise.has(k.name) && size >= 1_000_000) embeddingElementwise += ms;
+}
+console.log(`profiled step: ${info.kernels.length} kernels, ${total.toFixed(1)} ms`);
+for (const [name, e] of [...byKernel].sort((a, b) => b[1].ms - a[1].ms).slice(0, 12)) {
+  console.log(
+    `  ${name.padEnd(24)} ${e.ms.toFixed(1).padStart(7)} ms  ${String(e.calls).padStart(4)} calls`,
+  );
+}
+console.log(
+  `  element-wise on tensors of ≥ 1M elements (embedding tables): ${
+    embeddingElementwise.toFixed(1)
+  } ms`,
+);
+const steps = 10, t0 = performance.now();
+for (let i = 0; i < steps; i++) trainer.trainPadded(batch);
+console.log(`unprofiled step: ${((performance.now() - t0) / steps).toFixed(1)} ms`);
+trainer.dispose();
+model.dispose();
