@@ -3,63 +3,57 @@
  * (one worker, one thread): step time, time per kernel, and the element-wise time spent on the
  * embedding tables (Adam's dense update). Usage:
  *
- *   deno run --allow-read --allow-env cli/profile_step.ts [--conll FILE] [--sentences N]
+ *   deno task profile-step [--recipe FILE] [--sentences N]
+ *
+ * The model, tokenizer and optimiser settings come from the recipe file; the vocabulary is fitted
+ * on its NER training file only.
  *
  * A measurement tool, not a benchmark of record: run it several times, the host's speed varies.
  * @module
  */
 import { parseArgs } from "node:util";
+import { fail, intFlag } from "./_common.ts";
 import * as tf from "@tensorflow/tfjs";
 import {
+  DEFAULT_NER_TAGS,
   encodeSentence,
   initBackend,
+  modelDims,
   MultiTaskModel,
   padBatch,
   parseConll,
-  resolveConfig,
+  readText,
+  type Recipe,
+  recipeConfig,
   Trainer,
+  validateRecipe,
   WordTokenizer,
 } from "../lib/mod.ts";
 
 const { values } = parseArgs({
   options: {
-    conll: { type: "string", default: "../shared/data/conll2003/train.txt" },
-    sentences: { type: "string", default: "32" },
+    recipe: { type: "string", default: "configs/conll_sst2.json" },
+    sentences: { type: "string" },
   },
 });
 await initBackend("wasm");
-const config = resolveConfig({
-  model: {
-    hiddenSize: 128,
-    numLayers: 2,
-    numHeads: 4,
-    ffnSize: 512,
-    dropout: 0.1,
-    localConvWidth: 3,
-  },
-  tokenizer: {
-    minFrequency: 2,
-    maxVocabSize: 20000,
-    affixBuckets: 4096,
-    affixLengths: [1, 2, 3, 4],
-    shapeFeature: true,
-  },
-  train: { batchSize: 32, learningRate: 0.001, decayRate: 0.001 },
-}, "reference");
-const file = values.conll as string;
-const sentences = parseConll(Deno.readTextFileSync(file), file);
+const recipeFile = values.recipe as string;
+let recipe: Recipe;
+try {
+  recipe = validateRecipe(JSON.parse(await readText(recipeFile)), recipeFile);
+} catch (error) {
+  fail((error as Error).message);
+}
+const config = recipeConfig(recipe, 1);
+const file = recipe.data.ner?.train;
+if (file === undefined) fail(`${recipeFile}: data.ner.train is required for profiling`);
+const sentences = parseConll(await readText(file), file);
 const tokenizer = WordTokenizer.fit(sentences.map((s) => s.words), config.tokenizer);
-const nerTags = [...new Set(sentences.flatMap((s) => s.tags ?? []))];
-const labels = { nerTags, sentimentLabels: ["negative", "positive"] };
-const model = new MultiTaskModel(config.model, {
-  vocabSize: tokenizer.vocabSize,
-  affixBuckets: tokenizer.affixBuckets,
-  numNerTags: nerTags.length,
-  numSentimentLabels: 2,
-}, 1);
+const labels = { nerTags: DEFAULT_NER_TAGS, sentimentLabels: ["negative", "positive"] };
+const model = new MultiTaskModel(config.model, modelDims(tokenizer, labels), config.seed);
 const trainer = new Trainer(model, { train: config.train, seed: 1 });
 // A typical batch: the middle of 20 length-sorted batches, as the length bucketing makes them.
-const n = Number(values.sentences);
+const n = intFlag(values.sentences, "sentences") ?? 32;
 const pool = sentences.slice(2000, 2000 + n * 20).sort((a, b) => a.words.length - b.words.length);
 const batch = padBatch(
   pool.slice(n * 10, n * 11).map((s) => encodeSentence(s, tokenizer, labels, 64)),

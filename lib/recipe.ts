@@ -19,7 +19,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import type { ModelBundle } from "./checkpoint.ts";
-import { type ConfigOverrides, type PresetName, resolveConfig } from "./config.ts";
+import { type Config, type ConfigOverrides, type PresetName, resolveConfig } from "./config.ts";
 import type { Sentence } from "./data.ts";
 import { DataError } from "./errors.ts";
 import type { EpochRecord } from "./fit.ts";
@@ -182,6 +182,22 @@ export async function loadRecipeCorpora(recipe: Recipe): Promise<RecipeCorpora> 
   return out;
 }
 
+/** The model and training config a recipe gives for one seed (its preset plus its overrides). */
+export function recipeConfig(recipe: Recipe, seed: number): Config {
+  const {
+    description: _d,
+    preset,
+    tasks: _t,
+    seeds: _s,
+    workers: _w,
+    limit: _l,
+    evalLimit: _e,
+    data: _data,
+    ...overrides
+  } = recipe;
+  return resolveConfig({ ...overrides, seed }, preset ?? "default");
+}
+
 /**
  * Runs a recipe: per seed, train, select the best epoch on dev, score test.
  */
@@ -191,23 +207,13 @@ export async function runRecipe(
   options: RunRecipeOptions = {},
 ): Promise<RecipeResult> {
   const results: SeedResult[] = [];
-  const {
-    description: _d,
-    preset,
-    tasks,
-    seeds,
-    workers,
-    limit: _l,
-    evalLimit: _e,
-    data: _data,
-    ...overrides
-  } = recipe;
+  const { tasks, seeds, workers } = recipe;
   const labels = {
     nerTags: DEFAULT_NER_TAGS,
     sentimentLabels: corpora.sentiment?.labels ?? ["negative", "positive"],
   };
   for (const seed of seeds) {
-    const config = resolveConfig({ ...overrides, seed }, preset ?? "default");
+    const config = recipeConfig(recipe, seed);
     const dev = { ner: corpora.ner?.dev, sentiment: corpora.sentiment?.dev };
     const devCorpora = Object.fromEntries(Object.entries(dev).filter(([, v]) => v !== undefined));
     let best: {
