@@ -135,6 +135,9 @@ export const STRATEGY_FLAGS = {
   "task-weighting": { type: "string" },
   "task-sampling": { type: "string" },
   "word-dropout": { type: "string" },
+  "embedding-updates": { type: "string" },
+  "word-vectors": { type: "string" },
+  "pretrained-vocab": { type: "string" },
 } as const;
 
 /** Usage lines of {@linkcode STRATEGY_FLAGS}. */
@@ -151,8 +154,13 @@ Training strategies (recorded in the saved config):
   --unfreeze-after N       freeze the backbone for N epochs, then train everything
   --gradual-unfreeze       ULMFiT: epoch e trains the top e layer groups
   --task-weighting NAME    static | uncertainty (Kendall et al. 2018)
-  --task-sampling NAME     proportional | temperature | round-robin
-  --word-dropout P         replace training word ids by [UNK] with probability P`;
+  --task-sampling NAME     proportional | temperature | round-robin | balanced
+  --word-dropout P         replace training word ids by [UNK] with probability P
+  --embedding-updates M    dense | lazy (only the rows a batch reads; cost independent of
+                           the vocabulary size)
+  --word-vectors SRC       pretrained word vectors: glove-100d | FILE (word v1 … vN per
+                           line: GloVe, word2vec text, fastText .vec, optionally .gz) | none
+  --pretrained-vocab N     with word vectors: their N most frequent words join the vocabulary`;
 
 /** Train-config overrides from strategy flags. */
 export function strategyOverrides(
@@ -184,5 +192,20 @@ export function strategyOverrides(
   if (typeof values["task-weighting"] === "string") out.taskWeighting = values["task-weighting"];
   if (typeof values["task-sampling"] === "string") out.taskSampling = values["task-sampling"];
   if (values["word-dropout"] !== undefined) out.wordDropout = num("word-dropout");
+  if (typeof values["embedding-updates"] === "string") {
+    out.embeddingUpdates = values["embedding-updates"];
+  }
+  return out;
+}
+
+/** Tokenizer-config overrides from `--word-vectors` and `--pretrained-vocab`. */
+export function vectorOverrides(
+  values: Record<string, string | boolean | undefined>,
+): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  const source = values["word-vectors"];
+  if (typeof source === "string") out.wordVectors = source === "none" ? null : source;
+  const size = intFlag(values["pretrained-vocab"], "pretrained-vocab");
+  if (size !== undefined) out.pretrainedVocabSize = size;
   return out;
 }

@@ -34,6 +34,11 @@ const USAGE = `Usage: deno task bench [options]
   --steps N        timed training steps (default 20); inference uses 2N
   --warmup N       untimed steps first (default 3)
   --workers N      training replicas and inference workers, one Deno Worker each (default 1)
+  --vocab N        vocabulary size, i.e. rows of the word embedding table (default: the preset's)
+  --seq-len N      padded sentence length (default: the preset's maxLength; real CoNLL
+                   batches are ≈ 16)
+  --batch N        sentences per training batch (default: the preset's)
+  --embedding-updates MODE  dense | lazy: how the embedding tables are updated (default lazy)
   --freeze LIST    also time steps with these parameters frozen (e.g. backbone),
                    interleaved with unfrozen steps, and print the ratio
   --json           one JSON line
@@ -46,6 +51,10 @@ const { values } = parse(Deno.args, {
   steps: { type: "string" },
   warmup: { type: "string" },
   workers: { type: "string" },
+  vocab: { type: "string" },
+  "seq-len": { type: "string" },
+  batch: { type: "string" },
+  "embedding-updates": { type: "string" },
   freeze: { type: "string" },
   json: { type: "boolean" },
   backend: { type: "string" },
@@ -59,9 +68,24 @@ const steps = intFlag(values.steps, "steps") ?? 20;
 const warmup = intFlag(values.warmup, "warmup") ?? 3;
 const workers = intFlag(values.workers, "workers") ?? 1;
 
-const config = resolveConfig({ model: { dropout: 0 } }, preset);
-const dims = { vocabSize: config.tokenizer.maxVocabSize, numNerTags: 9, numSentimentLabels: 2 };
-const seqLen = config.model.maxLength;
+const presetConfig = resolveConfig({}, preset);
+const seqLen = intFlag(values["seq-len"], "seq-len") ?? presetConfig.model.maxLength;
+const embeddingUpdates = (values["embedding-updates"] as string | undefined) ?? "lazy";
+if (embeddingUpdates !== "dense" && embeddingUpdates !== "lazy") {
+  fail(`--embedding-updates must be dense or lazy, got ${embeddingUpdates}`);
+}
+const config = resolveConfig({
+  model: { dropout: 0, maxLength: Math.max(2, seqLen) },
+  train: {
+    embeddingUpdates,
+    ...(values.batch !== undefined ? { batchSize: intFlag(values.batch, "batch")! } : {}),
+  },
+}, preset);
+const dims = {
+  vocabSize: intFlag(values.vocab, "vocab") ?? config.tokenizer.maxVocabSize,
+  numNerTags: 9,
+  numSentimentLabels: 2,
+};
 const batchSize = config.train.batchSize;
 let peakRss = Deno.memoryUsage().rss;
 const sampleMemory = () => (peakRss = Math.max(peakRss, Deno.memoryUsage().rss));
@@ -129,8 +153,8 @@ const peak = matmul["2048x128x512"]!;
 let freezeComparison: Record<string, number> | undefined;
 if (typeof values.freeze === "string") {
   const frozenConfig = resolveConfig({
-    model: { dropout: 0 },
-    train: { freeze: values.freeze.split(",") },
+    model: config.model,
+    train: { ...config.train, freeze: values.freeze.split(",") },
   }, preset);
   const frozenTrainer = new Trainer(model, { train: frozenConfig.train, seed: config.seed });
   const full: number[] = [];
@@ -161,6 +185,8 @@ const result = {
   threads: info.threads,
   workers,
   logicalCores: navigator.hardwareConcurrency,
+  vocab: dims.vocabSize,
+  embeddingUpdates,
   batch: batchSize,
   seqLen,
   trainStepMsMedian: round(stepMedian),
@@ -181,7 +207,7 @@ if (values.json === true) {
   console.log(JSON.stringify(result));
 } else {
   console.log(
-    `config ${preset}: ${result.parameters} parameters, batch ${batchSize} × ${seqLen} tokens`,
+    `config ${preset}: ${result.parameters} parameters (vocabulary ${dims.vocabSize}, ${embeddingUpdates} embedding updates), batch ${batchSize} × ${seqLen} tokens`,
   );
   console.log(
     `train      ${result.trainTokensPerSecond} tokens/s (median step ${result.trainStepMsMedian} ms over ${steps}, ${workers} worker${

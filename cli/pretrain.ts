@@ -13,7 +13,7 @@ import {
   resolveConfig,
   saveModel,
 } from "../lib/mod.ts";
-import { fail, intFlag, parse, setupBackend } from "./_common.ts";
+import { fail, intFlag, parse, setupBackend, vectorOverrides } from "./_common.ts";
 
 const USAGE = `Usage: deno task pretrain [options]
 
@@ -25,6 +25,8 @@ const USAGE = `Usage: deno task pretrain [options]
   --config FILE     JSON config overrides (model shape must match later fine-tuning)
   --preset NAME     default | tiny | reference
   --seed N          seed
+  --word-vectors SRC  initialise the word embeddings from pretrained vectors: glove-100d | FILE
+  --pretrained-vocab N  with word vectors: their N most frequent words join the vocabulary
   --backend NAME    wasm (default) | cpu
   --threads N       tfjs-wasm threads (default 1; falls back to 1 with a warning)
   -h, --help        this text`;
@@ -38,6 +40,8 @@ const { values } = parse(Deno.args, {
   config: { type: "string" },
   preset: { type: "string" },
   seed: { type: "string" },
+  "word-vectors": { type: "string" },
+  "pretrained-vocab": { type: "string" },
   backend: { type: "string" },
   threads: { type: "string" },
   help: { type: "boolean", short: "h" },
@@ -72,7 +76,7 @@ try {
   const seed = intFlag(values.seed, "seed");
   const config = resolveConfig({
     ...(rest.model !== undefined ? { model: rest.model } : {}),
-    ...(rest.tokenizer !== undefined ? { tokenizer: rest.tokenizer } : {}),
+    tokenizer: { ...rest.tokenizer, ...vectorOverrides(values) },
     ...(seed !== undefined ? { seed } : rest.seed !== undefined ? { seed: rest.seed } : {}),
     train: { ...rest.train, ...(epochs !== undefined ? { epochs } : {}) },
   }, (values.preset as PresetName | undefined) ?? preset ?? "default");
@@ -81,6 +85,7 @@ try {
   );
   const started = performance.now();
   const { bundle } = await pretrainBackbone(sentences, config, {
+    onWarning: (message) => console.error(`note: ${message}`),
     onEpochEnd: (r) =>
       console.log(
         `epoch ${String(r.epoch).padStart(3)} MLM loss ${r.loss.toFixed(4)} masked acc ${

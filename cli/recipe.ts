@@ -20,6 +20,7 @@ import {
   STRATEGY_FLAGS,
   STRATEGY_USAGE,
   strategyOverrides,
+  vectorOverrides,
 } from "./_common.ts";
 
 const USAGE = `Usage: deno task recipe [options]
@@ -67,6 +68,7 @@ try {
     ...(typeof values.seeds === "string" ? { seeds: values.seeds.split(",").map(Number) } : {}),
     ...(limit !== undefined ? { limit } : {}),
     ...(workers !== undefined ? { workers } : {}),
+    tokenizer: { ...recipe.tokenizer, ...vectorOverrides(values) },
     train: {
       ...recipe.train,
       ...strategyOverrides(values),
@@ -87,6 +89,7 @@ try {
     } worker(s); sentences train/dev/test: ${sizes}`,
   );
   const result = await runRecipe(recipe, corpora, {
+    onWarning: (message) => console.error(`note: ${message}`),
     onEpoch: (seed, r, dev) => {
       const parts = [
         dev.ner && `dev F1 ${(100 * dev.ner.f1).toFixed(2)}`,

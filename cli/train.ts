@@ -23,6 +23,7 @@ import {
   STRATEGY_FLAGS,
   STRATEGY_USAGE,
   strategyOverrides,
+  vectorOverrides,
 } from "./_common.ts";
 
 const USAGE = `Usage: deno task train [options]
@@ -144,6 +145,7 @@ try {
     const config = resolveConfig({
       ...rest,
       ...(seed !== undefined ? { seed } : {}),
+      tokenizer: { ...rest.tokenizer, ...vectorOverrides(values) },
       train: {
         ...rest.train,
         ...strategyOverrides(values),

@@ -28,7 +28,14 @@ export type ToWorker =
     gradients: SharedArrayBuffer;
     barrier: SharedArrayBuffer;
   }
-  | { type: "step"; batch: PaddedBatch; nerDenominator: number; sentimentDenominator: number }
+  | {
+    type: "step";
+    batch: PaddedBatch;
+    nerDenominator: number;
+    sentimentDenominator: number;
+    /** Rows of the row-sparse tables the whole batch reads (lazy embedding updates). */
+    rows: Record<string, Int32Array>;
+  }
   | { type: "setTrainable"; names: string[] }
   | { type: "getLossState" }
   | { type: "setLossState"; state: Record<string, number> }
@@ -71,6 +78,7 @@ self.onmessage = async (event: MessageEvent<ToWorker>) => {
         const metrics = trainer!.trainStep(batch, {
           nerDenominator: message.nerDenominator,
           sentimentDenominator: message.sentimentDenominator,
+          rows: message.rows,
         });
         disposeBatch(batch);
         self.postMessage({ type: "stepped", metrics });
@@ -142,11 +150,18 @@ function sharedSum(
   const sum = new Float32Array(total);
   let parity = 0;
   return (grads) => {
-    // The layout follows the trainable set, identical on every replica.
+    // The layout follows the trainable set and the gradients' shapes (a row-sparse
+    // table's gradient covers the batch's rows), identical on every replica.
     const names = gradientNames();
-    const shapes = names.map((n) => n.startsWith("loss/") ? [] : model.parameters.get(n).shape);
+    const shapes = names.map((n) =>
+      grads[n]?.shape ?? (n.startsWith("loss/") ? [] : model.parameters.get(n).shape)
+    );
     const sizes = shapes.map((s) => tf.util.sizeFromShape(s));
     const offsets = sizes.map((_, i) => sizes.slice(0, i).reduce((a, b) => a + b, 0));
+    const used = sizes.reduce((a, b) => a + b, 0);
+    if (used > total) {
+      throw new RangeError(`Cannot sum gradients: ${used} values exceed the ${total} of a slot`);
+    }
     const base = parity * init.replicas * total;
     const own = base + init.replica * total;
     names.forEach((name, i) => {
@@ -155,10 +170,10 @@ function sharedSum(
       else slots.set(g.dataSync() as Float32Array, own + offsets[i]!);
     });
     barrier(control, init.replicas);
-    sum.set(slots.subarray(base, base + total));
+    sum.set(slots.subarray(base, base + used));
     for (let r = 1; r < init.replicas; r++) {
       const at = base + r * total;
-      for (let j = 0; j < total; j++) sum[j]! += slots[at + j]!;
+      for (let j = 0; j < used; j++) sum[j]! += slots[at + j]!;
     }
     parity = 1 - parity;
     const out: Record<string, tf.Tensor> = {};

@@ -67,6 +67,18 @@ export interface TokenizerConfig {
    * character features. @default 0
    */
   readonly charWidth: number;
+  /**
+   * Pretrained word vectors that initialise the word embeddings: a built-in
+   * name (`glove-100d`), a text file (`word v1 … vN` per line: GloVe,
+   * word2vec text, fastText `.vec`, optionally `.gz`), or null for none.
+   * @default null
+   */
+  readonly wordVectors: string | null;
+  /**
+   * With word vectors: how many of their most frequent words join the
+   * vocabulary besides the training words. @default 100000
+   */
+  readonly pretrainedVocabSize: number;
 }
 
 /** The optimisation run. */
@@ -96,7 +108,8 @@ export interface TrainConfig {
   /**
    * How batches of corpora labelled for different tasks are mixed in an epoch:
    * `proportional` (every batch once, shuffled), `temperature` (a task is drawn
-   * with probability ∝ size^(1/T)), `round-robin` (tasks in turn). @default "proportional"
+   * with probability ∝ size^(1/T)), `round-robin` (tasks in turn), `balanced` (every task
+   * as many batches as the smallest, in turn). @default "proportional"
    */
   readonly taskSampling: TaskSampling;
   /** T of temperature sampling (1 = proportional, large = uniform). @default 2 */
@@ -118,7 +131,8 @@ export interface TrainConfig {
   readonly weightDecay: number;
   /**
    * Frozen parameters: selectors or scenarios (`none`, `all`, `backbone`,
-   * `ner-head`, `sentiment-head`, `embeddings`, `encoder`, `layer:I[-J]`, `final-norm`). @default []
+   * `ner-head`, `sentiment-head`, `embeddings`, `word-vectors`, `encoder`, `layer:I[-J]`,
+   * `final-norm`). @default []
    */
   readonly freeze: readonly string[];
   /** Freeze the backbone for this many epochs, then train it too; 0 disables. @default 0 */
@@ -135,10 +149,17 @@ export interface TrainConfig {
    * tag words it has never seen from context and spelling. @default 0
    */
   readonly wordDropout: number;
+  /**
+   * How the embedding tables (words, affixes) are updated: `dense` (Adam on
+   * every row, every step) or `lazy` (only the rows the batch uses, their
+   * moments included, as TF's LazyAdam and PyTorch's SparseAdam; a step's cost
+   * then does not grow with the vocabulary). @default "dense"
+   */
+  readonly embeddingUpdates: "dense" | "lazy";
 }
 
 /** Strategies for mixing task-specific batches. */
-export type TaskSampling = "proportional" | "temperature" | "round-robin";
+export type TaskSampling = "proportional" | "temperature" | "round-robin" | "balanced";
 
 /** The whole configuration. */
 export interface Config {
@@ -184,6 +205,8 @@ const DEFAULT_CONFIG: Config = {
     affixLengths: [3],
     shapeFeature: false,
     charWidth: 0,
+    wordVectors: null,
+    pretrainedVocabSize: 100000,
   },
   train: {
     epochs: 30,
@@ -211,6 +234,7 @@ const DEFAULT_CONFIG: Config = {
     taskWeighting: "static",
     initBackbone: null,
     wordDropout: 0,
+    embeddingUpdates: "dense",
   },
 };
 
@@ -285,6 +309,8 @@ export function validateConfig(value: unknown, source = "config"): Config {
         affixLengths: [3],
         shapeFeature: false,
         charWidth: 0,
+        wordVectors: null,
+        pretrainedVocabSize: 0,
         ...v.tokenizer,
       },
     };
@@ -331,6 +357,17 @@ function validate(c: Config): void {
   int("tokenizer.affixBuckets", c.tokenizer.affixBuckets, 0);
   int("tokenizer.charWidth", c.tokenizer.charWidth, 0);
   if (
+    c.tokenizer.wordVectors !== null &&
+    (typeof c.tokenizer.wordVectors !== "string" || c.tokenizer.wordVectors === "")
+  ) {
+    throw new ConfigError(
+      `Invalid config field tokenizer.wordVectors: expected a vectors name, a file path or null, got ${
+        JSON.stringify(c.tokenizer.wordVectors)
+      }`,
+    );
+  }
+  int("tokenizer.pretrainedVocabSize", c.tokenizer.pretrainedVocabSize, 0);
+  if (
     !Array.isArray(c.tokenizer.affixLengths) || c.tokenizer.affixLengths.length === 0 ||
     !c.tokenizer.affixLengths.every((n) => Number.isInteger(n) && n >= 1 && n <= 16)
   ) {
@@ -365,13 +402,12 @@ function validate(c: Config): void {
   num("train.beta2", t.beta2, 0, 0.999999999);
   num("train.epsilon", t.epsilon, 1e-12, 1);
   num("train.clipNorm", t.clipNorm, 0, 1e9);
-  if (!["proportional", "temperature", "round-robin"].includes(t.taskSampling)) {
-    throw new ConfigError(
-      `Invalid config field train.taskSampling: expected "proportional", "temperature" or "round-robin", got ${
-        JSON.stringify(t.taskSampling)
-      }`,
-    );
-  }
+  oneOf("train.taskSampling", t.taskSampling, [
+    "proportional",
+    "temperature",
+    "round-robin",
+    "balanced",
+  ]);
   num("train.samplingTemperature", t.samplingTemperature, 0.01, 1e6);
   oneOf("train.schedule", t.schedule, ["inverse-time", "linear", "cosine", "slanted-triangular"]);
   int("train.warmupSteps", t.warmupSteps, 0);
@@ -393,6 +429,7 @@ function validate(c: Config): void {
   bool("train.gradualUnfreeze", t.gradualUnfreeze);
   oneOf("train.taskWeighting", t.taskWeighting, ["static", "uncertainty"]);
   num("train.wordDropout", t.wordDropout, 0, 1);
+  oneOf("train.embeddingUpdates", t.embeddingUpdates, ["dense", "lazy"]);
   if (t.initBackbone !== null && typeof t.initBackbone !== "string") {
     throw new ConfigError(`Invalid config field train.initBackbone: expected a path or null`);
   }

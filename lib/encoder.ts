@@ -41,6 +41,11 @@ export interface EncoderInputs {
 /** Input sizes of the encoder's embeddings that come from the tokenizer. */
 export interface EmbeddingDims {
   readonly vocabSize: number;
+  /**
+   * Width of the word embedding table (pretrained vectors' dimension); when it
+   * differs from `hiddenSize`, a learned projection follows. @default hiddenSize
+   */
+  readonly tokenDim?: number;
   /** Affix hash buckets (0: no affix features). @default 0 */
   readonly affixBuckets?: number;
   /** Character ids, special ones included (0: no character CNN). @default 0 */
@@ -50,6 +55,27 @@ export interface EmbeddingDims {
 /** Parameter-name prefixes of the encoder, for freezing and parameter groups. */
 export const EMBEDDINGS_PREFIX = "embeddings/";
 export const ENCODER_PREFIX = "encoder/";
+/** The word embedding table (`[vocabSize, tokenDim]`). */
+export const TOKEN_EMBEDDING = `${EMBEDDINGS_PREFIX}token`;
+/** The projection of word embeddings to `hiddenSize`, when their widths differ. */
+export const TOKEN_PROJECTION = `${EMBEDDINGS_PREFIX}token_projection`;
+/** The hashed prefix/suffix/shape embedding table. */
+export const AFFIX_EMBEDDING = `${EMBEDDINGS_PREFIX}affix`;
+
+/**
+ * The embedding tables a batch reads only some rows of, with the input that
+ * indexes each: they can be updated row-sparsely (`train.embeddingUpdates: "lazy"`).
+ */
+export const ROW_SPARSE_TABLES: Readonly<Record<string, "tokenIds" | "affixIds">> = {
+  [TOKEN_EMBEDDING]: "tokenIds",
+  [AFFIX_EMBEDDING]: "affixIds",
+};
+
+/**
+ * Rows of embedding tables to read instead of the tables themselves, by table
+ * name: `[rows, width]`, indexed by the (then local) ids of the matching input.
+ */
+export type EmbeddingRows = Readonly<Record<string, tf.Tensor2D>>;
 
 /** Name prefix of encoder layer `index`. */
 export function layerPrefix(index: number): string {
@@ -140,6 +166,7 @@ class LocalConv {
 export class Encoder {
   readonly #config: ModelConfig;
   readonly #tokenEmbedding: tf.Variable;
+  readonly #tokenProjection: tf.Variable | undefined;
   readonly #positionEmbedding: tf.Variable;
   readonly #caseEmbedding: tf.Variable | undefined;
   readonly #affixEmbedding: tf.Variable | undefined;
@@ -151,9 +178,13 @@ export class Encoder {
   constructor(params: ParameterStore, config: ModelConfig, dims: EmbeddingDims) {
     const { vocabSize, affixBuckets = 0, charVocabSize = 0 } = dims;
     const h = config.hiddenSize;
+    const tokenDim = dims.tokenDim ?? h;
     const normal = { kind: "normal", stddev: config.initializerRange } as const;
     this.#config = config;
-    this.#tokenEmbedding = params.create(`${EMBEDDINGS_PREFIX}token`, [vocabSize, h], normal);
+    this.#tokenEmbedding = params.create(TOKEN_EMBEDDING, [vocabSize, tokenDim], normal);
+    this.#tokenProjection = tokenDim !== h
+      ? params.create(TOKEN_PROJECTION, [tokenDim, h], normal)
+      : undefined;
     this.#positionEmbedding = params.create(
       `${EMBEDDINGS_PREFIX}position`,
       [config.maxLength, h],
@@ -163,7 +194,7 @@ export class Encoder {
       ? params.create(`${EMBEDDINGS_PREFIX}case`, [NUM_CASE_FEATURES, h], normal)
       : undefined;
     this.#affixEmbedding = affixBuckets > 0
-      ? params.create(`${EMBEDDINGS_PREFIX}affix`, [2 * affixBuckets, h], normal)
+      ? params.create(AFFIX_EMBEDDING, [2 * affixBuckets, h], normal)
       : undefined;
     this.#charCnn = charVocabSize > 0
       ? new CharCnn(params, `${EMBEDDINGS_PREFIX}char`, {
@@ -191,8 +222,9 @@ export class Encoder {
    * Runs the encoder. Call inside `tf.tidy`; the caller owns the result.
    * @param inputs token ids, case ids and mask, `[batch, seqLen]` each (seqLen ≤ maxLength)
    * @param seed dropout seed; undefined at inference (no dropout)
+   * @param rows embedding rows to gather from instead of the tables (row-sparse training)
    */
-  apply(inputs: EncoderInputs, seed?: number): EncoderOutput {
+  apply(inputs: EncoderInputs, seed?: number, rows: EmbeddingRows = {}): EncoderOutput {
     const [batch, seqLen] = inputs.tokenIds.shape;
     if (seqLen > this.#config.maxLength) {
       throw new RangeError(
@@ -201,7 +233,11 @@ export class Encoder {
     }
     const h = this.#config.hiddenSize;
     const flatIds = inputs.tokenIds.reshape([-1]);
-    let x = tf.gather(this.#tokenEmbedding, flatIds).reshape([batch, seqLen, h]) as tf.Tensor3D;
+    let words = tf.gather(rows[TOKEN_EMBEDDING] ?? this.#tokenEmbedding, flatIds) as tf.Tensor2D;
+    if (this.#tokenProjection !== undefined) {
+      words = tf.matMul(words, this.#tokenProjection as tf.Tensor2D);
+    }
+    let x = words.reshape([batch, seqLen, h]) as tf.Tensor3D;
     x = x.add(this.#positionEmbedding.slice([0, 0], [seqLen, h]).reshape([1, seqLen, h]));
     if (this.#caseEmbedding !== undefined) {
       x = x.add(
@@ -212,7 +248,8 @@ export class Encoder {
       if (inputs.affixIds === undefined) {
         throw new TypeError("Cannot encode batch: the model has affix features but no affixIds");
       }
-      const affixes = tf.gather(this.#affixEmbedding, inputs.affixIds.reshape([-1]));
+      const table = rows[AFFIX_EMBEDDING] ?? this.#affixEmbedding;
+      const affixes = tf.gather(table, inputs.affixIds.reshape([-1]));
       x = x.add(affixes.reshape([batch, seqLen, inputs.affixIds.shape[2], h]).sum(2));
     }
     if (this.#charCnn !== undefined) {

@@ -294,3 +294,33 @@ export function wordDropout(batch: PaddedBatch, rate: number, seed: number): Pad
   }
   return { ...batch, tokenIds };
 }
+
+/**
+ * The distinct ids of `ids`, sorted: the rows of an embedding table a batch reads.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { distinctRows, localIds } from "./encoding.ts";
+ * const rows = distinctRows(Int32Array.from([7, 2, 7, 0]));
+ * assert.deepEqual([...rows], [0, 2, 7]);
+ * assert.deepEqual([...localIds(Int32Array.from([7, 2, 7, 0]), rows)], [2, 1, 2, 0]);
+ * ```
+ */
+export function distinctRows(ids: ArrayLike<number>): Int32Array {
+  return Int32Array.from(new Set(Array.from(ids))).sort();
+}
+
+/**
+ * Each id's position in `rows` (sorted, distinct; see {@linkcode distinctRows}).
+ * @throws {RangeError} when an id is not in `rows`
+ */
+export function localIds(ids: ArrayLike<number>, rows: Int32Array): Int32Array {
+  const position = new Map<number, number>();
+  rows.forEach((row, i) => position.set(row, i));
+  return Int32Array.from(ids, (id) => {
+    const at = position.get(id);
+    if (at === undefined) throw new RangeError(`Cannot remap id ${id}: not among the batch's rows`);
+    return at;
+  });
+}

@@ -50,3 +50,6 @@ export * from "./recipe.ts";
 export * from "./param_groups.ts";
 export * from "./pretrain.ts";
 export * from "./diagnostics.ts";
+export * from "./vectors.ts";
+export * from "./inplace.ts";
+export * from "./datasets.ts";

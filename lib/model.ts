@@ -5,7 +5,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import type { ModelConfig } from "./config.ts";
-import { Encoder, type EncoderInputs, type EncoderOutput } from "./encoder.ts";
+import { type EmbeddingRows, Encoder, type EncoderInputs, type EncoderOutput } from "./encoder.ts";
 import { NerHead } from "./ner_head.ts";
 import { ParameterStore } from "./parameters.ts";
 import { l2Normalize, pool } from "./pooling.ts";
@@ -15,6 +15,8 @@ import { SentimentHead } from "./sentiment_head.ts";
 /** Sizes that come from the data rather than the config. */
 export interface ModelDims {
   readonly vocabSize: number;
+  /** Width of the word embedding table when it differs from `hiddenSize` (pretrained vectors). */
+  readonly tokenDim?: number;
   /** Affix hash buckets of the tokenizer (0: no affix features). @default 0 */
   readonly affixBuckets?: number;
   /** Character ids of the tokenizer, special ones included (0: no character CNN). @default 0 */
@@ -39,11 +41,13 @@ export function modelDims(
     readonly vocabSize: number;
     readonly affixBuckets: number;
     readonly charVocabSize?: number;
+    readonly vectorDim?: number;
   },
   labels: { readonly nerTags: readonly string[]; readonly sentimentLabels: readonly string[] },
 ): ModelDims {
   return {
     vocabSize: tokenizer.vocabSize,
+    ...(tokenizer.vectorDim ? { tokenDim: tokenizer.vectorDim } : {}),
     affixBuckets: tokenizer.affixBuckets,
     ...(tokenizer.charVocabSize ? { charVocabSize: tokenizer.charVocabSize } : {}),
     numNerTags: labels.nerTags.length,
@@ -66,6 +70,8 @@ export interface ModelOutput extends EncoderOutput {
 export interface ForwardOptions {
   /** Dropout seed. When undefined, dropout is off (inference). */
   readonly dropoutSeed?: number;
+  /** Embedding rows to read instead of whole tables (row-sparse training; see `Encoder.apply`). */
+  readonly embeddingRows?: EmbeddingRows;
 }
 
 /**
@@ -121,7 +127,7 @@ export class MultiTaskModel {
   forward(inputs: EncoderInputs, options: ForwardOptions = {}): ModelOutput {
     return tf.tidy(() => {
       const seed = options.dropoutSeed;
-      const encoded = this.encoder.apply(inputs, seed);
+      const encoded = this.encoder.apply(inputs, seed, options.embeddingRows);
       return {
         ...encoded,
         nerLogits: this.nerHead.apply(encoded, seed === undefined ? seed : deriveSeed(seed, "ner")),

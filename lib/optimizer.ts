@@ -8,6 +8,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
+import { writeRows } from "./inplace.ts";
 
 /** Options of {@linkcode Adam}. */
 export interface AdamOptions {
@@ -73,16 +74,26 @@ export class Adam {
   /**
    * Applies one update. Parameters without a gradient are left alone.
    *
+   * Row-sparse ("lazy") updates: for a name in `rows`, `grads[name]` holds the
+   * gradient of those rows only (`[rows.length, ...]`), and only those rows of
+   * the parameter and of its two moments change, with the same arithmetic as the
+   * dense update (so a row's update equals the dense one whenever its moments
+   * are the same); the other rows and their moments are untouched — not decayed,
+   * as in TF's LazyAdam and PyTorch's SparseAdam. Bias correction uses the
+   * global step. Weight decay (AdamW) applies to the touched rows only.
+   *
    * @param params `[name, variable]` pairs to update
    * @param grads gradient per name (not disposed here)
    * @param learningRate rate per parameter name for this step
    * @param gradScale a factor applied to every gradient (global-norm clipping), folded into the moments
+   * @param rows sorted, distinct row ids per row-sparse parameter
    */
   apply(
     params: readonly [string, tf.Variable][],
     grads: Readonly<Record<string, tf.Tensor>>,
     learningRate: (name: string) => number,
     gradScale?: tf.Scalar,
+    rows: Readonly<Record<string, Int32Array>> = {},
   ): void {
     this.#step++;
     const t = this.#step;
@@ -102,18 +113,28 @@ export class Adam {
         if (g === undefined) continue;
         const lr = learningRate(name);
         const slot = this.#slot(name, variable);
-        const m = slot.m.mul(this.#beta1).add(g.mul(c1));
-        const v = slot.v.mul(this.#beta2).add(g.square().mul(c2));
-        slot.m.assign(m);
-        slot.v.assign(v);
-        let updated: tf.Tensor = variable;
+        const ids = rows[name];
+        const index = ids === undefined ? undefined : tf.tensor1d(ids, "int32");
+        const pick = (x: tf.Tensor) => index === undefined ? x : tf.gather(x, index);
+        const m = pick(slot.m).mul(this.#beta1).add(g.mul(c1));
+        const v = pick(slot.v).mul(this.#beta2).add(g.square().mul(c2));
+        let updated: tf.Tensor = pick(variable);
         if (this.#weightDecay > 0 && this.#decayFilter(name)) {
           updated = updated.mul(1 - lr * this.#weightDecay);
         }
         // lr/bias1 · m / (√v/√bias2 + ε), rearranged to save two passes:
         // (lr·√bias2/bias1) · m / (√v + ε·√bias2)
         const step = m.div(v.sqrt().add(this.#epsilon * rootBias2)).mul(lr * rootBias2 / bias1);
-        variable.assign(updated.sub(step));
+        const next = updated.sub(step);
+        if (ids === undefined) {
+          slot.m.assign(m);
+          slot.v.assign(v);
+          variable.assign(next);
+        } else {
+          writeRows(slot.m, ids, m.dataSync() as Float32Array);
+          writeRows(slot.v, ids, v.dataSync() as Float32Array);
+          writeRows(variable, ids, next.dataSync() as Float32Array);
+        }
       }
     });
   }
@@ -122,7 +143,11 @@ export class Adam {
   getState(): AdamState {
     const moments = new Map<string, { m: tf.Tensor; v: tf.Tensor }>();
     for (const [name, { m, v }] of this.#moments) {
-      moments.set(name, { m: m.clone(), v: v.clone() });
+      // Real copies: the moments may later be written in place (row-sparse updates).
+      moments.set(name, {
+        m: tf.tensor(m.dataSync().slice(), m.shape),
+        v: tf.tensor(v.dataSync().slice(), v.shape),
+      });
     }
     return { step: this.#step, moments };
   }
@@ -132,10 +157,7 @@ export class Adam {
     this.dispose();
     this.#step = state.step;
     for (const [name, { m, v }] of state.moments) {
-      this.#moments.set(name, {
-        m: tf.variable(m.clone(), false),
-        v: tf.variable(v.clone(), false),
-      });
+      this.#moments.set(name, { m: ownCopy(m), v: ownCopy(v) });
     }
   }
 
@@ -164,4 +186,12 @@ export class Adam {
     }
     return slot;
   }
+}
+
+/** A non-trainable variable holding a private copy of `t`'s values. */
+function ownCopy(t: tf.Tensor): tf.Variable {
+  const copy = tf.tensor(t.dataSync().slice(), t.shape, "float32");
+  const variable = tf.variable(copy, false);
+  copy.dispose();
+  return variable;
 }

@@ -12,7 +12,8 @@
  * @module
  */
 import type { Config } from "./config.ts";
-import type { PaddedBatch } from "./encoding.ts";
+import { distinctRows, type PaddedBatch } from "./encoding.ts";
+import { ROW_SPARSE_TABLES } from "./encoder.ts";
 import type { MultiTaskModel } from "./model.ts";
 import type { AdamState } from "./optimizer.ts";
 import * as tf from "@tensorflow/tfjs";
@@ -79,6 +80,7 @@ export class ParallelTrainer implements StepRunner {
   readonly #workers: Worker[];
   readonly #rate: (step: number) => number;
   #step: number;
+  #trainable: Set<string>;
 
   private constructor(
     model: MultiTaskModel,
@@ -86,6 +88,7 @@ export class ParallelTrainer implements StepRunner {
     workers: Worker[],
     step: number,
     rate: (step: number) => number,
+    trainable: readonly string[],
   ) {
     this.model = model;
     this.#config = config;
@@ -93,6 +96,7 @@ export class ParallelTrainer implements StepRunner {
     this.replicas = workers.length;
     this.#step = step;
     this.#rate = rate;
+    this.#trainable = new Set(trainable);
   }
 
   /** Starts the workers, copies the model's weights into each, and waits until they are ready. */
@@ -129,6 +133,7 @@ export class ParallelTrainer implements StepRunner {
           totalSteps: options.totalSteps ?? 0,
           warmupSteps: config.train.warmupSteps,
         })),
+      trainable,
     );
     try {
       await trainer.#all((replica) => ({
@@ -176,6 +181,7 @@ export class ParallelTrainer implements StepRunner {
   /** Changes the trainable set on every replica. */
   async setTrainable(names: readonly string[]): Promise<void> {
     await this.#all(() => ({ type: "setTrainable", names: [...names] }));
+    this.#trainable = new Set(names);
   }
 
   /** Replica 0's learned loss weights. */
@@ -189,11 +195,19 @@ export class ParallelTrainer implements StepRunner {
     const slices = splitBatch(batch, this.replicas);
     const nerDenominator = batch.nerLabels.reduce((n, l) => n + (l >= 0 ? 1 : 0), 0);
     const sentimentDenominator = batch.sentimentLabels.reduce((n, l) => n + (l >= 0 ? 1 : 0), 0);
+    // Lazy embedding updates: every replica differentiates the rows the whole batch reads.
+    const rows: Record<string, Int32Array> = {};
+    if (this.#config.train.embeddingUpdates === "lazy") {
+      for (const [name, key] of Object.entries(ROW_SPARSE_TABLES)) {
+        if (this.#trainable.has(name)) rows[name] = distinctRows(batch[key]);
+      }
+    }
     const replies = await this.#all((replica) => ({
       type: "step",
       batch: slices[replica]!,
       nerDenominator,
       sentimentDenominator,
+      rows,
     }));
     this.#step++;
     const parts = replies.map((r) => (r as { metrics: StepMetrics }).metrics);

@@ -6,7 +6,7 @@
  * final norm and heads L + 1 (L = number of layers).
  * @module
  */
-import { EMBEDDINGS_PREFIX, layerPrefix } from "./encoder.ts";
+import { EMBEDDINGS_PREFIX, layerPrefix, TOKEN_EMBEDDING } from "./encoder.ts";
 import { NER_HEAD_PREFIX } from "./ner_head.ts";
 import { SENTIMENT_HEAD_PREFIX } from "./sentiment_head.ts";
 
@@ -27,7 +27,8 @@ export const ULMFIT_LAYER_DECAY = 1 / 2.6;
 
 /**
  * Whether `selector` covers parameter `name`. Selectors: `all`, `embeddings`,
- * `encoder` (all layers and the final norm), `layer:I` or `layer:I-J`,
+ * `word-vectors` (the word embedding table, e.g. pretrained vectors; not their
+ * projection), `encoder` (all layers and the final norm), `layer:I` or `layer:I-J`,
  * `final-norm`, `ner-head`, `sentiment-head`, or a scenario name.
  *
  * @example
@@ -48,6 +49,8 @@ export function selects(selector: string, name: string): boolean {
       return true;
     case "embeddings":
       return name.startsWith(EMBEDDINGS_PREFIX);
+    case "word-vectors":
+      return name === TOKEN_EMBEDDING;
     case "encoder":
       return name.startsWith("encoder/");
     case "final-norm":
@@ -67,7 +70,7 @@ export function selects(selector: string, name: string): boolean {
     return false;
   }
   throw new RangeError(
-    `Cannot select parameters: unknown selector "${selector}" (expected all, embeddings, encoder, layer:I[-J], final-norm, ner-head, sentiment-head or a scenario)`,
+    `Cannot select parameters: unknown selector "${selector}" (expected all, embeddings, word-vectors, encoder, layer:I[-J], final-norm, ner-head, sentiment-head or a scenario)`,
   );
 }
 

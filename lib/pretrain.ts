@@ -18,7 +18,10 @@ import { Adam } from "./optimizer.ts";
 import { selects } from "./param_groups.ts";
 import { deriveSeed, mulberry32 } from "./random.ts";
 import { inverseTimeDecay } from "./schedule.ts";
-import { MASK_ID, SPECIAL_TOKENS, WordTokenizer } from "./tokenizer.ts";
+import { MASK_ID, SPECIAL_TOKENS } from "./tokenizer.ts";
+import { TOKEN_EMBEDDING, TOKEN_PROJECTION } from "./encoder.ts";
+import { configWordVectors, initWordVectors, newTokenizer } from "./train_run.ts";
+import type { WordVectors } from "./vectors.ts";
 
 /** Fraction of word tokens chosen for prediction. */
 export const MASK_PROBABILITY = 0.15;
@@ -38,6 +41,12 @@ export interface PretrainRecord {
 export interface PretrainOptions {
   /** Called after every epoch. */
   readonly onEpochEnd?: (record: PretrainRecord) => void;
+  /** The word vectors `config.tokenizer.wordVectors` names, already loaded. */
+  readonly wordVectors?: WordVectors;
+  /** Folder of the word-vector caches. @default ".cache/word-vectors" */
+  readonly vectorCacheDir?: string;
+  /** Receives notices (e.g. a word-vector cache being built). */
+  readonly onWarning?: (message: string) => void;
 }
 
 /**
@@ -50,9 +59,11 @@ export async function pretrainBackbone(
   config: Config,
   options: PretrainOptions = {},
 ): Promise<{ bundle: ModelBundle; history: PretrainRecord[] }> {
-  const tokenizer = WordTokenizer.fit(sentences, config.tokenizer);
+  const vectors = await configWordVectors(config, options);
+  const tokenizer = newTokenizer(sentences, config, vectors);
   const labels = { nerTags: DEFAULT_NER_TAGS, sentimentLabels: DEFAULT_SENTIMENT_LABELS };
   const model = new MultiTaskModel(config.model, modelDims(tokenizer, labels), config.seed);
+  if (vectors !== undefined) initWordVectors(model, tokenizer, vectors, config.seed);
   const data = sentences.map((words) =>
     encodeSentence({ words }, tokenizer, labels, config.model.maxLength)
   );
@@ -64,7 +75,10 @@ export async function pretrainBackbone(
     beta2: config.train.beta2,
     epsilon: config.train.epsilon,
   });
-  const embeddings = model.parameters.get("embeddings/token");
+  const embeddings = model.parameters.get(TOKEN_EMBEDDING);
+  const projection = model.parameters.names().includes(TOKEN_PROJECTION)
+    ? model.parameters.get(TOKEN_PROJECTION)
+    : undefined;
   const history: PretrainRecord[] = [];
   const lengths = data.map((s) => s.tokenIds.length);
   try {
@@ -114,7 +128,11 @@ export async function pretrainBackbone(
             const encoded = model.encoder.apply(tensors, deriveSeed(config.seed, "dropout", step));
             const [b, t, h] = encoded.sequenceOutput.shape;
             const chosenVectors = tf.gather(encoded.sequenceOutput.reshape([b * t, h]), positions);
-            const logits = tf.matMul(chosenVectors, embeddings, false, true).add(decoderBias);
+            // Decoder tied to the word embeddings (through their projection, when they have one).
+            const queries = projection === undefined
+              ? chosenVectors
+              : tf.matMul(chosenVectors, projection, false, true);
+            const logits = tf.matMul(queries, embeddings, false, true).add(decoderBias);
             hits = tf.keep(logits.argMax(-1).cast("int32").equal(gold).cast("float32").sum());
             return maskedCrossEntropy(logits, gold);
           }, all.map(([, v]) => v));

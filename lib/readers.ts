@@ -113,7 +113,17 @@ export interface LabelledSentenceOptions {
   readonly labels?: readonly string[];
   /** Lower-case nothing, split words on whitespace (the files are pre-tokenised). */
   readonly splitWords?: (text: string) => string[];
+  /**
+   * Whether the first line names the columns (TSV): `auto` takes a first line
+   * made of the words `label` and `sentence` (or `text`) as a header, whose order
+   * then says which column holds the label (GLUE's SST-2 file has
+   * `sentence<TAB>label`). @default "auto"
+   */
+  readonly header?: boolean | "auto";
 }
+
+/** Column names a TSV header may use for the text. */
+const TEXT_COLUMNS = ["sentence", "text"];
 
 /**
  * Parses sentence-level labelled text (sentiment corpora) into sentences with a
@@ -135,7 +145,7 @@ export function parseLabelledSentences(
   file: string,
   options: LabelledSentenceOptions = {},
 ): Sentence[] {
-  const lines = text.split("\n");
+  const lines = text.replace(/^\uFEFF/, "").split("\n");
   const firstContent = lines.find((l) => l.trim() !== "") ?? "";
   const format = options.format === undefined || options.format === "auto"
     ? firstContent.trimStart().startsWith("{")
@@ -146,10 +156,18 @@ export function parseLabelledSentences(
     : options.format;
   const allowed = options.labels === undefined ? undefined : new Set(options.labels);
   const split = options.splitWords ?? ((t: string) => t.split(/[ \t]+/).filter((w) => w !== ""));
+  const headerFields = firstContent.replace(/\r$/, "").trim().toLowerCase().split("\t");
+  const looksLikeHeader = format === "tsv" && headerFields.length === 2 &&
+    headerFields.includes("label") && headerFields.some((f) => TEXT_COLUMNS.includes(f));
+  const header = options.header === undefined || options.header === "auto"
+    ? looksLikeHeader
+    : options.header;
+  const labelLast = header && TEXT_COLUMNS.includes(headerFields[0]!);
+  const headerLine = header ? lines.indexOf(lines.find((l) => l.trim() !== "")!) : -1;
   const sentences: Sentence[] = [];
   lines.forEach((raw, index) => {
     const line = raw.replace(/\r$/, "");
-    if (line.trim() === "") return;
+    if (line.trim() === "" || index === headerLine) return;
     const at = { file, line: index + 1 };
     let label: unknown;
     let sentence: unknown;
@@ -171,15 +189,23 @@ export function parseLabelledSentences(
       }
       label = String(label);
     } else {
-      const cut = format === "tsv" ? line.indexOf("\t") : line.indexOf(" ");
+      const cut = format !== "tsv"
+        ? line.indexOf(" ")
+        : labelLast
+        ? line.lastIndexOf("\t")
+        : line.indexOf("\t");
       if (cut <= 0) {
         throw new DataError(
-          format === "tsv" ? "expected label<TAB>sentence" : "expected `label sentence`",
+          format !== "tsv"
+            ? "expected `label sentence`"
+            : labelLast
+            ? "expected sentence<TAB>label"
+            : "expected label<TAB>sentence",
           at,
         );
       }
-      label = line.slice(0, cut);
-      sentence = line.slice(cut + 1);
+      label = labelLast ? line.slice(cut + 1) : line.slice(0, cut);
+      sentence = labelLast ? line.slice(0, cut) : line.slice(cut + 1);
     }
     const mapped = options.labelMap === undefined
       ? label as string

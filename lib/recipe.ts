@@ -27,7 +27,7 @@ import { DEFAULT_NER_TAGS } from "./labels.ts";
 import type { ClassificationScores, EntityScores } from "./metrics.ts";
 import { parseConll, parseLabelledSentences, readText } from "./readers.ts";
 import { type CorpusScores, scoreCorpora } from "./score.ts";
-import { trainModel, type TrainModelOptions } from "./train_run.ts";
+import { configWordVectors, trainModel, type TrainModelOptions } from "./train_run.ts";
 
 /** The tasks a recipe can train. */
 export type Task = "ner" | "sentiment";
@@ -109,6 +109,10 @@ export interface RunRecipeOptions {
   readonly onModel?: (seed: number, bundle: ModelBundle) => Promise<void> | void;
   /** Start every seed from all weights of this model (see `TrainModelOptions.initFrom`). */
   readonly initFrom?: ModelBundle;
+  /** Folder of the word-vector caches. @default ".cache/word-vectors" */
+  readonly vectorCacheDir?: string;
+  /** Receives warnings and notices (e.g. a word-vector cache being built). */
+  readonly onWarning?: (message: string) => void;
 }
 
 /**
@@ -212,6 +216,9 @@ export async function runRecipe(
     nerTags: DEFAULT_NER_TAGS,
     sentimentLabels: corpora.sentiment?.labels ?? ["negative", "positive"],
   };
+  const wordVectors = options.initFrom !== undefined
+    ? undefined
+    : await configWordVectors(recipeConfig(recipe, seeds[0] ?? 1), options);
   for (const seed of seeds) {
     const config = recipeConfig(recipe, seed);
     const dev = { ner: corpora.ner?.dev, sentiment: corpora.sentiment?.dev };
@@ -233,6 +240,7 @@ export async function runRecipe(
       {
         labels,
         workers: workers ?? 1,
+        ...(wordVectors !== undefined ? { wordVectors } : {}),
         ...(options.initFrom !== undefined ? { initFrom: options.initFrom } : {}),
         ...(options.onStep !== undefined ? { onStep: options.onStep } : {}),
         onEpochEnd: (record, current) => {

@@ -48,6 +48,10 @@ export interface WordTokenizerJson {
   readonly chars?: readonly string[];
   /** Character slots per word (0 or absent: no character features). */
   readonly charWidth?: number;
+  /** Width of the pretrained word vectors the vocabulary was built with (absent: none). */
+  readonly vectorDim?: number;
+  /** The vectors' source (a built-in name or a file), for information. */
+  readonly wordVectors?: string;
 }
 
 /** Special character ids: padding, unknown character, beginning and end of word. */
@@ -87,6 +91,10 @@ export class WordTokenizer {
   readonly chars: readonly string[];
   /** Character slots per word, markers included (0: no character features). */
   readonly charWidth: number;
+  /** Width of the pretrained word vectors behind the vocabulary (0: none). */
+  readonly vectorDim: number;
+  /** Source of those vectors (a built-in name or a file); null without vectors. */
+  readonly wordVectors: string | null;
   readonly #ids: Map<string, number>;
   readonly #charIds: Map<string, number>;
 
@@ -97,6 +105,8 @@ export class WordTokenizer {
       shapeFeature = false,
       chars = [],
       charWidth = 0,
+      vectorDim = 0,
+      wordVectors = null,
     } = options;
     SPECIAL_TOKENS.forEach((token, i) => {
       if (vocab[i] !== token) {
@@ -125,6 +135,13 @@ export class WordTokenizer {
     }
     this.chars = charWidth > 0 ? chars : [];
     this.charWidth = charWidth;
+    if (!Number.isInteger(vectorDim) || vectorDim < 0) {
+      throw new RangeError(
+        `Cannot build tokenizer: vectorDim must be an integer >= 0, got ${vectorDim}`,
+      );
+    }
+    this.vectorDim = vectorDim;
+    this.wordVectors = vectorDim > 0 ? wordVectors : null;
     this.#ids = new Map(vocab.map((w, i) => [w, i]));
     this.#charIds = new Map(this.chars.map((c, i) => [c, i + NUM_SPECIAL_CHARS]));
   }
@@ -134,12 +151,39 @@ export class WordTokenizer {
    * appearance, so the result is deterministic; with `charWidth > 0`, also a
    * character vocabulary (case kept, same frequency floor, at most
    * {@linkcode MAX_CHARS} characters).
+   *
+   * With `pretrained` word vectors, the vocabulary is: the special tokens; the
+   * training words seen at least `minFrequency` times **or** having a vector
+   * (most frequent first, at most `maxVocabSize` of them); then those of the
+   * first `pretrainedVocabSize` words of the vectors (their most frequent) that
+   * are not in it yet, so a word the training data never showed still gets its
+   * own vector.
+   *
+   * @example
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { WordTokenizer, UNK_ID } from "./tokenizer.ts";
+   * const config = { lowercase: true, minFrequency: 2, maxVocabSize: 100, affixBuckets: 0, pretrainedVocabSize: 2 };
+   * const tok = WordTokenizer.fit([["Oslo", "is", "is"]], config, { words: ["the", "oslo", "paris", "rome"], dim: 3, source: "v" });
+   * assert.deepEqual(tok.vocab.slice(4), ["is", "oslo", "the"]);
+   * assert.equal(tok.tokenId("Rome"), UNK_ID);
+   * assert.equal(tok.vectorDim, 3);
+   * ```
    */
   static fit(
     sentences: Iterable<readonly string[]>,
     config:
-      & Omit<TokenizerConfig, "charWidth" | "affixLengths" | "shapeFeature">
-      & Partial<Pick<TokenizerConfig, "charWidth" | "affixLengths" | "shapeFeature">>,
+      & Omit<
+        TokenizerConfig,
+        "charWidth" | "affixLengths" | "shapeFeature" | "wordVectors" | "pretrainedVocabSize"
+      >
+      & Partial<
+        Pick<
+          TokenizerConfig,
+          "charWidth" | "affixLengths" | "shapeFeature" | "pretrainedVocabSize"
+        >
+      >,
+    pretrained?: PretrainedWords,
   ): WordTokenizer {
     const counts = new Map<string, number>();
     const charCounts = new Map<string, number>();
@@ -153,9 +197,20 @@ export class WordTokenizer {
         }
       }
     }
-    const words = frequentFirst(counts, config.minFrequency)
+    const fold = (w: string) => config.lowercase ? w.toLowerCase() : w;
+    const hasVector = new Set(pretrained?.words.map(fold) ?? []);
+    const words = frequentFirst(counts, config.minFrequency, hasVector)
       .filter((w) => !SPECIAL_TOKENS.includes(w))
       .slice(0, config.maxVocabSize - SPECIAL_TOKENS.length);
+    if (pretrained !== undefined) {
+      const seen = new Set([...SPECIAL_TOKENS, ...words]);
+      for (const raw of pretrained.words.slice(0, config.pretrainedVocabSize ?? 0)) {
+        const word = fold(raw);
+        if (seen.has(word)) continue;
+        seen.add(word);
+        words.push(word);
+      }
+    }
     const chars = frequentFirst(charCounts, config.minFrequency).slice(0, MAX_CHARS);
     return new WordTokenizer([...SPECIAL_TOKENS, ...words], config.lowercase, {
       affixBuckets: config.affixBuckets,
@@ -163,6 +218,9 @@ export class WordTokenizer {
       ...(config.shapeFeature === undefined ? {} : { shapeFeature: config.shapeFeature }),
       chars,
       charWidth: chars.length > 0 ? charWidth : 0,
+      ...(pretrained !== undefined
+        ? { vectorDim: pretrained.dim, wordVectors: pretrained.source }
+        : {}),
     });
   }
 
@@ -182,7 +240,9 @@ export class WordTokenizer {
       (j.affixLengths !== undefined && !Array.isArray(j.affixLengths)) ||
       (j.shapeFeature !== undefined && typeof j.shapeFeature !== "boolean") ||
       (j.chars !== undefined &&
-        (!Array.isArray(j.chars) || !j.chars.every((c) => typeof c === "string")))
+        (!Array.isArray(j.chars) || !j.chars.every((c) => typeof c === "string"))) ||
+      (j.vectorDim !== undefined && (!Number.isInteger(j.vectorDim) || j.vectorDim < 1)) ||
+      (j.wordVectors !== undefined && typeof j.wordVectors !== "string")
     ) {
       throw new CheckpointError(`Cannot load ${source}: bad character vocabulary or charWidth`);
     }
@@ -193,6 +253,9 @@ export class WordTokenizer {
         ...(j.shapeFeature === undefined ? {} : { shapeFeature: j.shapeFeature }),
         chars: j.chars ?? [],
         charWidth,
+        ...(j.vectorDim !== undefined
+          ? { vectorDim: j.vectorDim, wordVectors: j.wordVectors ?? "unknown" }
+          : {}),
       });
     } catch (e) {
       throw new CheckpointError(`Cannot load ${source}: ${(e as Error).message}`);
@@ -276,21 +339,42 @@ export class WordTokenizer {
         : { affixLengths: this.affixLengths }),
       ...(this.shapeFeature ? { shapeFeature: true } : {}),
       ...(this.charWidth > 0 ? { chars: this.chars, charWidth: this.charWidth } : {}),
+      ...(this.vectorDim > 0 ? { vectorDim: this.vectorDim, wordVectors: this.wordVectors! } : {}),
     };
   }
 }
 
-/** Keys counted at least `minFrequency` times, most frequent first, ties in first-seen order. */
-function frequentFirst(counts: Map<string, number>, minFrequency: number): string[] {
+/**
+ * Keys counted at least `minFrequency` times (or in `always`), most frequent
+ * first, ties in first-seen order.
+ */
+function frequentFirst(
+  counts: Map<string, number>,
+  minFrequency: number,
+  always: ReadonlySet<string> = new Set(),
+): string[] {
   return [...counts.entries()]
-    .filter(([, n]) => n >= minFrequency)
+    .filter(([key, n]) => n >= minFrequency || always.has(key))
     .map(([key, n], order) => ({ key, n, order }))
     .sort((a, b) => b.n - a.n || a.order - b.order)
     .map(({ key }) => key);
 }
 
+/** The words of a pretrained vector set, most frequent first (see {@linkcode WordTokenizer.fit}). */
+export interface PretrainedWords {
+  readonly words: readonly string[];
+  /** Components per vector. */
+  readonly dim: number;
+  /** Where the vectors came from (a built-in name or a file). */
+  readonly source: string;
+}
+
 /** Word features beyond the vocabulary (see {@linkcode WordTokenizer}). */
 export interface WordFeatureOptions {
+  /** Width of pretrained vectors behind the vocabulary. @default 0 */
+  readonly vectorDim?: number;
+  /** Their source. @default null */
+  readonly wordVectors?: string | null;
   readonly affixBuckets?: number;
   readonly affixLengths?: readonly number[];
   readonly shapeFeature?: boolean;

@@ -25,6 +25,8 @@ import { deriveSeed, shuffled } from "./random.ts";
 import { WordTokenizer } from "./tokenizer.ts";
 import { ParallelTrainer, type StepRunner } from "./parallel.ts";
 import { Trainer } from "./trainer.ts";
+import { TOKEN_EMBEDDING } from "./encoder.ts";
+import { loadWordVectors, pretrainedTable, type WordVectors } from "./vectors.ts";
 
 /** Options of {@linkcode trainModel}. */
 export interface TrainModelOptions {
@@ -51,7 +53,18 @@ export interface TrainModelOptions {
    * @default 1
    */
   readonly workers?: number;
+  /**
+   * The word vectors named by `config.tokenizer.wordVectors`, already loaded
+   * (e.g. once for several seeds); otherwise they are loaded through the cache
+   * in `vectorCacheDir`.
+   */
+  readonly wordVectors?: WordVectors;
+  /** Folder of the word-vector caches. @default ".cache/word-vectors" */
+  readonly vectorCacheDir?: string;
 }
+
+/** Default folder of the word-vector caches, relative to the working directory. */
+export const DEFAULT_VECTOR_CACHE = ".cache/word-vectors";
 
 /** Result of a run. */
 export interface TrainResult {
@@ -104,8 +117,11 @@ export async function trainModel(
   const backbone = config.train.initBackbone === null
     ? undefined
     : await loadModel(config.train.initBackbone);
+  const vectors = options.initFrom !== undefined || backbone !== undefined
+    ? undefined
+    : await configWordVectors(config, options);
   const tokenizer = options.initFrom?.tokenizer ?? backbone?.tokenizer ??
-    WordTokenizer.fit(split.train.map((i) => sentences[i]!.words), config.tokenizer);
+    newTokenizer(split.train.map((i) => sentences[i]!.words), config, vectors);
   if (options.initFrom !== undefined) {
     checkBackbone(options.initFrom.config.model, config.model, "initFrom");
   }
@@ -113,6 +129,7 @@ export async function trainModel(
     checkBackbone(backbone.config.model, config.model, config.train.initBackbone!);
   }
   const model = new MultiTaskModel(config.model, modelDims(tokenizer, labels), config.seed);
+  if (vectors !== undefined) initWordVectors(model, tokenizer, vectors, config.seed);
   if (backbone !== undefined) {
     copyWeights(backbone.model, model, (name) => selects("backbone", name));
     backbone.model.dispose();
@@ -120,6 +137,60 @@ export async function trainModel(
   if (options.initFrom !== undefined) copyWeights(options.initFrom.model, model, () => true);
   const bundle = { config, tokenizer, labels, model };
   return await run(sentences, bundle, split, [], 1, options);
+}
+
+/**
+ * Loads the word vectors `config.tokenizer.wordVectors` names, through the
+ * cache (or takes `options.wordVectors`); undefined when it names none.
+ */
+export async function configWordVectors(
+  config: Config,
+  options: Pick<TrainModelOptions, "wordVectors" | "vectorCacheDir" | "onWarning"> = {},
+): Promise<WordVectors | undefined> {
+  const source = config.tokenizer.wordVectors;
+  if (source === null) return undefined;
+  return options.wordVectors ?? await loadWordVectors(source, {
+    cacheDir: options.vectorCacheDir ?? DEFAULT_VECTOR_CACHE,
+    ...(options.onWarning !== undefined ? { onProgress: options.onWarning } : {}),
+  });
+}
+
+/**
+ * The tokenizer of a new model: its vocabulary fitted on `words` and, with
+ * `vectors`, extended by their most frequent words (see `WordTokenizer.fit`).
+ */
+export function newTokenizer(
+  words: Iterable<readonly string[]>,
+  config: Config,
+  vectors?: WordVectors,
+): WordTokenizer {
+  return WordTokenizer.fit(
+    words,
+    config.tokenizer,
+    vectors === undefined
+      ? undefined
+      : { words: vectors.words, dim: vectors.dim, source: config.tokenizer.wordVectors! },
+  );
+}
+
+/**
+ * Sets a new model's word embedding table from pretrained vectors: each word's
+ * vector, seeded random rows for words without one (see `pretrainedTable`).
+ */
+export function initWordVectors(
+  model: MultiTaskModel,
+  tokenizer: WordTokenizer,
+  vectors: WordVectors,
+  seed: number,
+): void {
+  const { table } = pretrainedTable(
+    tokenizer.vocab,
+    vectors,
+    tokenizer.lowercase,
+    deriveSeed(seed, TOKEN_EMBEDDING),
+  );
+  const variable = model.parameters.get(TOKEN_EMBEDDING);
+  tf.tidy(() => variable.assign(tf.tensor2d(table, variable.shape as [number, number])));
 }
 
 /**

@@ -6,7 +6,15 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import type { TrainConfig } from "./config.ts";
-import { type BatchTensors, batchToTensors, disposeBatch, type PaddedBatch } from "./encoding.ts";
+import {
+  type BatchTensors,
+  batchToTensors,
+  disposeBatch,
+  distinctRows,
+  localIds,
+  type PaddedBatch,
+} from "./encoding.ts";
+import { ROW_SPARSE_TABLES } from "./encoder.ts";
 import { maskedCrossEntropy } from "./losses.ts";
 import type { MultiTaskModel } from "./model.ts";
 import { Adam, type AdamState } from "./optimizer.ts";
@@ -61,6 +69,12 @@ export interface StepOptions {
   readonly nerDenominator?: number;
   /** Labelled sentences in the whole (all-replica) batch; default: this batch's. */
   readonly sentimentDenominator?: number;
+  /**
+   * With lazy embedding updates: the rows of each row-sparse table that the whole
+   * (all-replica) batch reads (see `distinctRows`); default: this batch's.
+   * Every replica must pass the same rows, so their gradients line up.
+   */
+  readonly rows?: Readonly<Record<string, Int32Array>>;
 }
 
 /** Names of the learned log-variances of uncertainty weighting. */
@@ -204,9 +218,20 @@ export class Trainer implements StepRunner {
     const dropoutSeed = this.#replica === 0
       ? deriveSeed(this.#seed, "dropout", this.step)
       : deriveSeed(this.#seed, "dropout", this.step, this.#replica);
-    const updated = [...this.#params, ...this.#logVariances];
+    const sparse = this.#rowSparse(batch, options.rows);
+    const inputs = { ...batch, ...sparse.inputs } as BatchTensors;
+    const rowNames = new Set(Object.keys(sparse.rows));
+    // Row-sparse tables are differentiated through their gathered rows, not whole.
+    const differentiated = [
+      ...this.#params.filter(([name]) => !rowNames.has(name)),
+      ...sparse.variables,
+      ...this.#logVariances,
+    ];
     const objective = (parts: tf.Tensor[]) => () => {
-      const out = this.model.forward(batch, updated.length > 0 ? { dropoutSeed } : {});
+      const out = this.model.forward(inputs, {
+        ...(differentiated.length > 0 ? { dropoutSeed } : {}),
+        embeddingRows: Object.fromEntries(sparse.variables) as Record<string, tf.Tensor2D>,
+      });
       const nerLoss = maskedCrossEntropy(out.nerLogits, batch.nerLabels, options.nerDenominator);
       const sentimentLoss = maskedCrossEntropy(
         out.sentimentLogits,
@@ -216,31 +241,45 @@ export class Trainer implements StepRunner {
       parts.push(...[nerLoss, sentimentLoss, ...accuracyCounts(out, batch)].map((t) => tf.keep(t)));
       return this.#weighted(nerLoss, sentimentLoss);
     };
-    const summary = tf.tidy(() => {
-      const parts: tf.Tensor[] = [];
-      if (updated.length === 0) {
-        // Everything frozen: evaluate only, no gradients, no update.
-        const value = objective(parts)();
-        const summary = tf.stack([value, ...parts, tf.scalar(0)]);
+    let summary: tf.Tensor;
+    try {
+      summary = tf.tidy(() => {
+        const parts: tf.Tensor[] = [];
+        if (differentiated.length === 0) {
+          // Everything frozen: evaluate only, no gradients, no update.
+          const value = objective(parts)();
+          const summary = tf.stack([value, ...parts, tf.scalar(0)]);
+          tf.dispose(parts);
+          return summary;
+        }
+        const { value, grads } = tf.variableGrads(
+          objective(parts),
+          differentiated.map(([, v]) => v),
+        );
+        let byName: Record<string, tf.Tensor> = {};
+        for (const [name, v] of differentiated) {
+          const g = grads[v.name];
+          if (g !== undefined) byName[name] = g;
+        }
+        if (this.#allReduce !== undefined) byName = this.#allReduce(byName);
+        const gradNorm = globalNorm(Object.values(byName));
+        const scale = this.#train.clipNorm > 0
+          ? tf.minimum(1, tf.div(this.#train.clipNorm, gradNorm.add(1e-6))) as tf.Scalar
+          : undefined;
+        this.optimizer.apply(
+          [...this.#params, ...this.#logVariances],
+          byName,
+          (name) => this.rateFor(name, learningRate),
+          scale,
+          sparse.rows,
+        );
+        const summary = tf.stack([value, ...parts, gradNorm]);
         tf.dispose(parts);
         return summary;
-      }
-      const { value, grads } = tf.variableGrads(objective(parts), updated.map(([, v]) => v));
-      let byName: Record<string, tf.Tensor> = {};
-      for (const [name, v] of updated) {
-        const g = grads[v.name];
-        if (g !== undefined) byName[name] = g;
-      }
-      if (this.#allReduce !== undefined) byName = this.#allReduce(byName);
-      const gradNorm = globalNorm(Object.values(byName));
-      const scale = this.#train.clipNorm > 0
-        ? tf.minimum(1, tf.div(this.#train.clipNorm, gradNorm.add(1e-6))) as tf.Scalar
-        : undefined;
-      this.optimizer.apply(updated, byName, (name) => this.rateFor(name, learningRate), scale);
-      const summary = tf.stack([value, ...parts, gradNorm]);
-      tf.dispose(parts);
-      return summary;
-    });
+      });
+    } finally {
+      tf.dispose([...Object.values(sparse.inputs), ...sparse.variables.map(([, v]) => v)]);
+    }
     const [loss, nerLoss, sentimentLoss, nc, nt, sc, st, gradNorm] = readNumbers(summary);
     summary.dispose();
     const weights = this.taskWeights();
@@ -257,6 +296,39 @@ export class Trainer implements StepRunner {
       nerWeight: weights.ner,
       sentimentWeight: weights.sentiment,
     };
+  }
+
+  /**
+   * For lazy embedding updates: per trainable row-sparse table, the rows the
+   * batch reads, a variable holding them (differentiated instead of the table),
+   * and the batch's ids remapped to those rows.
+   */
+  #rowSparse(
+    batch: BatchTensors,
+    given: Readonly<Record<string, Int32Array>> | undefined,
+  ): {
+    rows: Record<string, Int32Array>;
+    variables: [string, tf.Variable][];
+    inputs: Partial<Record<"tokenIds" | "affixIds", tf.Tensor>>;
+  } {
+    const out = {
+      rows: {} as Record<string, Int32Array>,
+      variables: [] as [string, tf.Variable][],
+      inputs: {} as Partial<Record<"tokenIds" | "affixIds", tf.Tensor>>,
+    };
+    if (this.#train.embeddingUpdates !== "lazy") return out;
+    for (const [name, table] of this.#params) {
+      const key = ROW_SPARSE_TABLES[name];
+      if (key === undefined) continue;
+      const ids = batch[key].dataSync();
+      const rows = given?.[name] ?? distinctRows(ids);
+      out.rows[name] = rows;
+      out.inputs[key] = tf.tensor(localIds(ids, rows), batch[key].shape, "int32");
+      const gathered = tf.tidy(() => tf.gather(table, tf.tensor1d(rows, "int32")));
+      out.variables.push([name, tf.variable(gathered, true)]);
+      gathered.dispose();
+    }
+    return out;
   }
 
   /**

@@ -82,20 +82,68 @@ Deno.test("parseLabelledSentences() names the line and field of bad input", () =
   assert.throws(() => parseLabelledSentences("1 \n", "x.txt"), /line 1, field "text": empty text/);
 });
 
-Deno.test("the shared CoNLL-2003 and SST-2 files load with their published sizes", async () => {
-  const root = new URL("../../shared/data/", import.meta.url).pathname;
-  let conll: string;
+const CORPORA = new URL("../data/corpora/", import.meta.url).pathname;
+const haveCorpora = (() => {
   try {
-    conll = await readText(`${root}conll2003/dev.txt`);
+    Deno.statSync(`${CORPORA}conll2003/dev.txt`);
+    Deno.statSync(`${CORPORA}sst2/train_phrases.tsv`);
+    return true;
   } catch {
-    return; // ../shared is absent outside this workplace
+    return false;
   }
-  const dev = parseConll(conll, "dev.txt");
-  assert.equal(dev.length, 3250);
-  assert.equal(dev.reduce((n, s) => n + s.words.length, 0), 51362);
-  const sst = parseLabelledSentences(await readText(`${root}sst2/dev.txt`), "dev.txt", {
+})();
+
+Deno.test({
+  name: "the CoNLL-2003 and SST-2 files load with their published sizes (after deno task data)",
+  ignore: !haveCorpora,
+  fn: async () => {
+    const dev = parseConll(await readText(`${CORPORA}conll2003/dev.txt`), "dev.txt");
+    assert.equal(dev.length, 3250);
+    assert.equal(dev.reduce((n, s) => n + s.words.length, 0), 51362);
+    const labelMap = { "0": "negative", "1": "positive" };
+    const sst = parseLabelledSentences(await readText(`${CORPORA}sst2/dev.txt`), "dev.txt", {
+      labelMap,
+    });
+    assert.equal(sst.length, 872);
+    assert.equal(sst.filter((s) => s.sentiment === "positive").length, 444);
+    const phrases = parseLabelledSentences(
+      await readText(`${CORPORA}sst2/train_phrases.tsv`),
+      "train_phrases.tsv",
+      { labelMap },
+    );
+    assert.equal(phrases.length, 67349);
+    assert.equal(phrases.filter((s) => s.sentiment === "positive").length, 37569);
+  },
+});
+
+Deno.test("parseLabelledSentences() reads the SST-2 phrase file as it is: header line, CRLF, tab", () => {
+  const text = "label\tsentence\r\n0\thide new secretions \r\n1\tthat loves its characters\r\n";
+  const s = parseLabelledSentences(text, "train_phrases.tsv", {
     labelMap: { "0": "negative", "1": "positive" },
   });
-  assert.equal(sst.length, 872);
-  assert.equal(sst.filter((s) => s.sentiment === "positive").length, 444);
+  assert.deepEqual(s, [
+    { words: ["hide", "new", "secretions"], sentiment: "negative" },
+    { words: ["that", "loves", "its", "characters"], sentiment: "positive" },
+  ]);
+});
+
+Deno.test("parseLabelledSentences() takes the label column from a sentence<TAB>label header", () => {
+  const s = parseLabelledSentences(
+    "\uFEFFsentence\tlabel\nit 's a charming journey \t1\n",
+    "glue.tsv",
+  );
+  assert.deepEqual(s, [{ words: ["it", "'s", "a", "charming", "journey"], sentiment: "1" }]);
+  assert.throws(
+    () => parseLabelledSentences("sentence\tlabel\nno label here\n", "glue.tsv"),
+    /glue.tsv: line 2: expected sentence<TAB>label/,
+  );
+  // Without a header, the first line is data (and a bad label is reported on it).
+  assert.throws(
+    () =>
+      parseLabelledSentences("label\tsentence\n0\tok\n", "x.tsv", {
+        header: false,
+        labelMap: { "0": "n" },
+      }),
+    /x.tsv: line 1, field "label": unknown label "label"/,
+  );
 });

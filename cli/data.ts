@@ -1,0 +1,56 @@
+/**
+ * `deno task data`: fetches the benchmark corpora the recipes use (CoNLL-2003,
+ * SST-2 sentences and phrases, STS Benchmark) from their public sources, or
+ * copies them from a local folder, checks their sha256 and writes them to
+ * data/corpora (git-ignored).
+ * @module
+ */
+import { DATASETS, DEFAULT_CORPUS_DIR, fetchDatasets } from "../lib/mod.ts";
+import { fail, parse } from "./_common.ts";
+
+const USAGE = `Usage: deno task data [options] [CORPUS ...]
+
+  CORPUS         ${DATASETS.map((d) => d.name).join(" | ")} (default: all)
+  --from DIR     copy from a local folder laid out as CORPUS/FILE (e.g. ../shared/data)
+                 instead of downloading
+  --out DIR      folder to write CORPUS/FILE into (default ${DEFAULT_CORPUS_DIR})
+  --list         list the corpora, their files and sources
+  -h, --help     this text
+
+Every file is checked against its sha256; a file already there is kept if it matches and
+never overwritten if it does not.`;
+
+const { values, positionals } = parse(Deno.args, {
+  from: { type: "string" },
+  out: { type: "string" },
+  list: { type: "boolean" },
+  help: { type: "boolean", short: "h" },
+}, USAGE);
+
+const unknown = positionals.filter((p) => !DATASETS.some((d) => d.name === p));
+if (unknown.length > 0) fail(`unknown corpus ${unknown.join(", ")}\n\n${USAGE}`);
+const chosen = positionals.length === 0
+  ? DATASETS
+  : DATASETS.filter((d) => positionals.includes(d.name));
+if (values.list === true) {
+  for (const d of chosen) {
+    console.log(`${d.name}: ${d.description}`);
+    for (const f of d.files) console.log(`  ${f.name}  ${f.sha256}\n    ${f.url}`);
+  }
+  Deno.exit(0);
+}
+try {
+  const files = await fetchDatasets(chosen, {
+    ...(typeof values.out === "string" ? { out: values.out } : {}),
+    ...(typeof values.from === "string" ? { from: values.from } : {}),
+    onFile: (f) =>
+      console.log(
+        `${f.status === "written" ? "wrote" : "kept "} ${f.path} (${
+          f.bytes.toLocaleString("en")
+        } bytes, sha256 ok)`,
+      ),
+  });
+  console.log(`${files.length} files verified`);
+} catch (error) {
+  fail((error as Error).message);
+}
