@@ -1,11 +1,14 @@
 /**
- * Shared helpers of the command-line entry points: backend selection and
- * input reading. Entry points print; the library does not.
+ * Shared helpers of the command-line entry points: one `main()` that turns any
+ * error into one line on stderr and an exit code (1 bad input, 2 usage),
+ * strict flag parsing, backend selection and input reading. Entry points
+ * print; the library does not.
  * @module
  */
 import { parseArgs, type ParseArgsConfig } from "node:util";
 import {
   type BackendName,
+  decodeText,
   describeBackend,
   InferencePool,
   initBackend,
@@ -17,70 +20,176 @@ import {
 /** Default model directory written by `deno task train`. */
 export const DEFAULT_MODEL_DIR = "runs/model";
 
-/** Parses argv with node:util's parseArgs, turning its errors into a usage message. */
+/** A mistake in the command line itself (exit code 2). */
+export class UsageError extends Error {
+  override name = "UsageError";
+}
+
+/** Parsed flags. */
+export type Flags = Record<string, string | boolean | string[] | undefined>;
+
+/**
+ * Runs an entry point: any error becomes one line `error: …` on stderr and exit
+ * code 2 (usage) or 1 (bad input or a failed run); no stack trace unless the
+ * environment variable DEBUG is set.
+ */
+export async function main(run: (args: string[]) => Promise<void>): Promise<void> {
+  try {
+    await run(Deno.args);
+  } catch (error) {
+    const e = error instanceof Error ? error : new Error(String(error));
+    if (Deno.env.get("DEBUG")) console.error(e.stack);
+    const message = e.message.split("\n")[0]!.trim() || e.name;
+    console.error(`error: ${message}${e instanceof UsageError ? " (see --help)" : ""}`);
+    Deno.exitCode = e instanceof UsageError ? 2 : 1;
+  }
+}
+
+/**
+ * Parses argv with node:util's parseArgs; a parse error is a {@linkcode UsageError}.
+ * `--help` prints `usage` and returns undefined.
+ */
 export function parse(
   args: string[],
   options: NonNullable<ParseArgsConfig["options"]>,
   usage: string,
-): { values: Record<string, string | boolean | undefined>; positionals: string[] } {
+  allowPositionals = true,
+): { values: Flags; positionals: string[] } | undefined {
+  let parsed;
   try {
-    const { values, positionals } = parseArgs({ args, options, allowPositionals: true });
-    if ((values as Record<string, unknown>).help === true) {
-      console.log(usage);
-      Deno.exit(0);
-    }
-    return { values: values as Record<string, string | boolean | undefined>, positionals };
+    parsed = parseArgs({ args, options, allowPositionals });
   } catch (error) {
-    fail(`${(error as Error).message}\n\n${usage}`);
+    throw new UsageError((error as Error).message.replace(/\. To specify a positional.*$/, ""));
   }
+  if ((parsed.values as Flags).help === true) {
+    console.log(usage);
+    return undefined;
+  }
+  return { values: parsed.values as Flags, positionals: parsed.positionals };
 }
 
-/** Initialises the backend named by `--backend` and prints what runs, on stderr. */
-export async function setupBackend(
-  name: string | boolean | undefined,
-  threadsFlag?: string | boolean,
-): Promise<void> {
-  const backend = (typeof name === "string" ? name : "wasm") as BackendName;
-  const threads = intFlag(threadsFlag, "threads") ?? 1;
-  const info = await initBackend(backend, { threads }).catch((e: Error) => fail(e.message));
-  if (info.warning !== undefined) console.error(`warning: ${info.warning}`);
-  console.error(describeBackend(info));
-}
-
-/** Prints an error and exits with status 1. */
-export function fail(message: string): never {
-  console.error(`error: ${message}`);
-  Deno.exit(1);
-}
-
-/** Parses a positive integer flag. */
-export function intFlag(value: string | boolean | undefined, flag: string): number | undefined {
+/**
+ * An integer flag written as plain digits, within [min, max].
+ * @throws {UsageError} otherwise
+ */
+export function intFlag(
+  value: Flags[string],
+  flag: string,
+  min = 0,
+  max = Number.MAX_SAFE_INTEGER,
+): number | undefined {
   if (value === undefined) return undefined;
-  const n = Number(value);
-  if (typeof value !== "string" || !Number.isInteger(n) || n < 0) {
-    fail(`--${flag} expects a non-negative integer, got ${JSON.stringify(value)}`);
+  if (
+    typeof value !== "string" || !/^\d+$/.test(value) || Number(value) < min || Number(value) > max
+  ) {
+    const range = max === Number.MAX_SAFE_INTEGER ? `>= ${min}` : `in [${min}, ${max}]`;
+    throw new UsageError(`--${flag} expects an integer ${range}, got ${JSON.stringify(value)}`);
+  }
+  return Number(value);
+}
+
+/**
+ * A number flag within [min, max].
+ * @throws {UsageError} otherwise
+ */
+export function numberFlag(
+  value: Flags[string],
+  flag: string,
+  min = -Infinity,
+  max = Infinity,
+): number | undefined {
+  if (value === undefined) return undefined;
+  const n = typeof value === "string" && value.trim() !== "" ? Number(value) : NaN;
+  if (!Number.isFinite(n) || n < min || n > max) {
+    throw new UsageError(
+      `--${flag} expects a number in [${min}, ${max}], got ${JSON.stringify(value)}`,
+    );
   }
   return n;
 }
 
+/** A string flag (undefined when absent). */
+export function stringFlag(value: Flags[string]): string | undefined {
+  return typeof value === "string" ? value : undefined;
+}
+
+/** Logical cores of this machine. */
+export const CORES = navigator.hardwareConcurrency || 1;
+
+/**
+ * `--workers N`: at least 1; above the number of cores it is capped, with a
+ * warning (more replicas than cores only compete for them).
+ */
+export function workersFlag(value: Flags[string], fallback = 1): number {
+  const workers = intFlag(value, "workers", 1, 1024) ?? fallback;
+  if (workers > CORES) {
+    console.error(`warning: --workers ${workers} exceeds the ${CORES} cores; using ${CORES}`);
+    return CORES;
+  }
+  return workers;
+}
+
+/** Initialises the backend named by `--backend` and prints what runs, on stderr. */
+export async function setupBackend(
+  name: Flags[string],
+  threadsFlag?: Flags[string],
+): Promise<void> {
+  const backend = stringFlag(name) ?? "wasm";
+  if (backend !== "wasm" && backend !== "cpu") {
+    throw new UsageError(`--backend must be wasm or cpu, got ${JSON.stringify(backend)}`);
+  }
+  const threads = intFlag(threadsFlag, "threads", 1, 256) ?? 1;
+  if (threads > CORES) {
+    console.error(
+      `warning: --threads ${threads} exceeds the ${CORES} cores; extra threads only compete for them`,
+    );
+  }
+  const info = await initBackend(backend as BackendName, { threads });
+  if (info.warning !== undefined) console.error(`warning: ${info.warning}`);
+  if (info.threads < threads && info.warning === undefined) {
+    console.error(`warning: tfjs-wasm started ${info.threads} threads, not ${threads}`);
+  }
+  console.error(describeBackend(info));
+}
+
+/**
+ * Reads a JSON file that must hold an object (a config or recipe).
+ * @throws {Error} naming the file: unreadable, malformed, or not an object
+ */
+export async function readJsonObject(path: string): Promise<Record<string, unknown>> {
+  let bytes: Uint8Array;
+  try {
+    bytes = await Deno.readFile(path);
+  } catch (error) {
+    throw new Error(`Cannot read ${path}: ${(error as Error).message}`);
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(decodeText(bytes, path));
+  } catch (error) {
+    throw new Error(`Cannot load ${path}: malformed JSON (${(error as Error).message})`);
+  }
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    const what = value === null ? "null" : Array.isArray(value) ? "an array" : typeof value;
+    throw new Error(`Cannot load ${path}: expected a JSON object, got ${what}`);
+  }
+  return value as Record<string, unknown>;
+}
+
 /** `--decoding`, `--tag-prior-weight` and `--workers` of the inference entry points, validated. */
 export function inferenceFlags(
-  values: Record<string, string | boolean | undefined>,
+  values: Flags,
 ): { decoding: TagDecoding; workers: number; tagPriorWeight?: number } {
-  const decoding = (values.decoding as string | undefined) ?? "transitions";
+  const decoding = stringFlag(values.decoding) ?? "transitions";
   if (!(TAG_DECODINGS as readonly string[]).includes(decoding)) {
-    fail(`--decoding must be one of ${TAG_DECODINGS.join(", ")}, got "${decoding}"`);
+    throw new UsageError(
+      `--decoding must be one of ${TAG_DECODINGS.join(", ")}, got "${decoding}"`,
+    );
   }
-  const workers = intFlag(values.workers, "workers") ?? 1;
-  if (workers < 1) fail(`--workers expects an integer >= 1, got ${values.workers}`);
-  const raw = values["tag-prior-weight"];
-  const tagPriorWeight = raw === undefined ? undefined : Number(raw);
-  if (tagPriorWeight !== undefined && !(tagPriorWeight >= 0 && tagPriorWeight <= 4)) {
-    fail(`--tag-prior-weight expects a number in [0, 4], got ${raw}`);
-  }
+  const tagPriorWeight = numberFlag(values["tag-prior-weight"], "tag-prior-weight", 0, 4);
   return {
     decoding: decoding as TagDecoding,
-    workers,
+    workers: workersFlag(values.workers),
     ...(tagPriorWeight === undefined ? {} : { tagPriorWeight }),
   };
 }
@@ -101,23 +210,39 @@ export async function onWorkers<T>(
   }
 }
 
-/** Texts from positional arguments, `--file` (one per line) or standard input. */
-export async function readTexts(
-  positionals: string[],
-  file: string | boolean | undefined,
-): Promise<string[]> {
+/**
+ * Texts from positional arguments, `--file` (one per line) or standard input.
+ * Every argument or line is one input and gets one output, an empty one too, so
+ * outputs line up with inputs (a final newline adds no input).
+ */
+export async function readTexts(positionals: string[], file: Flags[string]): Promise<string[]> {
   let texts = positionals;
   if (typeof file === "string") {
-    texts = (await Deno.readTextFile(file).catch((e: Error) =>
-      fail(`Cannot read ${file}: ${e.message}`)
-    ))
-      .split("\n");
+    let bytes: Uint8Array;
+    try {
+      bytes = await Deno.readFile(file);
+    } catch (error) {
+      throw new Error(`Cannot read ${file}: ${(error as Error).message}`);
+    }
+    texts = lines(decodeText(bytes, file));
   } else if (texts.length === 0 && !Deno.stdin.isTerminal()) {
-    texts = (await new Response(Deno.stdin.readable).text()).split("\n");
+    texts = lines(
+      decodeText(
+        new Uint8Array(await new Response(Deno.stdin.readable).arrayBuffer()),
+        "standard input",
+      ),
+    );
   }
-  texts = texts.map((t) => t.trim()).filter((t) => t !== "");
-  if (texts.length === 0) fail("no input text: pass sentences as arguments, --file FILE, or stdin");
-  return texts;
+  if (texts.length === 0) {
+    throw new UsageError("no input text: pass sentences as arguments, --file FILE, or stdin");
+  }
+  return texts.map((t) => t.trim());
+}
+
+function lines(text: string): string[] {
+  const all = text.split("\n").map((l) => l.replace(/\r$/, ""));
+  if (all.at(-1) === "") all.pop();
+  return all;
 }
 
 /** Flags of the training strategies, shared by `train` and `recipe`. */
@@ -144,7 +269,8 @@ export const STRATEGY_FLAGS = {
 export const STRATEGY_USAGE = `
 Training strategies (recorded in the saved config):
   --freeze LIST            none | all | backbone | ner-head | sentiment-head, or selectors:
-                           embeddings, encoder, layer:I[-J], final-norm (comma-separated)
+                           embeddings, word-vectors, encoder, layer:I[-J], final-norm
+                           (comma-separated)
   --layer-lr-decay X       layer-wise rate decay (1 = off; "ulmfit" = 1/2.6)
   --head-lr-multiplier X   extra rate multiplier of the heads
   --schedule NAME          inverse-time (reference) | linear | cosine | slanted-triangular
@@ -162,20 +288,15 @@ Training strategies (recorded in the saved config):
                            line: GloVe, word2vec text, fastText .vec, optionally .gz) | none
   --pretrained-vocab N     with word vectors: their N most frequent words join the vocabulary`;
 
+/** Names of the strategy flags a user set (for refusing them where they would not apply). */
+export function strategyFlagsSet(values: Flags): string[] {
+  return Object.keys(STRATEGY_FLAGS).filter((f) => values[f] !== undefined);
+}
+
 /** Train-config overrides from strategy flags. */
-export function strategyOverrides(
-  values: Record<string, string | boolean | undefined>,
-): Record<string, unknown> {
+export function strategyOverrides(values: Flags): Record<string, unknown> {
   const out: Record<string, unknown> = {};
-  const num = (flag: string) => {
-    const v = values[flag];
-    if (v === undefined) return undefined;
-    const n = Number(v);
-    if (typeof v !== "string" || !Number.isFinite(n)) {
-      fail(`--${flag} expects a number, got ${JSON.stringify(v)}`);
-    }
-    return n;
-  };
+  const num = (flag: string) => numberFlag(values[flag], flag);
   if (typeof values.freeze === "string") {
     out.freeze = values.freeze.split(",").filter((s) => s !== "");
   }
@@ -183,11 +304,15 @@ export function strategyOverrides(
   else if (values["layer-lr-decay"] !== undefined) out.layerLrDecay = num("layer-lr-decay");
   if (values["head-lr-multiplier"] !== undefined) out.headLrMultiplier = num("head-lr-multiplier");
   if (typeof values.schedule === "string") out.schedule = values.schedule;
-  if (values["warmup-steps"] !== undefined) out.warmupSteps = num("warmup-steps");
+  if (values["warmup-steps"] !== undefined) {
+    out.warmupSteps = intFlag(values["warmup-steps"], "warmup-steps");
+  }
   if (typeof values.optimizer === "string") out.optimizer = values.optimizer;
   if (values["weight-decay"] !== undefined) out.weightDecay = num("weight-decay");
   if (typeof values["init-backbone"] === "string") out.initBackbone = values["init-backbone"];
-  if (values["unfreeze-after"] !== undefined) out.unfreezeAfter = num("unfreeze-after");
+  if (values["unfreeze-after"] !== undefined) {
+    out.unfreezeAfter = intFlag(values["unfreeze-after"], "unfreeze-after");
+  }
   if (values["gradual-unfreeze"] === true) out.gradualUnfreeze = true;
   if (typeof values["task-weighting"] === "string") out.taskWeighting = values["task-weighting"];
   if (typeof values["task-sampling"] === "string") out.taskSampling = values["task-sampling"];
@@ -199,9 +324,7 @@ export function strategyOverrides(
 }
 
 /** Tokenizer-config overrides from `--word-vectors` and `--pretrained-vocab`. */
-export function vectorOverrides(
-  values: Record<string, string | boolean | undefined>,
-): Record<string, unknown> {
+export function vectorOverrides(values: Flags): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   const source = values["word-vectors"];
   if (typeof source === "string") out.wordVectors = source === "none" ? null : source;

@@ -26,7 +26,7 @@ import {
   trainingFlopsPerToken,
   WordTokenizer,
 } from "../lib/mod.ts";
-import { fail, intFlag, parse, setupBackend } from "./_common.ts";
+import { intFlag, main, parse, setupBackend, UsageError, workersFlag } from "./_common.ts";
 
 const USAGE = `Usage: deno task bench [options]
 
@@ -46,210 +46,223 @@ const USAGE = `Usage: deno task bench [options]
   --threads N      tfjs-wasm threads (default 1; falls back to 1 with a warning)
   -h, --help       this text`;
 
-const { values } = parse(Deno.args, {
-  config: { type: "string" },
-  steps: { type: "string" },
-  warmup: { type: "string" },
-  workers: { type: "string" },
-  vocab: { type: "string" },
-  "seq-len": { type: "string" },
-  batch: { type: "string" },
-  "embedding-updates": { type: "string" },
-  freeze: { type: "string" },
-  json: { type: "boolean" },
-  backend: { type: "string" },
-  threads: { type: "string" },
-  help: { type: "boolean", short: "h" },
-}, USAGE);
-await setupBackend(values.backend, values.threads);
-const preset = ((values.config as string | undefined) ?? "reference") as PresetName;
-if (!["reference", "default", "tiny"].includes(preset)) fail(`unknown --config ${preset}`);
-const steps = intFlag(values.steps, "steps") ?? 20;
-const warmup = intFlag(values.warmup, "warmup") ?? 3;
-const workers = intFlag(values.workers, "workers") ?? 1;
-
-const presetConfig = resolveConfig({}, preset);
-const seqLen = intFlag(values["seq-len"], "seq-len") ?? presetConfig.model.maxLength;
-const embeddingUpdates = (values["embedding-updates"] as string | undefined) ?? "lazy";
-if (embeddingUpdates !== "dense" && embeddingUpdates !== "lazy") {
-  fail(`--embedding-updates must be dense or lazy, got ${embeddingUpdates}`);
-}
-const config = resolveConfig({
-  model: { dropout: 0, maxLength: Math.max(2, seqLen) },
-  train: {
-    embeddingUpdates,
-    ...(values.batch !== undefined ? { batchSize: intFlag(values.batch, "batch")! } : {}),
-  },
-}, preset);
-const dims = {
-  vocabSize: intFlag(values.vocab, "vocab") ?? config.tokenizer.maxVocabSize,
-  numNerTags: 9,
-  numSentimentLabels: 2,
-};
-const batchSize = config.train.batchSize;
-let peakRss = Deno.memoryUsage().rss;
-const sampleMemory = () => (peakRss = Math.max(peakRss, Deno.memoryUsage().rss));
-
-const model = new MultiTaskModel(config.model, dims, config.seed);
-const trainer = new Trainer(model, { train: config.train, seed: config.seed });
-const runner = workers > 1
-  ? await ParallelTrainer.create(model, config, { replicas: workers })
-  : trainer;
-const trainBatches = [0, 1, 2, 3].map((i) =>
-  fixedLengthPadded(syntheticSentences(batchSize, seqLen, dims, 100 + i), seqLen)
-);
-const stepMs = await timeTrainSteps(runner, trainBatches, steps, warmup);
-if (runner instanceof ParallelTrainer) runner.close();
-sampleMemory();
-const inferBatch = 64;
-const inferBatches = [0, 1].map((i) =>
-  fixedLengthBatch(syntheticSentences(inferBatch, seqLen, dims, 200 + i), seqLen)
-);
-const inferMs = timeInference(model, inferBatches, 2 * steps, warmup);
-sampleMemory();
-// With several workers, inference also runs on an InferencePool: each batch cut in slices.
-let poolInferMs: number[] | undefined;
-if (workers > 1) {
-  const vocab = [...SPECIAL_TOKENS];
-  while (vocab.length < dims.vocabSize) vocab.push(`w${vocab.length}`);
-  const labels = {
-    nerTags: Array.from({ length: dims.numNerTags }, (_, i) => `T${i}`),
-    sentimentLabels: ["negative", "positive"],
-  };
-  const pool = await InferencePool.create(
-    { config, model, labels, tokenizer: new WordTokenizer(vocab, true) },
-    workers,
+export async function run(args: string[]): Promise<void> {
+  const parsed = parse(
+    args,
+    {
+      config: { type: "string" },
+      steps: { type: "string" },
+      warmup: { type: "string" },
+      workers: { type: "string" },
+      vocab: { type: "string" },
+      "seq-len": { type: "string" },
+      batch: { type: "string" },
+      "embedding-updates": { type: "string" },
+      freeze: { type: "string" },
+      json: { type: "boolean" },
+      backend: { type: "string" },
+      threads: { type: "string" },
+      help: { type: "boolean", short: "h" },
+    },
+    USAGE,
+    false,
   );
-  const padded = [0, 1].map((i) =>
-    fixedLengthPadded(syntheticSentences(inferBatch, seqLen, dims, 200 + i), seqLen)
-  );
-  poolInferMs = [];
-  for (let i = 0; i < warmup + 2 * steps; i++) {
-    const started = performance.now();
-    await pool.probabilities(padded[i % padded.length]!);
-    if (i >= warmup) poolInferMs.push(performance.now() - started);
+  if (parsed === undefined) return;
+  const { values } = parsed;
+  const preset = ((values.config as string | undefined) ?? "reference") as PresetName;
+  if (!["reference", "default", "tiny"].includes(preset)) {
+    throw new UsageError(`--config must be reference, default or tiny, got "${preset}"`);
   }
-  pool.close();
-  sampleMemory();
-}
-const singles = syntheticSentences(50, seqLen, dims, 300).map((s) =>
-  fixedLengthBatch([s], s.tokenIds.length)
-);
-const latencyMs = timeInference(model, singles, singles.length, warmup);
-const matmul = Object.fromEntries(
-  ([[2048, 128, 512], [2048, 512, 128], [256, 256, 256], [1024, 1024, 1024]] as const).map((
-    [m, k, n],
-  ) => [`${m}x${k}x${n}`, matmulGflops(m, k, n)]),
-);
-sampleMemory();
+  const steps = intFlag(values.steps, "steps", 1) ?? 20;
+  const warmup = intFlag(values.warmup, "warmup") ?? 3;
+  const workers = workersFlag(values.workers);
+  await setupBackend(values.backend, values.threads);
 
-const info = backendInfo();
-const stepMedian = median(stepMs);
-const tokensPerSecond = (batchSize * seqLen) / (stepMedian / 1000);
-const flopsPerToken = trainingFlopsPerToken(config.model, seqLen, dims);
-const achievedGflops = (flopsPerToken * tokensPerSecond) / 1e9;
-const cores = workers; // one single-threaded tfjs instance per worker
-const peak = matmul["2048x128x512"]!;
-let freezeComparison: Record<string, number> | undefined;
-if (typeof values.freeze === "string") {
-  const frozenConfig = resolveConfig({
-    model: config.model,
-    train: { ...config.train, freeze: values.freeze.split(",") },
+  const presetConfig = resolveConfig({}, preset);
+  const seqLen = intFlag(values["seq-len"], "seq-len") ?? presetConfig.model.maxLength;
+  const embeddingUpdates = (values["embedding-updates"] as string | undefined) ?? "lazy";
+  if (embeddingUpdates !== "dense" && embeddingUpdates !== "lazy") {
+    throw new UsageError(`--embedding-updates must be dense or lazy, got ${embeddingUpdates}`);
+  }
+  const config = resolveConfig({
+    model: { dropout: 0, maxLength: Math.max(2, seqLen) },
+    train: {
+      embeddingUpdates,
+      ...(values.batch !== undefined ? { batchSize: intFlag(values.batch, "batch")! } : {}),
+    },
   }, preset);
-  const frozenTrainer = new Trainer(model, { train: frozenConfig.train, seed: config.seed });
-  const full: number[] = [];
-  const frozen: number[] = [];
-  for (let i = 0; i < warmup + steps; i++) {
-    const batch = trainBatches[i % trainBatches.length]!;
-    let started = performance.now();
-    trainer.trainPadded(batch);
-    if (i >= warmup) full.push(performance.now() - started);
-    started = performance.now();
-    frozenTrainer.trainPadded(batch);
-    if (i >= warmup) frozen.push(performance.now() - started);
-  }
-  freezeComparison = {
-    unfrozenStepMs: round(median(full)),
-    frozenStepMs: round(median(frozen)),
-    frozenOverUnfrozen: round(median(frozen) / median(full)),
-    trainableFraction: frozenTrainer.trainableNames
-      .reduce((n, name) => n + model.parameters.get(name).size, 0) / model.countParameters(),
+  const dims = {
+    vocabSize: intFlag(values.vocab, "vocab") ?? config.tokenizer.maxVocabSize,
+    numNerTags: 9,
+    numSentimentLabels: 2,
   };
-  frozenTrainer.dispose();
-}
-const result = {
-  config: preset,
-  parameters: model.countParameters(),
-  backend: info.backend,
-  simd: info.simd,
-  threads: info.threads,
-  workers,
-  logicalCores: navigator.hardwareConcurrency,
-  vocab: dims.vocabSize,
-  embeddingUpdates,
-  batch: batchSize,
-  seqLen,
-  trainStepMsMedian: round(stepMedian),
-  trainTokensPerSecond: Math.round(tokensPerSecond),
-  inferBatch,
-  inferSentencesPerSecond: Math.round(inferBatch / (median(poolInferMs ?? inferMs) / 1000)),
-  inferSentencesPerSecondOneThread: Math.round(inferBatch / (median(inferMs) / 1000)),
-  latencyMsP50: round(percentile(latencyMs, 50)),
-  latencyMsP95: round(percentile(latencyMs, 95)),
-  matmulGflops: Object.fromEntries(Object.entries(matmul).map(([k, v]) => [k, round(v)])),
-  modelTrainFlopsPerToken: flopsPerToken,
-  trainGflops: round(achievedGflops),
-  fractionOfMatmulPeak: round(achievedGflops / (peak * cores)),
-  peakRssMiB: Math.round(peakRss / 2 ** 20),
-  ...(freezeComparison !== undefined ? { freeze: values.freeze, ...freezeComparison } : {}),
-};
-if (values.json === true) {
-  console.log(JSON.stringify(result));
-} else {
-  console.log(
-    `config ${preset}: ${result.parameters} parameters (vocabulary ${dims.vocabSize}, ${embeddingUpdates} embedding updates), batch ${batchSize} × ${seqLen} tokens`,
+  const batchSize = config.train.batchSize;
+  let peakRss = Deno.memoryUsage().rss;
+  const sampleMemory = () => (peakRss = Math.max(peakRss, Deno.memoryUsage().rss));
+
+  const model = new MultiTaskModel(config.model, dims, config.seed);
+  const trainer = new Trainer(model, { train: config.train, seed: config.seed });
+  const runner = workers > 1
+    ? await ParallelTrainer.create(model, config, { replicas: workers })
+    : trainer;
+  const trainBatches = [0, 1, 2, 3].map((i) =>
+    fixedLengthPadded(syntheticSentences(batchSize, seqLen, dims, 100 + i), seqLen)
   );
-  console.log(
-    `train      ${result.trainTokensPerSecond} tokens/s (median step ${result.trainStepMsMedian} ms over ${steps}, ${workers} worker${
-      workers === 1 ? "" : "s"
-    })`,
+  const stepMs = await timeTrainSteps(runner, trainBatches, steps, warmup);
+  if (runner instanceof ParallelTrainer) runner.close();
+  sampleMemory();
+  const inferBatch = 64;
+  const inferBatches = [0, 1].map((i) =>
+    fixedLengthBatch(syntheticSentences(inferBatch, seqLen, dims, 200 + i), seqLen)
   );
-  console.log(
-    `inference  ${result.inferSentencesPerSecond} sentences/s (batch ${inferBatch}${
-      workers > 1
-        ? `, cut across ${workers} workers; ${result.inferSentencesPerSecondOneThread} on the main thread alone`
-        : ""
-    })`,
-  );
-  console.log(
-    `latency    p50 ${result.latencyMsP50} ms, p95 ${result.latencyMsP95} ms (one sentence)`,
-  );
-  console.log(
-    `matmul     ${
-      Object.entries(result.matmulGflops).map(([k, v]) => `${k} ${v}`).join(", ")
-    } GFLOP/s`,
-  );
-  console.log(
-    `model      ${
-      (flopsPerToken / 1e6).toFixed(2)
-    } MFLOP/token (train), ${result.trainGflops} GFLOP/s achieved = ${
-      (100 * result.fractionOfMatmulPeak).toFixed(0)
-    } % of the matmul peak of ${cores} core${cores === 1 ? "" : "s"}`,
-  );
-  console.log(`memory     peak RSS ${result.peakRssMiB} MiB`);
-  if (freezeComparison !== undefined) {
-    console.log(
-      `freeze     ${values.freeze}: step ${freezeComparison.frozenStepMs} ms vs ${freezeComparison.unfrozenStepMs} ms unfrozen (× ${freezeComparison.frozenOverUnfrozen}, interleaved); ${
-        (100 * freezeComparison.trainableFraction!).toFixed(2)
-      } % of parameters train`,
+  const inferMs = timeInference(model, inferBatches, 2 * steps, warmup);
+  sampleMemory();
+  // With several workers, inference also runs on an InferencePool: each batch cut in slices.
+  let poolInferMs: number[] | undefined;
+  if (workers > 1) {
+    const vocab = [...SPECIAL_TOKENS];
+    while (vocab.length < dims.vocabSize) vocab.push(`w${vocab.length}`);
+    const labels = {
+      nerTags: Array.from({ length: dims.numNerTags }, (_, i) => `T${i}`),
+      sentimentLabels: ["negative", "positive"],
+    };
+    const pool = await InferencePool.create(
+      { config, model, labels, tokenizer: new WordTokenizer(vocab, true) },
+      workers,
     );
+    const padded = [0, 1].map((i) =>
+      fixedLengthPadded(syntheticSentences(inferBatch, seqLen, dims, 200 + i), seqLen)
+    );
+    poolInferMs = [];
+    for (let i = 0; i < warmup + 2 * steps; i++) {
+      const started = performance.now();
+      await pool.probabilities(padded[i % padded.length]!);
+      if (i >= warmup) poolInferMs.push(performance.now() - started);
+    }
+    pool.close();
+    sampleMemory();
   }
+  const singles = syntheticSentences(50, seqLen, dims, 300).map((s) =>
+    fixedLengthBatch([s], s.tokenIds.length)
+  );
+  const latencyMs = timeInference(model, singles, singles.length, warmup);
+  const matmul = Object.fromEntries(
+    ([[2048, 128, 512], [2048, 512, 128], [256, 256, 256], [1024, 1024, 1024]] as const).map((
+      [m, k, n],
+    ) => [`${m}x${k}x${n}`, matmulGflops(m, k, n)]),
+  );
+  sampleMemory();
+
+  const info = backendInfo();
+  const stepMedian = median(stepMs);
+  const tokensPerSecond = (batchSize * seqLen) / (stepMedian / 1000);
+  const flopsPerToken = trainingFlopsPerToken(config.model, seqLen, dims);
+  const achievedGflops = (flopsPerToken * tokensPerSecond) / 1e9;
+  const cores = workers; // one single-threaded tfjs instance per worker
+  const peak = matmul["2048x128x512"]!;
+  let freezeComparison: Record<string, number> | undefined;
+  if (typeof values.freeze === "string") {
+    const frozenConfig = resolveConfig({
+      model: config.model,
+      train: { ...config.train, freeze: values.freeze.split(",") },
+    }, preset);
+    const frozenTrainer = new Trainer(model, { train: frozenConfig.train, seed: config.seed });
+    const full: number[] = [];
+    const frozen: number[] = [];
+    for (let i = 0; i < warmup + steps; i++) {
+      const batch = trainBatches[i % trainBatches.length]!;
+      let started = performance.now();
+      trainer.trainPadded(batch);
+      if (i >= warmup) full.push(performance.now() - started);
+      started = performance.now();
+      frozenTrainer.trainPadded(batch);
+      if (i >= warmup) frozen.push(performance.now() - started);
+    }
+    freezeComparison = {
+      unfrozenStepMs: round(median(full)),
+      frozenStepMs: round(median(frozen)),
+      frozenOverUnfrozen: round(median(frozen) / median(full)),
+      trainableFraction: frozenTrainer.trainableNames
+        .reduce((n, name) => n + model.parameters.get(name).size, 0) / model.countParameters(),
+    };
+    frozenTrainer.dispose();
+  }
+  const result = {
+    config: preset,
+    parameters: model.countParameters(),
+    backend: info.backend,
+    simd: info.simd,
+    threads: info.threads,
+    workers,
+    logicalCores: navigator.hardwareConcurrency,
+    vocab: dims.vocabSize,
+    embeddingUpdates,
+    batch: batchSize,
+    seqLen,
+    trainStepMsMedian: round(stepMedian),
+    trainTokensPerSecond: Math.round(tokensPerSecond),
+    inferBatch,
+    inferSentencesPerSecond: Math.round(inferBatch / (median(poolInferMs ?? inferMs) / 1000)),
+    inferSentencesPerSecondOneThread: Math.round(inferBatch / (median(inferMs) / 1000)),
+    latencyMsP50: round(percentile(latencyMs, 50)),
+    latencyMsP95: round(percentile(latencyMs, 95)),
+    matmulGflops: Object.fromEntries(Object.entries(matmul).map(([k, v]) => [k, round(v)])),
+    modelTrainFlopsPerToken: flopsPerToken,
+    trainGflops: round(achievedGflops),
+    fractionOfMatmulPeak: round(achievedGflops / (peak * cores)),
+    peakRssMiB: Math.round(peakRss / 2 ** 20),
+    ...(freezeComparison !== undefined ? { freeze: values.freeze, ...freezeComparison } : {}),
+  };
+  if (values.json === true) {
+    console.log(JSON.stringify(result));
+  } else {
+    console.log(
+      `config ${preset}: ${result.parameters} parameters (vocabulary ${dims.vocabSize}, ${embeddingUpdates} embedding updates), batch ${batchSize} × ${seqLen} tokens`,
+    );
+    console.log(
+      `train      ${result.trainTokensPerSecond} tokens/s (median step ${result.trainStepMsMedian} ms over ${steps}, ${workers} worker${
+        workers === 1 ? "" : "s"
+      })`,
+    );
+    console.log(
+      `inference  ${result.inferSentencesPerSecond} sentences/s (batch ${inferBatch}${
+        workers > 1
+          ? `, cut across ${workers} workers; ${result.inferSentencesPerSecondOneThread} on the main thread alone`
+          : ""
+      })`,
+    );
+    console.log(
+      `latency    p50 ${result.latencyMsP50} ms, p95 ${result.latencyMsP95} ms (one sentence)`,
+    );
+    console.log(
+      `matmul     ${
+        Object.entries(result.matmulGflops).map(([k, v]) => `${k} ${v}`).join(", ")
+      } GFLOP/s`,
+    );
+    console.log(
+      `model      ${
+        (flopsPerToken / 1e6).toFixed(2)
+      } MFLOP/token (train), ${result.trainGflops} GFLOP/s achieved = ${
+        (100 * result.fractionOfMatmulPeak).toFixed(0)
+      } % of the matmul peak of ${cores} core${cores === 1 ? "" : "s"}`,
+    );
+    console.log(`memory     peak RSS ${result.peakRssMiB} MiB`);
+    if (freezeComparison !== undefined) {
+      console.log(
+        `freeze     ${values.freeze}: step ${freezeComparison.frozenStepMs} ms vs ${freezeComparison.unfrozenStepMs} ms unfrozen (× ${freezeComparison.frozenOverUnfrozen}, interleaved); ${
+          (100 * freezeComparison.trainableFraction!).toFixed(2)
+        } % of parameters train`,
+      );
+    }
+  }
+  inferBatches.concat(singles).forEach(disposeBatch);
+  trainer.dispose();
+  model.dispose();
+  tf.disposeVariables();
 }
-inferBatches.concat(singles).forEach(disposeBatch);
-trainer.dispose();
-model.dispose();
-tf.disposeVariables();
 
 function round(x: number): number {
   return Math.round(x * 100) / 100;
 }
+
+if (import.meta.main) await main(run);

@@ -6,7 +6,7 @@
  * @module
  */
 import { DATASETS, DEFAULT_CORPUS_DIR, fetchDatasets } from "../lib/mod.ts";
-import { fail, parse } from "./_common.ts";
+import { main, parse, stringFlag, UsageError } from "./_common.ts";
 
 const USAGE = `Usage: deno task data [options] [CORPUS ...]
 
@@ -20,29 +20,30 @@ const USAGE = `Usage: deno task data [options] [CORPUS ...]
 Every file is checked against its sha256; a file already there is kept if it matches and
 never overwritten if it does not.`;
 
-const { values, positionals } = parse(Deno.args, {
-  from: { type: "string" },
-  out: { type: "string" },
-  list: { type: "boolean" },
-  help: { type: "boolean", short: "h" },
-}, USAGE);
-
-const unknown = positionals.filter((p) => !DATASETS.some((d) => d.name === p));
-if (unknown.length > 0) fail(`unknown corpus ${unknown.join(", ")}\n\n${USAGE}`);
-const chosen = positionals.length === 0
-  ? DATASETS
-  : DATASETS.filter((d) => positionals.includes(d.name));
-if (values.list === true) {
-  for (const d of chosen) {
-    console.log(`${d.name}: ${d.description}`);
-    for (const f of d.files) console.log(`  ${f.name}  ${f.sha256}\n    ${f.url}`);
+export async function run(args: string[]): Promise<void> {
+  const parsed = parse(args, {
+    from: { type: "string" },
+    out: { type: "string" },
+    list: { type: "boolean" },
+    help: { type: "boolean", short: "h" },
+  }, USAGE);
+  if (parsed === undefined) return;
+  const { values, positionals } = parsed;
+  const unknown = positionals.filter((p) => !DATASETS.some((d) => d.name === p));
+  if (unknown.length > 0) throw new UsageError(`unknown corpus ${unknown.join(", ")}`);
+  const chosen = positionals.length === 0
+    ? DATASETS
+    : DATASETS.filter((d) => positionals.includes(d.name));
+  if (values.list === true) {
+    for (const d of chosen) {
+      console.log(`${d.name}: ${d.description}`);
+      for (const f of d.files) console.log(`  ${f.name}  ${f.sha256}\n    ${f.url}`);
+    }
+    return;
   }
-  Deno.exit(0);
-}
-try {
   const files = await fetchDatasets(chosen, {
-    ...(typeof values.out === "string" ? { out: values.out } : {}),
-    ...(typeof values.from === "string" ? { from: values.from } : {}),
+    ...(stringFlag(values.out) !== undefined ? { out: stringFlag(values.out)! } : {}),
+    ...(stringFlag(values.from) !== undefined ? { from: stringFlag(values.from)! } : {}),
     onFile: (f) =>
       console.log(
         `${f.status === "written" ? "wrote" : "kept "} ${f.path} (${
@@ -51,6 +52,6 @@ try {
       ),
   });
   console.log(`${files.length} files verified`);
-} catch (error) {
-  fail((error as Error).message);
 }
+
+if (import.meta.main) await main(run);

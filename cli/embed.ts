@@ -3,8 +3,8 @@
  * embeddings and, for two or more sentences, their cosine similarities.
  * @module
  */
-import { cosineSimilarity, embed, loadModel } from "../lib/mod.ts";
-import { DEFAULT_MODEL_DIR, fail, parse, readTexts, setupBackend } from "./_common.ts";
+import { cosineSimilarity, embed, encodeWordLists, loadModel, splitWords } from "../lib/mod.ts";
+import { DEFAULT_MODEL_DIR, main, parse, readTexts, setupBackend, stringFlag } from "./_common.ts";
 
 const USAGE = `Usage: deno task embed [options] [SENTENCE ...]
 
@@ -16,35 +16,49 @@ const USAGE = `Usage: deno task embed [options] [SENTENCE ...]
   --threads N      tfjs-wasm threads (default 1; falls back to 1 with a warning)
   -h, --help       this text`;
 
-const { values, positionals } = parse(Deno.args, {
-  model: { type: "string" },
-  file: { type: "string" },
-  normalize: { type: "boolean" },
-  json: { type: "boolean" },
-  backend: { type: "string" },
-  threads: { type: "string" },
-  help: { type: "boolean", short: "h" },
-}, USAGE);
-
-await setupBackend(values.backend, values.threads);
-const texts = await readTexts(positionals, values.file);
-const dir = (values.model as string | undefined) ?? DEFAULT_MODEL_DIR;
-const bundle = await loadModel(dir).catch((e: Error) => fail(e.message));
-const vectors = embed(bundle, texts, { normalize: values.normalize === true });
-const similarities = vectors.map((a) => vectors.map((b) => cosineSimilarity(a, b)));
-if (values.json === true) {
-  console.log(JSON.stringify({ texts, embeddings: vectors, similarities }));
-} else {
-  console.log(`${vectors.length} embedding(s) of size ${vectors[0]?.length}`);
-  texts.forEach((t, i) => {
-    const head = vectors[i]!.slice(0, 6).map((x) => x.toFixed(3)).join(", ");
-    console.log(`[${i}] ${t}\n    [${head}, ...]`);
+export async function run(args: string[]): Promise<void> {
+  const parsed = parse(args, {
+    model: { type: "string" },
+    file: { type: "string" },
+    normalize: { type: "boolean" },
+    json: { type: "boolean" },
+    backend: { type: "string" },
+    threads: { type: "string" },
+    help: { type: "boolean", short: "h" },
+  }, USAGE);
+  if (parsed === undefined) return;
+  const { values, positionals } = parsed;
+  await setupBackend(values.backend, values.threads);
+  const texts = await readTexts(positionals, values.file);
+  const bundle = await loadModel(stringFlag(values.model) ?? DEFAULT_MODEL_DIR);
+  encodeWordLists(bundle, texts.map(splitWords)).forEach((e, i) => {
+    if (e.truncated) {
+      console.error(
+        `warning: input ${i + 1} ("${
+          texts[i]!.slice(0, 40)
+        }...") is longer than the model's maxLength; only its first words are embedded`,
+      );
+    }
   });
-  if (texts.length >= 2) {
-    console.log("cosine similarity:");
-    console.log("      " + texts.map((_, j) => `[${j}]`.padStart(7)).join(""));
-    similarities.forEach((row, i) =>
-      console.log(`  [${i}] ` + row.map((s) => s.toFixed(3).padStart(7)).join(""))
-    );
+  const vectors = embed(bundle, texts, { normalize: values.normalize === true });
+  const similarities = vectors.map((a) => vectors.map((b) => cosineSimilarity(a, b)));
+  if (values.json === true) {
+    console.log(JSON.stringify({ texts, embeddings: vectors, similarities }));
+  } else {
+    console.log(`${vectors.length} embedding(s) of size ${vectors[0]?.length}`);
+    texts.forEach((t, i) => {
+      const head = vectors[i]!.slice(0, 6).map((x) => x.toFixed(3)).join(", ");
+      console.log(`[${i}] ${t}\n    [${head}, ...]`);
+    });
+    if (texts.length >= 2) {
+      console.log("cosine similarity:");
+      console.log("      " + texts.map((_, j) => `[${j}]`.padStart(7)).join(""));
+      similarities.forEach((row, i) =>
+        console.log(`  [${i}] ` + row.map((s) => s.toFixed(3).padStart(7)).join(""))
+      );
+    }
   }
+  bundle.model.dispose();
 }
+
+if (import.meta.main) await main(run);

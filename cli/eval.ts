@@ -18,11 +18,13 @@ import {
 } from "../lib/mod.ts";
 import {
   DEFAULT_MODEL_DIR,
-  fail,
   inferenceFlags,
+  main,
   onWorkers,
   parse,
   setupBackend,
+  stringFlag,
+  UsageError,
 } from "./_common.ts";
 
 const USAGE = `Usage: deno task eval [options]
@@ -42,36 +44,43 @@ const USAGE = `Usage: deno task eval [options]
   --threads N        tfjs-wasm threads (default 1; falls back to 1 with a warning)
   -h, --help         this text`;
 
-const { values } = parse(Deno.args, {
-  model: { type: "string" },
-  ner: { type: "string" },
-  sentiment: { type: "string" },
-  conlleval: { type: "string" },
-  decoding: { type: "string" },
-  "tag-prior-weight": { type: "string" },
-  workers: { type: "string" },
-  json: { type: "boolean" },
-  backend: { type: "string" },
-  threads: { type: "string" },
-  help: { type: "boolean", short: "h" },
-}, USAGE);
-
-try {
+export async function run(args: string[]): Promise<void> {
+  const parsed = parse(
+    args,
+    {
+      model: { type: "string" },
+      ner: { type: "string" },
+      sentiment: { type: "string" },
+      conlleval: { type: "string" },
+      decoding: { type: "string" },
+      "tag-prior-weight": { type: "string" },
+      workers: { type: "string" },
+      json: { type: "boolean" },
+      backend: { type: "string" },
+      threads: { type: "string" },
+      help: { type: "boolean", short: "h" },
+    },
+    USAGE,
+    false,
+  );
+  if (parsed === undefined) return;
+  const { values } = parsed;
   if (typeof values.conlleval === "string") {
     const file = values.conlleval;
     const { gold, predicted } = parseConllevalInput(await readText(file), file);
     const ner = entityScores(gold, predicted);
     if (values.json === true) console.log(JSON.stringify({ ner }));
     else printNer(file, ner);
-    Deno.exit(0);
+    return;
   }
   if (values.ner === undefined && values.sentiment === undefined) {
-    fail(
-      `nothing to evaluate: give --ner FILE and/or --sentiment FILE, or --conlleval FILE\n\n${USAGE}`,
+    throw new UsageError(
+      "nothing to evaluate: give --ner FILE and/or --sentiment FILE, or --conlleval FILE",
     );
   }
+  const { workers, ...decodingOptions } = inferenceFlags(values);
   await setupBackend(values.backend, values.threads);
-  const dir = (values.model as string | undefined) ?? DEFAULT_MODEL_DIR;
+  const dir = stringFlag(values.model) ?? DEFAULT_MODEL_DIR;
   const bundle = await loadModel(dir);
   const nerFile = values.ner as string | undefined;
   const sentimentFile = values.sentiment as string | undefined;
@@ -90,7 +99,6 @@ try {
       }
       : {}),
   };
-  const { workers, ...decodingOptions } = inferenceFlags(values);
   const scores = await onWorkers(
     bundle,
     workers,
@@ -112,8 +120,7 @@ try {
     }
     if (scores.sentiment !== undefined) printSentiment(sentimentFile!, scores.sentiment);
   }
-} catch (error) {
-  fail((error as Error).message);
+  bundle.model.dispose();
 }
 
 function pct(x: number): string {
@@ -153,3 +160,5 @@ function printSentiment(file: string, s: ClassificationScores): void {
     );
   });
 }
+
+if (import.meta.main) await main(run);

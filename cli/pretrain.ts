@@ -7,13 +7,24 @@ import {
   type ConfigOverrides,
   parseConll,
   parseLabelledSentences,
+  prepareModelDir,
   type PresetName,
   pretrainBackbone,
   readText,
   resolveConfig,
   saveModel,
+  whitespaceWords,
 } from "../lib/mod.ts";
-import { fail, intFlag, parse, setupBackend, vectorOverrides } from "./_common.ts";
+import {
+  intFlag,
+  main,
+  parse,
+  readJsonObject,
+  setupBackend,
+  stringFlag,
+  UsageError,
+  vectorOverrides,
+} from "./_common.ts";
 
 const USAGE = `Usage: deno task pretrain [options]
 
@@ -31,29 +42,39 @@ const USAGE = `Usage: deno task pretrain [options]
   --threads N       tfjs-wasm threads (default 1; falls back to 1 with a warning)
   -h, --help        this text`;
 
-const { values } = parse(Deno.args, {
-  text: { type: "string", multiple: true },
-  conll: { type: "string", multiple: true },
-  labelled: { type: "string", multiple: true },
-  out: { type: "string" },
-  epochs: { type: "string" },
-  config: { type: "string" },
-  preset: { type: "string" },
-  seed: { type: "string" },
-  "word-vectors": { type: "string" },
-  "pretrained-vocab": { type: "string" },
-  backend: { type: "string" },
-  threads: { type: "string" },
-  help: { type: "boolean", short: "h" },
-}, USAGE);
-
-const list = (v: unknown) => (Array.isArray(v) ? v as string[] : []);
-await setupBackend(values.backend, values.threads);
-try {
+export async function run(args: string[]): Promise<void> {
+  const parsed = parse(
+    args,
+    {
+      text: { type: "string", multiple: true },
+      conll: { type: "string", multiple: true },
+      labelled: { type: "string", multiple: true },
+      out: { type: "string" },
+      epochs: { type: "string" },
+      config: { type: "string" },
+      preset: { type: "string" },
+      seed: { type: "string" },
+      "word-vectors": { type: "string" },
+      "pretrained-vocab": { type: "string" },
+      backend: { type: "string" },
+      threads: { type: "string" },
+      help: { type: "boolean", short: "h" },
+    },
+    USAGE,
+    false,
+  );
+  if (parsed === undefined) return;
+  const { values } = parsed;
+  const list = (v: unknown) => (Array.isArray(v) ? v as string[] : []);
+  const epochs = intFlag(values.epochs, "epochs", 1, 100000);
+  const seed = intFlag(values.seed, "seed", 0, 2 ** 32 - 1);
+  const out = stringFlag(values.out) ?? "runs/backbone";
+  await setupBackend(values.backend, values.threads);
+  await prepareModelDir(out);
   const sentences: string[][] = [];
   for (const file of list(values.text)) {
     for (const line of (await readText(file)).split("\n")) {
-      const words = line.split(/\s+/).filter((w) => w !== "");
+      const words = whitespaceWords(line);
       if (words.length > 0) sentences.push(words);
     }
   }
@@ -63,17 +84,17 @@ try {
   for (const file of list(values.labelled)) {
     sentences.push(...parseLabelledSentences(await readText(file), file).map((s) => [...s.words]));
   }
-  if (sentences.length === 0) fail(`no text: give --text, --conll or --labelled files\n\n${USAGE}`);
+  if (sentences.length === 0) {
+    throw new UsageError("no text: give --text, --conll or --labelled files");
+  }
   let overrides: ConfigOverrides & { preset?: PresetName } = {};
   if (typeof values.config === "string") {
-    overrides = JSON.parse(await readText(values.config));
+    overrides = await readJsonObject(values.config) as typeof overrides;
   }
   const { preset, ...rest } = overrides as ConfigOverrides & {
     preset?: PresetName;
     [k: string]: unknown;
   };
-  const epochs = intFlag(values.epochs, "epochs");
-  const seed = intFlag(values.seed, "seed");
   const config = resolveConfig({
     ...(rest.model !== undefined ? { model: rest.model } : {}),
     tokenizer: { ...rest.tokenizer, ...vectorOverrides(values) },
@@ -93,9 +114,9 @@ try {
         } | ${r.seconds.toFixed(0)} s ${Math.round(r.tokensPerSecond)} tok/s`,
       ),
   });
-  const out = (values.out as string | undefined) ?? "runs/backbone";
   await saveModel(out, bundle);
   console.log(`saved backbone ${out} in ${((performance.now() - started) / 60000).toFixed(1)} min`);
-} catch (error) {
-  fail((error as Error).message);
+  bundle.model.dispose();
 }
+
+if (import.meta.main) await main(run);

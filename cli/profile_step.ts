@@ -11,8 +11,7 @@
  * A measurement tool, not a benchmark of record: run it several times, the host's speed varies.
  * @module
  */
-import { parseArgs } from "node:util";
-import { fail, intFlag } from "./_common.ts";
+import { intFlag, main, parse, readJsonObject, stringFlag, UsageError } from "./_common.ts";
 import * as tf from "@tensorflow/tfjs";
 import {
   DEFAULT_NER_TAGS,
@@ -30,76 +29,91 @@ import {
   WordTokenizer,
 } from "../lib/mod.ts";
 
-const { values } = parseArgs({
-  options: {
-    recipe: { type: "string", default: "configs/conll_sst2.json" },
-    sentences: { type: "string" },
-  },
-});
-await initBackend("wasm");
-const recipeFile = values.recipe as string;
-let recipe: Recipe;
-try {
-  recipe = validateRecipe(JSON.parse(await readText(recipeFile)), recipeFile);
-} catch (error) {
-  fail((error as Error).message);
-}
-const config = recipeConfig(recipe, 1);
-const file = recipe.data.ner?.train;
-if (file === undefined) fail(`${recipeFile}: data.ner.train is required for profiling`);
-const sentences = parseConll(await readText(file), file);
-const tokenizer = WordTokenizer.fit(sentences.map((s) => s.words), config.tokenizer);
-const labels = { nerTags: DEFAULT_NER_TAGS, sentimentLabels: ["negative", "positive"] };
-const model = new MultiTaskModel(config.model, modelDims(tokenizer, labels), config.seed);
-const trainer = new Trainer(model, { train: config.train, seed: 1 });
-// A typical batch: the middle of 20 length-sorted batches, as the length bucketing makes them.
-const n = intFlag(values.sentences, "sentences") ?? 32;
-const pool = sentences.slice(2000, 2000 + n * 20).sort((a, b) => a.words.length - b.words.length);
-const batch = padBatch(
-  pool.slice(n * 10, n * 11).map((s) => encodeSentence(s, tokenizer, labels, 64)),
-);
-console.log(
-  `parameters ${model.parameters.count()}, vocabulary ${tokenizer.vocabSize}, batch ${batch.batch}×${batch.seqLen}`,
-);
-for (let i = 0; i < 3; i++) trainer.trainPadded(batch);
-const info = await tf.profile(() => {
-  trainer.trainPadded(batch);
-});
-const byKernel = new Map<string, { ms: number; calls: number }>();
-let total = 0, embeddingElementwise = 0;
-const elementwise = new Set([
-  "Multiply",
-  "Add",
-  "Square",
-  "Sqrt",
-  "RealDiv",
-  "Sub",
-  "Maximum",
-  "AddN",
-]);
-for (const k of info.kernels) {
-  const ms = typeof k.kernelTimeMs === "number" ? k.kernelTimeMs : 0;
-  total += ms;
-  const e = byKernel.get(k.name) ?? { ms: 0, calls: 0 };
-  e.ms += ms;
-  e.calls++;
-  byKernel.set(k.name, e);
-  const size = (k.outputShapes[0] ?? []).reduce((a, b) => a * b, 1);
-  if (elementwise.has(k.name) && size >= 1_000_000) embeddingElementwise += ms;
-}
-console.log(`profiled step: ${info.kernels.length} kernels, ${total.toFixed(1)} ms`);
-for (const [name, e] of [...byKernel].sort((a, b) => b[1].ms - a[1].ms).slice(0, 12)) {
-  console.log(
-    `  ${name.padEnd(24)} ${e.ms.toFixed(1).padStart(7)} ms  ${String(e.calls).padStart(4)} calls`,
+const USAGE = `Usage: deno task profile-step [--recipe FILE] [--sentences N]
+
+  --recipe FILE     recipe whose model is profiled (default configs/conll_sst2.json)
+  --sentences N     sentences in the profiled batch (default 32)
+  -h, --help        this text`;
+
+export async function run(args: string[]): Promise<void> {
+  const parsed = parse(
+    args,
+    {
+      recipe: { type: "string" },
+      sentences: { type: "string" },
+      help: { type: "boolean", short: "h" },
+    },
+    USAGE,
+    false,
   );
+  if (parsed === undefined) return;
+  const { values } = parsed;
+  const n = intFlag(values.sentences, "sentences", 1, 4096) ?? 32;
+  await initBackend("wasm");
+  const recipeFile = stringFlag(values.recipe) ?? "configs/conll_sst2.json";
+  const recipe: Recipe = validateRecipe(await readJsonObject(recipeFile), recipeFile);
+  const config = recipeConfig(recipe, 1);
+  const file = recipe.data.ner?.train;
+  if (file === undefined) {
+    throw new UsageError(`${recipeFile}: data.ner.train is required for profiling`);
+  }
+  const sentences = parseConll(await readText(file), file);
+  const tokenizer = WordTokenizer.fit(sentences.map((s) => s.words), config.tokenizer);
+  const labels = { nerTags: DEFAULT_NER_TAGS, sentimentLabels: ["negative", "positive"] };
+  const model = new MultiTaskModel(config.model, modelDims(tokenizer, labels), config.seed);
+  const trainer = new Trainer(model, { train: config.train, seed: 1 });
+  // A typical batch: the middle of 20 length-sorted batches, as the length bucketing makes them.
+  const pool = sentences.slice(2000, 2000 + n * 20).sort((a, b) => a.words.length - b.words.length);
+  const batch = padBatch(
+    pool.slice(n * 10, n * 11).map((s) => encodeSentence(s, tokenizer, labels, 64)),
+  );
+  console.log(
+    `parameters ${model.parameters.count()}, vocabulary ${tokenizer.vocabSize}, batch ${batch.batch}×${batch.seqLen}`,
+  );
+  for (let i = 0; i < 3; i++) trainer.trainPadded(batch);
+  const info = await tf.profile(() => {
+    trainer.trainPadded(batch);
+  });
+  const byKernel = new Map<string, { ms: number; calls: number }>();
+  let total = 0, embeddingElementwise = 0;
+  const elementwise = new Set([
+    "Multiply",
+    "Add",
+    "Square",
+    "Sqrt",
+    "RealDiv",
+    "Sub",
+    "Maximum",
+    "AddN",
+  ]);
+  for (const k of info.kernels) {
+    const ms = typeof k.kernelTimeMs === "number" ? k.kernelTimeMs : 0;
+    total += ms;
+    const e = byKernel.get(k.name) ?? { ms: 0, calls: 0 };
+    e.ms += ms;
+    e.calls++;
+    byKernel.set(k.name, e);
+    const size = (k.outputShapes[0] ?? []).reduce((a, b) => a * b, 1);
+    if (elementwise.has(k.name) && size >= 1_000_000) embeddingElementwise += ms;
+  }
+  console.log(`profiled step: ${info.kernels.length} kernels, ${total.toFixed(1)} ms`);
+  for (const [name, e] of [...byKernel].sort((a, b) => b[1].ms - a[1].ms).slice(0, 12)) {
+    console.log(
+      `  ${name.padEnd(24)} ${e.ms.toFixed(1).padStart(7)} ms  ${
+        String(e.calls).padStart(4)
+      } calls`,
+    );
+  }
+  console.log(
+    `  element-wise on tensors of ≥ 1M elements (embedding tables): ${
+      embeddingElementwise.toFixed(1)
+    } ms`,
+  );
+  const steps = 10, t0 = performance.now();
+  for (let i = 0; i < steps; i++) trainer.trainPadded(batch);
+  console.log(`unprofiled step: ${((performance.now() - t0) / steps).toFixed(1)} ms`);
+  trainer.dispose();
+  model.dispose();
 }
-console.log(
-  `  element-wise on tensors of ≥ 1M elements (embedding tables): ${
-    embeddingElementwise.toFixed(1)
-  } ms`,
-);
-const steps = 10, t0 = performance.now();
-for (let i = 0; i < steps; i++) trainer.trainPadded(batch);
-console.log(`unprofiled step: ${((performance.now() - t0) / steps).toFixed(1)} ms`);
-trainer.dispose();
-model.dispose();
+
+if (import.meta.main) await main(run);

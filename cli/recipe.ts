@@ -6,6 +6,7 @@
  */
 import {
   loadRecipeCorpora,
+  prepareModelDir,
   type Recipe,
   runRecipe,
   saveModel,
@@ -13,14 +14,18 @@ import {
   validateRecipe,
 } from "../lib/mod.ts";
 import {
-  fail,
   intFlag,
+  main,
   parse,
+  readJsonObject,
   setupBackend,
   STRATEGY_FLAGS,
   STRATEGY_USAGE,
   strategyOverrides,
+  stringFlag,
+  UsageError,
   vectorOverrides,
+  workersFlag,
 } from "./_common.ts";
 
 const USAGE = `Usage: deno task recipe [options]
@@ -38,34 +43,50 @@ const USAGE = `Usage: deno task recipe [options]
   -h, --help        this text
 ${STRATEGY_USAGE}`;
 
-const { values } = parse(Deno.args, {
-  recipe: { type: "string" },
-  tasks: { type: "string" },
-  seeds: { type: "string" },
-  epochs: { type: "string" },
-  limit: { type: "string" },
-  workers: { type: "string" },
-  out: { type: "string" },
-  json: { type: "boolean" },
-  backend: { type: "string" },
-  threads: { type: "string" },
-  ...STRATEGY_FLAGS,
-  help: { type: "boolean", short: "h" },
-}, USAGE);
-
-await setupBackend(values.backend, values.threads);
-const file = (values.recipe as string | undefined) ?? "configs/conll_sst2.json";
-const started = performance.now();
-try {
-  const raw = JSON.parse(await Deno.readTextFile(file));
-  let recipe: Recipe = validateRecipe(raw, file);
-  const epochs = intFlag(values.epochs, "epochs");
-  const limit = intFlag(values.limit, "limit");
-  const workers = intFlag(values.workers, "workers");
+export async function run(args: string[]): Promise<void> {
+  const parsed = parse(
+    args,
+    {
+      recipe: { type: "string" },
+      tasks: { type: "string" },
+      seeds: { type: "string" },
+      epochs: { type: "string" },
+      limit: { type: "string" },
+      workers: { type: "string" },
+      out: { type: "string" },
+      json: { type: "boolean" },
+      backend: { type: "string" },
+      threads: { type: "string" },
+      ...STRATEGY_FLAGS,
+      help: { type: "boolean", short: "h" },
+    },
+    USAGE,
+    false,
+  );
+  if (parsed === undefined) return;
+  const { values } = parsed;
+  const file = stringFlag(values.recipe) ?? "configs/conll_sst2.json";
+  const epochs = intFlag(values.epochs, "epochs", 1, 100000);
+  const limit = intFlag(values.limit, "limit", 1);
+  const workers = values.workers === undefined ? undefined : workersFlag(values.workers);
+  const seeds = stringFlag(values.seeds)?.split(",").map((seed) => {
+    if (!/^\d+$/.test(seed)) {
+      throw new UsageError(`--seeds expects integers like 1,2,3, got "${seed}"`);
+    }
+    return Number(seed);
+  });
+  const tasks = stringFlag(values.tasks)?.split(",");
+  if (tasks !== undefined && !tasks.every((t) => t === "ner" || t === "sentiment")) {
+    throw new UsageError(`--tasks expects ner, sentiment or ner,sentiment, got "${values.tasks}"`);
+  }
+  const out = stringFlag(values.out);
+  await setupBackend(values.backend, values.threads);
+  const started = performance.now();
+  let recipe: Recipe = validateRecipe(await readJsonObject(file), file);
   recipe = {
     ...recipe,
-    ...(typeof values.tasks === "string" ? { tasks: values.tasks.split(",") as Task[] } : {}),
-    ...(typeof values.seeds === "string" ? { seeds: values.seeds.split(",").map(Number) } : {}),
+    ...(tasks !== undefined ? { tasks: tasks as Task[] } : {}),
+    ...(seeds !== undefined ? { seeds } : {}),
     ...(limit !== undefined ? { limit } : {}),
     ...(workers !== undefined ? { workers } : {}),
     tokenizer: { ...recipe.tokenizer, ...vectorOverrides(values) },
@@ -76,6 +97,9 @@ try {
     },
   };
   recipe = validateRecipe(recipe, file);
+  if (out !== undefined) {
+    for (const seed of recipe.seeds) await prepareModelDir(`${out}/seed-${seed}`);
+  }
   const corpora = await loadRecipeCorpora(recipe);
   const sizes = [
     corpora.ner &&
@@ -102,7 +126,7 @@ try {
       );
     },
     onModel: async (seed, bundle) => {
-      if (typeof values.out === "string") await saveModel(`${values.out}/seed-${seed}`, bundle);
+      if (out !== undefined) await saveModel(`${out}/seed-${seed}`, bundle);
     },
   });
   console.log("");
@@ -132,6 +156,6 @@ try {
       seeds: result.seeds.map(({ history: _h, ...s }) => s),
     }));
   }
-} catch (error) {
-  fail((error as Error).message);
 }
+
+if (import.meta.main) await main(run);

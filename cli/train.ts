@@ -8,33 +8,44 @@ import {
   encodeSentence,
   evaluate,
   loadSentences,
+  loadTrainingState,
+  prepareModelDir,
   type PresetName,
   resolveConfig,
   resumeTraining,
-  saveModel,
+  sha256Hex,
   trainModel,
 } from "../lib/mod.ts";
 import {
   DEFAULT_MODEL_DIR,
-  fail,
   intFlag,
+  main,
   parse,
+  readJsonObject,
   setupBackend,
   STRATEGY_FLAGS,
   STRATEGY_USAGE,
+  strategyFlagsSet,
   strategyOverrides,
+  stringFlag,
+  UsageError,
   vectorOverrides,
+  workersFlag,
 } from "./_common.ts";
 
 const USAGE = `Usage: deno task train [options]
 
   --data FILE       training data, reference JSON format (default data/sample_sentences.json)
-  --out DIR         model directory to write (default ${DEFAULT_MODEL_DIR})
-  --epochs N        number of epochs (default from the config)
+  --out DIR         model directory to write (default ${DEFAULT_MODEL_DIR}; with --resume, the
+                    resumed directory). It must be new, empty or a model directory: anything
+                    else is refused before training starts
+  --epochs N        number of epochs, 1 or more (default from the config)
   --seed N          seed for init, split, shuffling and dropout (default 42)
   --config FILE     JSON config overrides: { "preset": "default", "model": {...}, "train": {...} }
   --preset NAME     default | tiny | reference
-  --resume DIR      continue a run from an epoch-end checkpoint
+  --resume DIR      continue a run from its last epoch-end checkpoint, as it was configured:
+                    only --epochs (to train longer), --out, --data (the same file, checked by
+                    sha256), --backend, --threads and --quiet may be given with it
   --workers N       data-parallel replicas, one Deno Worker each (2 uses both cores; default 1)
   --backend NAME    wasm (default) | cpu
   --threads N       tfjs-wasm threads (default 1; falls back to 1 with a warning)
@@ -42,7 +53,7 @@ const USAGE = `Usage: deno task train [options]
   -h, --help        this text
 ${STRATEGY_USAGE}`;
 
-const { values } = parse(Deno.args, {
+const FLAGS = {
   data: { type: "string" },
   out: { type: "string" },
   epochs: { type: "string" },
@@ -56,92 +67,120 @@ const { values } = parse(Deno.args, {
   quiet: { type: "boolean" },
   ...STRATEGY_FLAGS,
   help: { type: "boolean", short: "h" },
-}, USAGE);
+} as const;
 
-await setupBackend(values.backend, values.threads);
-const dataPath = (values.data as string | undefined) ?? "data/sample_sentences.json";
-const outDir = (values.out as string | undefined) ?? DEFAULT_MODEL_DIR;
-const epochs = intFlag(values.epochs, "epochs");
-const seed = intFlag(values.seed, "seed");
-const workers = intFlag(values.workers, "workers") ?? 1;
+/** Flags that would change a resumed run. */
+const RUN_FLAGS = ["seed", "config", "preset", "workers"];
 
-const warn = (message: string) => console.error(`warning: ${message}`);
-const sentences = await loadSentences(dataPath, { onWarning: warn }).catch((e: Error) =>
-  fail(e.message)
-);
-const progress = values.quiet !== true && Deno.stderr.isTerminal();
-const encoder = new TextEncoder();
-const callbacks = {
-  outDir,
-  dataPath,
-  workers,
-  onWarning: warn,
-  onStep: progress
-    ? (
-      p: {
-        epoch: number;
-        epochs: number;
-        batch: number;
-        batches: number;
-        metrics: { loss: number };
-      },
-    ) => {
-      const width = 24;
-      const done = Math.round((p.batch / p.batches) * width);
-      Deno.stderr.writeSync(encoder.encode(
-        `\repoch ${p.epoch}/${p.epochs} [${"=".repeat(done)}${
-          " ".repeat(width - done)
-        }] ${p.batch}/${p.batches} loss ${p.metrics.loss.toFixed(4)}`,
-      ));
-    }
-    : undefined,
-  onEpochEnd: (r: {
-    epoch: number;
-    loss: number;
-    nerAccuracy: number;
-    sentimentAccuracy: number;
-    validation?: { nerAccuracy: number; sentimentAccuracy: number };
-    learningRate: number;
-    seconds: number;
-    tokensPerSecond: number;
-  }) => {
-    if (progress) Deno.stderr.writeSync(encoder.encode("\r\x1b[K"));
-    const val = r.validation === undefined
-      ? ""
-      : ` | val ner acc ${r.validation.nerAccuracy.toFixed(3)} sent acc ${
-        r.validation.sentimentAccuracy.toFixed(3)
-      }`;
-    console.log(
-      `epoch ${String(r.epoch).padStart(3)} loss ${r.loss.toFixed(4)} ner acc ${
-        r.nerAccuracy.toFixed(3)
-      } sent acc ${r.sentimentAccuracy.toFixed(3)}${val} | lr ${r.learningRate.toExponential(2)} ${
-        r.seconds.toFixed(1)
-      }s ${Math.round(r.tokensPerSecond)} tok/s`,
+export async function run(args: string[]): Promise<void> {
+  const parsed = parse(args, FLAGS, USAGE, false);
+  if (parsed === undefined) return;
+  const { values } = parsed;
+  const resume = stringFlag(values.resume);
+  const epochs = intFlag(values.epochs, "epochs", 1, 100000);
+  const seed = intFlag(values.seed, "seed", 0, 2 ** 32 - 1);
+  if (resume !== undefined) {
+    const refused = [...RUN_FLAGS, ...strategyFlagsSet(values)].filter((f) =>
+      values[f] !== undefined
     );
-  },
-};
-const options = Object.fromEntries(Object.entries(callbacks).filter(([, v]) => v !== undefined));
+    if (refused.length > 0) {
+      throw new UsageError(
+        `--resume continues a run as it was configured; ${
+          refused.map((f) => `--${f}`).join(", ")
+        } would change it (train anew, or resume without them)`,
+      );
+    }
+  }
+  const preset = stringFlag(values.preset);
+  if (preset !== undefined && !["default", "tiny", "reference"].includes(preset)) {
+    throw new UsageError(`--preset must be default, tiny or reference, got "${preset}"`);
+  }
+  await setupBackend(values.backend, values.threads);
+  const workers = workersFlag(values.workers);
+  const outDir = stringFlag(values.out) ?? resume ?? DEFAULT_MODEL_DIR;
+  const state = resume === undefined ? undefined : await loadTrainingState(resume);
+  if (resume !== undefined && state === undefined) {
+    throw new Error(
+      `Cannot resume from ${resume}: it has no training state (it was not saved at an epoch end)`,
+    );
+  }
+  const dataPath = stringFlag(values.data) ?? state?.dataPath ?? "data/sample_sentences.json";
+  // Before any training: a bad output path fails now, not after the first epoch.
+  await prepareModelDir(outDir);
 
-const started = performance.now();
-let result;
-try {
-  if (typeof values.resume === "string") {
-    console.error(`resuming from ${values.resume}`);
-    result = await resumeTraining(values.resume, sentences, {
-      ...options,
+  const warn = (message: string) => console.error(`warning: ${message}`);
+  const sentences = await loadSentences(dataPath, { onWarning: warn });
+  const dataSha256 = await sha256Hex(await Deno.readFile(dataPath));
+  const progress = values.quiet !== true && Deno.stderr.isTerminal();
+  const encoder = new TextEncoder();
+  const callbacks = {
+    outDir,
+    dataPath,
+    dataSha256,
+    workers: state?.workers ?? workers,
+    onWarning: warn,
+    ...(progress
+      ? {
+        onStep: (
+          p: {
+            epoch: number;
+            epochs: number;
+            batch: number;
+            batches: number;
+            metrics: { loss: number };
+          },
+        ) => {
+          const width = 24;
+          const done = Math.round((p.batch / p.batches) * width);
+          Deno.stderr.writeSync(encoder.encode(
+            `\repoch ${p.epoch}/${p.epochs} [${"=".repeat(done)}${
+              " ".repeat(width - done)
+            }] ${p.batch}/${p.batches} loss ${p.metrics.loss.toFixed(4)}`,
+          ));
+        },
+      }
+      : {}),
+    onEpochEnd: (r: {
+      epoch: number;
+      loss: number;
+      nerAccuracy: number;
+      sentimentAccuracy: number;
+      validation?: { nerAccuracy: number; sentimentAccuracy: number };
+      learningRate: number;
+      seconds: number;
+      tokensPerSecond: number;
+    }) => {
+      if (progress) Deno.stderr.writeSync(encoder.encode("\r\x1b[K"));
+      const val = r.validation === undefined
+        ? ""
+        : ` | val ner acc ${fixed(r.validation.nerAccuracy)} sent acc ${
+          fixed(r.validation.sentimentAccuracy)
+        }`;
+      console.log(
+        `epoch ${String(r.epoch).padStart(3)} loss ${r.loss.toFixed(4)} ner acc ${
+          fixed(r.nerAccuracy)
+        } sent acc ${fixed(r.sentimentAccuracy)}${val} | lr ${r.learningRate.toExponential(2)} ${
+          r.seconds.toFixed(1)
+        }s ${Math.round(r.tokensPerSecond)} tok/s`,
+      );
+    },
+  };
+
+  const started = performance.now();
+  let result;
+  if (resume !== undefined) {
+    console.error(`resuming ${resume} after epoch ${state!.epoch}, writing to ${outDir}`);
+    result = await resumeTraining(resume, sentences, {
+      ...callbacks,
       ...(epochs !== undefined ? { epochs } : {}),
     });
   } else {
     let overrides: ConfigOverrides & { preset?: PresetName } = {};
-    if (typeof values.config === "string") {
-      const file = values.config;
-      overrides = JSON.parse(
-        await Deno.readTextFile(file).catch((e: Error) =>
-          fail(`Cannot read ${file}: ${e.message}`)
-        ),
-      );
+    const configFile = stringFlag(values.config);
+    if (configFile !== undefined) {
+      overrides = await readJsonObject(configFile) as typeof overrides;
     }
-    const { preset, ...rest } = overrides;
+    const { preset: filePreset, ...rest } = overrides;
     const config = resolveConfig({
       ...rest,
       ...(seed !== undefined ? { seed } : {}),
@@ -151,33 +190,43 @@ try {
         ...strategyOverrides(values),
         ...(epochs !== undefined ? { epochs } : {}),
       },
-    }, (values.preset as PresetName | undefined) ?? preset ?? "default");
+    }, (preset as PresetName | undefined) ?? filePreset ?? "default");
+    if (config.train.epochs < 1) {
+      throw new UsageError(`train.epochs is ${config.train.epochs}: train for 1 epoch or more`);
+    }
     console.error(
       `data ${dataPath}: ${sentences.length} sentences; ${config.train.epochs} epochs, batch ${config.train.batchSize}, seed ${config.seed}`,
     );
-    result = await trainModel(sentences, config, options);
+    result = await trainModel(sentences, config, callbacks);
   }
-} catch (error) {
-  fail((error as Error).message);
+  const seconds = (performance.now() - started) / 1000;
+  const { bundle, split } = result;
+  const trainSet = split.train.map((i) =>
+    encodeSentence(sentences[i]!, bundle.tokenizer, bundle.labels, bundle.config.model.maxLength)
+  );
+  const fitted = evaluate(bundle.model, trainSet);
+  const ran = result.history.slice(state?.epoch ?? 0);
+  const tokens = ran.reduce((n, r) => n + r.tokensPerSecond * r.seconds, 0);
+  const trainSeconds = ran.reduce((n, r) => n + r.seconds, 0);
+  console.log(
+    `done in ${seconds.toFixed(1)}s (${
+      Math.round(tokens / Math.max(trainSeconds, 1e-9))
+    } tokens/s in training steps); ${bundle.model.countParameters()} parameters, vocabulary ${bundle.tokenizer.vocabSize}`,
+  );
+  console.log(
+    `training split (${trainSet.length} sentences): NER token accuracy ${
+      fixed(fitted.nerAccuracy)
+    }, sentiment accuracy ${fixed(fitted.sentimentAccuracy)}`,
+  );
+  // Every epoch end saved the model (with training state, for --resume).
+  console.log(`saved ${outDir}`);
+  result.trainer.dispose();
+  bundle.model.dispose();
 }
-const seconds = (performance.now() - started) / 1000;
-const { bundle, split } = result;
-const trainSet = split.train.map((i) =>
-  encodeSentence(sentences[i]!, bundle.tokenizer, bundle.labels, bundle.config.model.maxLength)
-);
-const fitted = evaluate(bundle.model, trainSet);
-const tokens = result.history.reduce((n, r) => n + r.tokensPerSecond * r.seconds, 0);
-const trainSeconds = result.history.reduce((n, r) => n + r.seconds, 0);
-console.log(
-  `done in ${seconds.toFixed(1)}s (${
-    Math.round(tokens / trainSeconds)
-  } tokens/s in training steps); ${bundle.model.countParameters()} parameters, vocabulary ${bundle.tokenizer.vocabSize}`,
-);
-console.log(
-  `training split (${trainSet.length} sentences): NER token accuracy ${
-    fitted.nerAccuracy.toFixed(3)
-  }, sentiment accuracy ${fitted.sentimentAccuracy.toFixed(3)}`,
-);
-// Epoch-end checkpoints already wrote the model (with training state, for --resume).
-if (result.history.length === 0) await saveModel(outDir, bundle);
-console.log(`saved ${outDir}`);
+
+/** Three decimals, or "–" for a task without labels (NaN). */
+function fixed(x: number): string {
+  return Number.isFinite(x) ? x.toFixed(3) : "–";
+}
+
+if (import.meta.main) await main(run);

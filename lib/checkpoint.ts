@@ -4,21 +4,32 @@
  *
  * ```
  * model/
- *   meta.json        format version, parameter count, dims, creation time
- *   config.json      the resolved config
- *   tokenizer.json   vocabulary and lower-casing
- *   labels.json      NER tags and sentiment labels, in id order
- *   weights.json     tfjs weights manifest: [{ paths: ["weights.bin"], weights: [{ name, shape, dtype }] }]
- *   weights.bin      little-endian float32 values, concatenated in manifest order
- *   training/        (checkpoints only) state.json, optimizer.json, optimizer.bin
+ *   meta.json          the commit record: format version, the current generation,
+ *                      sha256 of its binary files, parameter count, dims, time
+ *   gen-000007/        the current generation
+ *     config.json      the resolved config
+ *     tokenizer.json   vocabulary, lower-casing, word features
+ *     labels.json      NER tags and sentiment labels in id order, tag transitions
+ *     weights.json     tfjs weights manifest: [{ paths: ["weights.bin"], weights: [{ name, shape, dtype }] }]
+ *     weights.bin      little-endian float32 values, concatenated in manifest order
+ *     training/        (checkpoints only) state.json, optimizer.json, optimizer.bin
  * ```
  *
- * A directory is written in full under a temporary name and renamed into place,
- * so a crash never leaves a half-written model at the target path.
+ * Saving writes a new generation folder in full, then commits it by renaming a
+ * new `meta.json` over the old one (one atomic rename), then removes older
+ * generations. A process killed at any moment therefore leaves a loadable model
+ * at the path: the previous one or the new one. Leftovers of a killed save
+ * (an uncommitted generation, a temporary `meta.json`) are removed by the next
+ * save. A path that holds anything other than a model of this toolkit is never
+ * replaced. Loading verifies every file: the manifest's shape, the binary sizes,
+ * their sha256 against `meta.json`, and that every weight is finite.
+ *
+ * Directories of format version 1 (files at the top level) still load.
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
 import { type Config, validateConfig } from "./config.ts";
+import { sha256Hex } from "./datasets.ts";
 import type { LabelMaps } from "./encoding.ts";
 import { CheckpointError } from "./errors.ts";
 import type { EpochRecord } from "./fit.ts";
@@ -26,8 +37,22 @@ import { modelDims, MultiTaskModel } from "./model.ts";
 import type { AdamState } from "./optimizer.ts";
 import { WordTokenizer } from "./tokenizer.ts";
 
-/** Version of the directory layout; loading any other version is refused. */
-export const FORMAT_VERSION = 1;
+/** Version of the directory layout written now; versions 1 and 2 load. */
+export const FORMAT_VERSION = 2;
+/** Marks `meta.json` files written by this toolkit. */
+export const LIBRARY = "multitask-transformer";
+
+const META = "meta.json";
+const GENERATION = /^gen-(\d{6,})$/;
+/** Files of a format-1 directory, removed when a format-2 save replaces it. */
+const V1_ENTRIES = [
+  "config.json",
+  "tokenizer.json",
+  "labels.json",
+  "weights.json",
+  "weights.bin",
+  "training",
+];
 
 /** A model with everything it needs for inference. */
 export interface ModelBundle {
@@ -46,93 +71,428 @@ export interface TrainingState {
   readonly split?: { readonly train: readonly number[]; readonly validation: readonly number[] };
   /** Path of the training data. */
   readonly dataPath?: string;
+  /** sha256 of the training data file, checked when the run is resumed. */
+  readonly dataSha256?: string;
+  /** Data-parallel workers of the run (a resumed run must use as many). */
+  readonly workers?: number;
   /** Learned loss weights (uncertainty weighting). */
   readonly lossState?: Readonly<Record<string, number>>;
   readonly optimizer: AdamState;
 }
 
+/** The commit record of a model directory. */
+interface Meta {
+  readonly formatVersion: number;
+  readonly library?: string;
+  /** Format 2: the folder of the current generation. */
+  readonly current?: string;
+  /** Format 2: sha256 of each binary file of the generation, by path inside it. */
+  readonly sha256?: Readonly<Record<string, string>>;
+}
+
+/** What a path holds, for {@linkcode inspectModelDir}. */
+export type OutputKind = "absent" | "empty" | "model" | "other";
+
 /**
- * Writes `bundle` (and optional training state) to `dir` atomically.
+ * What `dir` holds: nothing, an empty folder, a model directory of this toolkit
+ * (or the leftovers of one whose first save was killed), or something else
+ * (a file, or a folder with other files), which is never replaced.
+ */
+export async function inspectModelDir(dir: string): Promise<{ kind: OutputKind; why?: string }> {
+  let stat: Deno.FileInfo;
+  try {
+    stat = await Deno.stat(dir);
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return { kind: "absent" };
+    if (error instanceof Deno.errors.NotADirectory) {
+      return { kind: "other", why: "a part of the path is a file" };
+    }
+    throw new CheckpointError(`Cannot use ${dir}: ${(error as Error).message}`);
+  }
+  if (!stat.isDirectory) return { kind: "other", why: "it is a file, not a folder" };
+  const entries: string[] = [];
+  for await (const e of Deno.readDir(dir)) entries.push(e.name);
+  if (entries.length === 0) return { kind: "empty" };
+  if (entries.includes(META)) {
+    const meta = await readJson(dir, META).catch(() => undefined) as Meta | undefined;
+    if (
+      meta !== undefined && typeof meta === "object" && meta !== null &&
+      (meta.library === LIBRARY || (meta.formatVersion === 1 && entries.includes("weights.bin")))
+    ) {
+      return { kind: "model" };
+    }
+    return { kind: "other", why: "its meta.json is not a model of this toolkit" };
+  }
+  const foreign = entries.filter((e) => !GENERATION.test(e) && !e.startsWith(`${META}.tmp-`));
+  if (foreign.length === 0) return { kind: "model" }; // a first save that was killed
+  return { kind: "other", why: `it holds other files (${foreign.slice(0, 3).join(", ")})` };
+}
+
+/**
+ * Checks before a run that `dir` can take a model: it must be absent, an empty
+ * folder or a model directory, and writable (a probe file is created and
+ * removed). Parent folders are created, and leftovers of killed saves in a
+ * model directory are removed.
+ * @throws {CheckpointError} saying why and what to do
+ */
+export async function prepareModelDir(dir: string): Promise<void> {
+  const path = normalizeDir(dir);
+  const { kind, why } = await inspectModelDir(path);
+  if (kind === "other") {
+    throw new CheckpointError(
+      `Cannot write a model to ${path}: ${why}; it is not a model directory of this toolkit and is never replaced. Choose another path (a new folder, or an earlier model directory)`,
+    );
+  }
+  if (kind === "model") await removeLeftovers(path);
+  const parent = path.includes("/") ? path.slice(0, path.lastIndexOf("/")) || "/" : ".";
+  try {
+    await Deno.mkdir(parent, { recursive: true });
+    const probeDir = kind === "absent" ? parent : path;
+    const probe = `${probeDir}/.write-probe-${Deno.pid}`;
+    await Deno.writeTextFile(probe, "");
+    await Deno.remove(probe);
+  } catch (error) {
+    throw new CheckpointError(`Cannot write a model to ${path}: ${(error as Error).message}`);
+  }
+}
+
+/**
+ * Writes `bundle` (and optional training state) to `dir` as a new generation,
+ * committed atomically (see the module documentation).
+ * @throws {CheckpointError} when `dir` holds something else, or a weight is not finite
  */
 export async function saveModel(
   dir: string,
   bundle: ModelBundle,
   training?: TrainingState,
 ): Promise<void> {
-  const tmp = `${dir}.tmp-${Deno.pid}-${Date.now()}`;
-  await Deno.mkdir(tmp, { recursive: true });
-  try {
-    const { model } = bundle;
-    const named = Object.fromEntries(model.parameters.entries()) as tf.NamedTensorMap;
-    const weights = await tf.io.encodeWeights(named);
-    await writeJson(`${tmp}/meta.json`, {
-      formatVersion: FORMAT_VERSION,
-      library: "multitask-transformer",
-      parameters: model.countParameters(),
-      dims: model.dims,
-      created: new Date().toISOString(),
+  const path = normalizeDir(dir);
+  const { kind, why } = await inspectModelDir(path);
+  if (kind === "other") {
+    throw new CheckpointError(
+      `Cannot save the model to ${path}: ${why}; it is not a model directory of this toolkit and is never replaced`,
+    );
+  }
+  const { model } = bundle;
+  const weights = packWeights(model.parameters.entries(), `the model for ${path}`);
+  const optimizer = training === undefined ? undefined : packWeights(
+    [...training.optimizer.moments].flatMap(([name, { m, v }]) => [
+      [`${name}/m`, m] as [string, tf.Tensor],
+      [`${name}/v`, v] as [string, tf.Tensor],
+    ]),
+    `the optimizer state for ${path}`,
+  );
+  await Deno.mkdir(path, { recursive: true });
+  const entries: string[] = [];
+  for await (const e of Deno.readDir(path)) entries.push(e.name);
+  const previous = kind === "model"
+    ? await readJson(path, META).catch(() => undefined) as Meta | undefined
+    : undefined;
+  const numbers = entries.map((e) => GENERATION.exec(e)?.[1]).filter((n) => n !== undefined)
+    .map(Number);
+  const generation = `gen-${String(Math.max(0, ...numbers) + 1).padStart(6, "0")}`;
+  const gen = `${path}/${generation}`;
+  await Deno.mkdir(gen);
+  await writeJson(`${gen}/config.json`, bundle.config);
+  await writeJson(`${gen}/tokenizer.json`, bundle.tokenizer.toJSON());
+  await writeJson(`${gen}/labels.json`, bundle.labels);
+  await writeJson(`${gen}/weights.json`, [{ paths: ["weights.bin"], weights: weights.specs }]);
+  await writeSynced(`${gen}/weights.bin`, weights.data);
+  const sha256: Record<string, string> = { "weights.bin": await sha256Hex(weights.data) };
+  if (training !== undefined && optimizer !== undefined) {
+    await Deno.mkdir(`${gen}/training`);
+    await writeJson(`${gen}/training/optimizer.json`, {
+      step: training.optimizer.step,
+      weights: optimizer.specs,
     });
-    await writeJson(`${tmp}/config.json`, bundle.config);
-    await writeJson(`${tmp}/tokenizer.json`, bundle.tokenizer.toJSON());
-    await writeJson(`${tmp}/labels.json`, bundle.labels);
-    await writeJson(`${tmp}/weights.json`, [{ paths: ["weights.bin"], weights: weights.specs }]);
-    await Deno.writeFile(`${tmp}/weights.bin`, new Uint8Array(weights.data));
-    if (training !== undefined) {
-      await Deno.mkdir(`${tmp}/training`);
-      const slots: tf.NamedTensorMap = {};
-      for (const [name, { m, v }] of training.optimizer.moments) {
-        slots[`${name}/m`] = m;
-        slots[`${name}/v`] = v;
-      }
-      const encoded = await tf.io.encodeWeights(slots);
-      await writeJson(`${tmp}/training/optimizer.json`, {
-        step: training.optimizer.step,
-        weights: encoded.specs,
-      });
-      await Deno.writeFile(`${tmp}/training/optimizer.bin`, new Uint8Array(encoded.data));
-      await writeJson(`${tmp}/training/state.json`, {
-        epoch: training.epoch,
-        history: training.history,
-        split: training.split,
-        dataPath: training.dataPath,
-        lossState: training.lossState,
-      });
-    }
-    await replaceDir(tmp, dir);
-  } catch (error) {
-    await Deno.remove(tmp, { recursive: true }).catch(() => {});
-    throw error;
+    await writeSynced(`${gen}/training/optimizer.bin`, optimizer.data);
+    sha256["training/optimizer.bin"] = await sha256Hex(optimizer.data);
+    await writeJson(`${gen}/training/state.json`, {
+      epoch: training.epoch,
+      history: training.history,
+      split: training.split,
+      dataPath: training.dataPath,
+      dataSha256: training.dataSha256,
+      workers: training.workers,
+      lossState: training.lossState,
+    });
+  }
+  // The commit: one atomic rename of the new meta.json over the old one.
+  const tmp = `${path}/${META}.tmp-${Deno.pid}`;
+  await writeJson(tmp, {
+    formatVersion: FORMAT_VERSION,
+    library: LIBRARY,
+    current: generation,
+    sha256,
+    parameters: model.countParameters(),
+    dims: model.dims,
+    created: new Date().toISOString(),
+  });
+  await Deno.rename(tmp, `${path}/${META}`);
+  // Older generations, uncommitted leftovers and a replaced format-1 layout go.
+  for (const entry of entries) {
+    const old = GENERATION.test(entry) || entry.startsWith(`${META}.tmp-`) ||
+      (previous?.formatVersion === 1 && V1_ENTRIES.includes(entry));
+    if (old) await Deno.remove(`${path}/${entry}`, { recursive: true }).catch(() => {});
   }
 }
 
 /**
  * Loads a model directory written by {@linkcode saveModel}.
- * @throws {CheckpointError} when a file is missing, malformed or of another format version
+ * @throws {CheckpointError} naming the file (and weight) when anything is missing,
+ *   malformed, of another format version, corrupted or not finite
  */
 export async function loadModel(dir: string): Promise<ModelBundle> {
-  const meta = await readJson(dir, "meta.json") as { formatVersion?: unknown; dims?: unknown };
-  if (meta.formatVersion !== FORMAT_VERSION) {
-    throw new CheckpointError(
-      `Cannot load model directory ${dir}: format version ${
-        JSON.stringify(meta.formatVersion)
-      } is not supported (expected ${FORMAT_VERSION})`,
-    );
-  }
+  const path = normalizeDir(dir);
+  const { base, meta } = await generationOf(path);
   let config: Config;
   try {
-    config = validateConfig(await readJson(dir, "config.json"), `${dir}/config.json`);
+    config = validateConfig(await readJson(base, "config.json"), `${base}/config.json`);
   } catch (error) {
-    throw new CheckpointError(`Cannot load model directory ${dir}: ${(error as Error).message}`);
+    if (error instanceof CheckpointError) throw error;
+    throw new CheckpointError(`Cannot load model directory ${path}: ${(error as Error).message}`);
   }
   const tokenizer = WordTokenizer.fromJSON(
-    await readJson(dir, "tokenizer.json"),
-    `${dir}/tokenizer.json`,
+    await readJson(base, "tokenizer.json"),
+    `${base}/tokenizer.json`,
   );
-  const labels = await readJson(dir, "labels.json") as LabelMaps;
-  if (!Array.isArray(labels.nerTags) || !Array.isArray(labels.sentimentLabels)) {
+  const labels = validateLabels(await readJson(base, "labels.json"), `${base}/labels.json`);
+  const model = new MultiTaskModel(config.model, modelDims(tokenizer, labels), config.seed);
+  try {
+    const specs = validateManifest(await readJson(base, "weights.json"), `${base}/weights.json`);
+    const values = await readWeights(base, "weights.bin", specs, meta);
+    assignAll(model, values, `${base}/weights.bin`);
+  } catch (error) {
+    model.dispose();
+    throw error;
+  }
+  return { config, tokenizer, labels, model };
+}
+
+/**
+ * Loads the training state of a checkpoint, or `undefined` if it has none.
+ * The caller owns the optimizer tensors.
+ */
+export async function loadTrainingState(dir: string): Promise<TrainingState | undefined> {
+  const { base, meta } = await generationOf(normalizeDir(dir));
+  try {
+    await Deno.stat(`${base}/training/state.json`);
+  } catch {
+    return undefined;
+  }
+  const state = await readJson(base, "training/state.json") as Omit<TrainingState, "optimizer">;
+  const opt = await readJson(base, "training/optimizer.json") as {
+    step?: unknown;
+    weights?: unknown;
+  };
+  if (typeof opt !== "object" || opt === null || !Number.isInteger(opt.step)) {
+    throw new CheckpointError(`Cannot load ${base}/training/optimizer.json: expected a step`);
+  }
+  const specs = validateManifest(
+    [{ paths: ["optimizer.bin"], weights: opt.weights }],
+    `${base}/training/optimizer.json`,
+  );
+  const values = await readWeights(base, "training/optimizer.bin", specs, meta);
+  const moments = new Map<string, { m: tf.Tensor; v: tf.Tensor }>();
+  for (const { name, shape } of specs) {
+    if (!name.endsWith("/m")) continue;
+    const param = name.slice(0, -2);
+    const v = values.get(`${param}/v`);
+    if (v === undefined) {
+      throw new CheckpointError(
+        `Cannot load ${base}/training/optimizer.bin: ${param} has a first moment but no second`,
+      );
+    }
+    moments.set(param, {
+      m: tf.tensor(values.get(name)!, [...shape]),
+      v: tf.tensor(v, [...shape]),
+    });
+  }
+  return { ...state, optimizer: { step: opt.step as number, moments } };
+}
+
+/**
+ * Removes what killed saves left in a model directory: generations that are
+ * not the committed one, temporary `meta.json` files.
+ */
+async function removeLeftovers(path: string): Promise<void> {
+  const meta = await readJson(path, META).catch(() => undefined) as Meta | undefined;
+  for await (const e of Deno.readDir(path)) {
+    const stale = (GENERATION.test(e.name) && e.name !== meta?.current) ||
+      e.name.startsWith(`${META}.tmp-`);
+    if (stale) await Deno.remove(`${path}/${e.name}`, { recursive: true }).catch(() => {});
+  }
+}
+
+/** Strips trailing slashes (what tab completion gives); refuses an empty path. */
+function normalizeDir(dir: string): string {
+  const path = dir.replace(/(.)\/+$/, "$1");
+  if (path === "") throw new CheckpointError("Cannot use an empty path as a model directory");
+  return path;
+}
+
+/** The folder holding the current files: the directory itself (format 1) or its generation. */
+async function generationOf(path: string): Promise<{ base: string; meta: Meta }> {
+  const meta = await readJson(path, META) as Meta;
+  if (typeof meta !== "object" || meta === null) {
+    throw new CheckpointError(`Cannot load ${path}/${META}: expected an object`);
+  }
+  if (meta.formatVersion === 1) return { base: path, meta };
+  if (meta.formatVersion !== FORMAT_VERSION) {
     throw new CheckpointError(
-      `Cannot load ${dir}/labels.json: expected nerTags and sentimentLabels`,
+      `Cannot load model directory ${path}: format version ${
+        JSON.stringify(meta.formatVersion)
+      } is not supported (expected 1 or ${FORMAT_VERSION})`,
     );
+  }
+  if (typeof meta.current !== "string" || !GENERATION.test(meta.current)) {
+    throw new CheckpointError(`Cannot load ${path}/${META}: field "current" names no generation`);
+  }
+  return { base: `${path}/${meta.current}`, meta };
+}
+
+/** The weights as one little-endian float32 buffer and its manifest entries; all must be finite. */
+function packWeights(
+  named: readonly [string, tf.Tensor][],
+  what: string,
+): { data: Uint8Array; specs: { name: string; shape: number[]; dtype: "float32" }[] } {
+  const total = named.reduce((n, [, t]) => n + t.size, 0);
+  const floats = new Float32Array(total);
+  const specs = [];
+  let at = 0;
+  for (const [name, tensor] of named) {
+    const values = tensor.dataSync() as Float32Array;
+    const bad = countNonFinite(values);
+    if (bad.nan + bad.inf > 0) {
+      throw new CheckpointError(
+        `Cannot save ${what}: weight ${name} has ${bad.nan} NaN and ${bad.inf} infinite values (training diverged?)`,
+      );
+    }
+    floats.set(values, at);
+    at += values.length;
+    specs.push({ name, shape: [...tensor.shape], dtype: "float32" as const });
+  }
+  return { data: new Uint8Array(floats.buffer), specs };
+}
+
+interface Spec {
+  readonly name: string;
+  readonly shape: readonly number[];
+}
+
+/** Validates a tfjs weights manifest: `[{ paths, weights: [{ name, shape, dtype: "float32" }] }]`. */
+function validateManifest(value: unknown, file: string): Spec[] {
+  const fail = (detail: string): never => {
+    throw new CheckpointError(`Cannot load ${file}: ${detail}`);
+  };
+  if (!Array.isArray(value)) fail("expected a list of weight groups");
+  const specs: Spec[] = [];
+  (value as unknown[]).forEach((group, g) => {
+    const weights = (group as { weights?: unknown })?.weights;
+    if (!Array.isArray(weights)) fail(`group ${g} has no weights list`);
+    (weights as unknown[]).forEach((w, i) => {
+      const spec = w as { name?: unknown; shape?: unknown; dtype?: unknown };
+      if (
+        typeof spec?.name !== "string" || !Array.isArray(spec.shape) ||
+        !spec.shape.every((d) => Number.isInteger(d) && d >= 0) || spec.dtype !== "float32"
+      ) {
+        fail(`weight ${i} of group ${g} needs a name, a shape of sizes and dtype float32`);
+      }
+      specs.push({ name: spec.name as string, shape: spec.shape as number[] });
+    });
+  });
+  return specs;
+}
+
+/**
+ * Reads a binary file of weights described by `specs`, checking in turn its
+ * size against the manifest (naming the weight cut short), its sha256 against
+ * `meta.json` (format 2), and that every value is finite (naming the weight).
+ */
+async function readWeights(
+  dir: string,
+  name: string,
+  specs: readonly Spec[],
+  meta: Meta,
+): Promise<Map<string, Float32Array>> {
+  const file = `${dir}/${name}`;
+  let data: Uint8Array;
+  try {
+    data = await Deno.readFile(file);
+  } catch (error) {
+    throw new CheckpointError(
+      `Cannot load model directory ${dir}: ${name} is unreadable (${(error as Error).message})`,
+    );
+  }
+  const sizes = specs.map((s) => s.shape.reduce((a, b) => a * b, 1));
+  const expected = 4 * sizes.reduce((a, b) => a + b, 0);
+  if (data.length !== expected) {
+    let at = 0, short = specs.length;
+    for (let i = 0; i < specs.length; i++) {
+      at += 4 * sizes[i]!;
+      if (at > data.length) {
+        short = i;
+        break;
+      }
+    }
+    throw new CheckpointError(
+      `Cannot load ${file}: it has ${data.length} bytes but the manifest describes ${expected}${
+        short < specs.length
+          ? ` (weight ${specs[short]!.name} is cut short)`
+          : " (extra bytes at the end)"
+      }`,
+    );
+  }
+  if (meta.formatVersion >= 2) {
+    const recorded = meta.sha256?.[name];
+    if (recorded === undefined) {
+      throw new CheckpointError(`Cannot load ${file}: meta.json records no sha256 for it`);
+    }
+    const actual = await sha256Hex(data);
+    if (actual !== recorded) {
+      throw new CheckpointError(
+        `Cannot load ${file}: its sha256 ${actual} differs from the ${recorded} recorded when it was saved (the file is corrupted)`,
+      );
+    }
+  }
+  const floats = data.byteOffset % 4 === 0
+    ? new Float32Array(data.buffer, data.byteOffset, data.length / 4)
+    : new Float32Array(data.slice().buffer);
+  const out = new Map<string, Float32Array>();
+  let at = 0;
+  specs.forEach((spec, i) => {
+    const values = floats.subarray(at, at + sizes[i]!);
+    at += sizes[i]!;
+    const bad = countNonFinite(values);
+    if (bad.nan + bad.inf > 0) {
+      throw new CheckpointError(
+        `Cannot load ${file}: weight ${spec.name} has ${bad.nan} NaN and ${bad.inf} infinite values`,
+      );
+    }
+    out.set(spec.name, values);
+  });
+  return out;
+}
+
+function countNonFinite(values: Float32Array): { nan: number; inf: number } {
+  let nan = 0, inf = 0;
+  for (let i = 0; i < values.length; i++) {
+    const x = values[i]!;
+    if (x !== x) nan++;
+    else if (x === Infinity || x === -Infinity) inf++;
+  }
+  return { nan, inf };
+}
+
+function validateLabels(value: unknown, file: string): LabelMaps {
+  const labels = value as LabelMaps;
+  const strings = (a: unknown) =>
+    Array.isArray(a) && a.length > 0 && a.every((x) => typeof x === "string");
+  if (
+    typeof labels !== "object" || labels === null || !strings(labels.nerTags) ||
+    !strings(labels.sentimentLabels)
+  ) {
+    throw new CheckpointError(`Cannot load ${file}: expected lists nerTags and sentimentLabels`);
   }
   const transitions = labels.tagTransitions;
   if (transitions !== undefined) {
@@ -147,86 +507,48 @@ export async function loadModel(dir: string): Promise<ModelBundle> {
           transitions.priorWeight <= 4))
     ) {
       throw new CheckpointError(
-        `Cannot load ${dir}/labels.json: field tagTransitions must hold ${n}×${n} scores, ${n} start scores, optionally ${n} prior scores and a priorWeight in [0, 4]`,
+        `Cannot load ${file}: field tagTransitions must hold ${n}×${n} scores, ${n} start scores, optionally ${n} prior scores and a priorWeight in [0, 4]`,
       );
     }
   }
-  const model = new MultiTaskModel(config.model, modelDims(tokenizer, labels), config.seed);
-  try {
-    const manifest = await readJson(dir, "weights.json") as tf.io.WeightsManifestConfig;
-    const specs = manifest.flatMap((group) => group.weights);
-    const data = await readBinary(dir, "weights.bin");
-    const tensors = tf.io.decodeWeights(data, specs);
-    assignAll(model, tensors, `${dir}/weights.bin`);
-  } catch (error) {
-    model.dispose();
-    throw error;
-  }
-  return { config, tokenizer, labels, model };
+  return labels;
 }
 
-/**
- * Loads the training state of a checkpoint, or `undefined` if it has none.
- * The caller owns the optimizer tensors.
- */
-export async function loadTrainingState(dir: string): Promise<TrainingState | undefined> {
-  try {
-    await Deno.stat(`${dir}/training/state.json`);
-  } catch {
-    return undefined;
-  }
-  const state = await readJson(dir, "training/state.json") as Omit<TrainingState, "optimizer">;
-  const opt = await readJson(dir, "training/optimizer.json") as {
-    step: number;
-    weights: tf.io.WeightsManifestEntry[];
-  };
-  const tensors = tf.io.decodeWeights(await readBinary(dir, "training/optimizer.bin"), opt.weights);
-  const moments = new Map<string, { m: tf.Tensor; v: tf.Tensor }>();
-  for (const key of Object.keys(tensors)) {
-    if (!key.endsWith("/m")) continue;
-    const name = key.slice(0, -2);
-    moments.set(name, { m: tensors[key]!, v: tensors[`${name}/v`]! });
-  }
-  return { ...state, optimizer: { step: opt.step, moments } };
-}
-
-function assignAll(model: MultiTaskModel, tensors: tf.NamedTensorMap, source: string): void {
+function assignAll(model: MultiTaskModel, values: Map<string, Float32Array>, source: string): void {
   const names = model.parameters.names();
   for (const name of names) {
-    const t = tensors[name];
     const v = model.parameters.get(name);
-    if (t === undefined) {
+    const data = values.get(name);
+    if (data === undefined) {
       throw new CheckpointError(`Cannot load ${source}: weight ${name} is missing`);
     }
-    if (!tf.util.arraysEqual(t.shape, v.shape)) {
+    if (data.length !== v.size) {
       throw new CheckpointError(
-        `Cannot load ${source}: weight ${name} has shape [${t.shape}], expected [${v.shape}]`,
+        `Cannot load ${source}: weight ${name} has ${data.length} values, the model expects [${v.shape}]`,
       );
     }
-    v.assign(t);
+    tf.tidy(() => v.assign(tf.tensor(data, v.shape)));
   }
-  const extra = Object.keys(tensors).filter((k) => !names.includes(k));
-  tf.dispose(Object.values(tensors));
+  const extra = [...values.keys()].filter((k) => !names.includes(k));
   if (extra.length > 0) {
     throw new CheckpointError(`Cannot load ${source}: unexpected weights ${extra.join(", ")}`);
   }
 }
 
-async function replaceDir(tmp: string, dir: string): Promise<void> {
-  let old: string | undefined;
-  try {
-    await Deno.stat(dir);
-    old = `${dir}.old-${Deno.pid}-${Date.now()}`;
-    await Deno.rename(dir, old);
-  } catch (error) {
-    if (!(error instanceof Deno.errors.NotFound)) throw error;
-  }
-  await Deno.rename(tmp, dir);
-  if (old !== undefined) await Deno.remove(old, { recursive: true });
-}
-
 async function writeJson(path: string, value: unknown): Promise<void> {
   await Deno.writeTextFile(path, JSON.stringify(value, null, 1) + "\n");
+}
+
+/** Writes a file and flushes it to disk before the commit can name it. */
+async function writeSynced(path: string, data: Uint8Array): Promise<void> {
+  const file = await Deno.open(path, { write: true, createNew: true });
+  try {
+    let written = 0;
+    while (written < data.length) written += await file.write(data.subarray(written));
+    await file.sync();
+  } finally {
+    file.close();
+  }
 }
 
 async function readJson(dir: string, file: string): Promise<unknown> {
@@ -243,17 +565,6 @@ async function readJson(dir: string, file: string): Promise<unknown> {
   } catch (error) {
     throw new CheckpointError(
       `Cannot load ${dir}/${file}: malformed JSON (${(error as Error).message})`,
-    );
-  }
-}
-
-async function readBinary(dir: string, file: string): Promise<ArrayBuffer> {
-  try {
-    const bytes = await Deno.readFile(`${dir}/${file}`);
-    return bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
-  } catch (error) {
-    throw new CheckpointError(
-      `Cannot load model directory ${dir}: ${file} is unreadable (${(error as Error).message})`,
     );
   }
 }

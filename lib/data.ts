@@ -16,6 +16,8 @@
  */
 import { DataError } from "./errors.ts";
 import { DEFAULT_NER_TAGS, DEFAULT_SENTIMENT_LABELS } from "./labels.ts";
+import { readText } from "./readers.ts";
+import { whitespaceWords } from "./tokenizer.ts";
 
 /** One sentence with the labels it has (a corpus may label only one task). */
 export interface Sentence {
@@ -51,13 +53,7 @@ export async function loadSentences(
   path: string,
   options: LoadSentencesOptions = {},
 ): Promise<Sentence[]> {
-  let text: string;
-  try {
-    text = await Deno.readTextFile(path);
-  } catch (error) {
-    throw new DataError(`cannot read the file (${(error as Error).message})`, { file: path });
-  }
-  return parseSentences(text, path, options);
+  return parseSentences(await readText(path), path, options);
 }
 
 /**
@@ -83,7 +79,7 @@ export function parseSentences(
 ): Sentence[] {
   let json: unknown;
   try {
-    json = JSON.parse(text);
+    json = JSON.parse(text.replace(/^\uFEFF/, ""));
   } catch (error) {
     throw new DataError(`malformed JSON (${(error as Error).message})`, { file });
   }
@@ -115,7 +111,7 @@ export function parseSentences(
     if (typeof record.text !== "string") {
       throw new DataError(`expected a string, got ${typeName(record.text)}`, at("text"));
     }
-    let words = record.text.split(/\s+/).filter((w) => w !== "");
+    let words = whitespaceWords(record.text);
     if (words.length === 0) throw new DataError("empty text", at("text"));
     if (!Array.isArray(record.tags)) {
       throw new DataError(`expected an array of tags, got ${typeName(record.tags)}`, at("tags"));
@@ -152,6 +148,7 @@ export function parseSentences(
     }
     return { words, tags: tags as string[], sentiment: record.sentiment };
   });
+  if (sentences.length === 0) throw new DataError("no sentences in the file", { file });
   if (truncated > 0) {
     options.onWarning?.(
       `${file}: ${truncated} sentence(s) longer than ${maxLength} words were truncated`,

@@ -47,3 +47,11 @@ export class DataError extends Error {
 export class CheckpointError extends Error {
   override name = "CheckpointError";
 }
+
+/**
+ * Training that cannot go on: a non-finite loss or gradient norm (divergence),
+ * or nothing to train on. The message names the epoch and step and the likely cause.
+ */
+export class TrainingError extends Error {
+  override name = "TrainingError";
+}

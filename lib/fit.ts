@@ -12,6 +12,7 @@ import type { StepRunner } from "./parallel.ts";
 import { deriveSeed, mulberry32, shuffled } from "./random.ts";
 import type { StepMetrics } from "./trainer.ts";
 import type { TaskSampling } from "./config.ts";
+import { TrainingError } from "./errors.ts";
 
 /** Summary of one epoch. */
 export interface EpochRecord {
@@ -111,6 +112,15 @@ export async function fit(
       const metrics = await trainer.trainPadded(
         wordDropout(padded, options.wordDropout ?? 0, deriveSeed(options.seed, "words", epoch, b)),
       );
+      if (!Number.isFinite(metrics.loss) || !Number.isFinite(metrics.gradNorm)) {
+        throw new TrainingError(
+          `Training diverged at epoch ${epoch}, batch ${
+            b + 1
+          } of ${batches.length} (step ${trainer.step}): the loss is ${metrics.loss} and the gradient norm ${metrics.gradNorm} at learning rate ${
+            metrics.learningRate.toExponential(2)
+          }. The likely cause is a learning rate too high for this model (or a large weight decay); lower it, or keep gradient clipping on (train.clipNorm). Nothing was saved from this epoch; the last epoch-end checkpoint, if any, is kept`,
+        );
+      }
       loss += metrics.loss;
       nerLoss += metrics.nerLoss;
       sentimentLoss += metrics.sentimentLoss;

@@ -441,6 +441,22 @@ export function caseFeature(word: string): number {
 }
 
 /**
+ * Splits pre-tokenised text into words at whitespace — the one rule every
+ * reader uses (JavaScript's `\s`: space, tab, no-break space and the other
+ * Unicode spaces); empty words are dropped.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { whitespaceWords } from "./tokenizer.ts";
+ * assert.deepEqual(whitespaceWords(" does n't\tfly\u00a0! "), ["does", "n't", "fly", "!"]);
+ * ```
+ */
+export function whitespaceWords(text: string): string[] {
+  return text.split(/\s+/).filter((w) => w !== "");
+}
+
+/**
  * Splits raw text into words: whitespace separates words, and punctuation is
  * split off (keeping apostrophes and hyphens inside words).
  *

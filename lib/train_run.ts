@@ -25,6 +25,7 @@ import { deriveSeed, shuffled } from "./random.ts";
 import { WordTokenizer } from "./tokenizer.ts";
 import { ParallelTrainer, type StepRunner } from "./parallel.ts";
 import { Trainer } from "./trainer.ts";
+import { TrainingError } from "./errors.ts";
 import { TOKEN_EMBEDDING } from "./encoder.ts";
 import { loadWordVectors, pretrainedTable, type WordVectors } from "./vectors.ts";
 
@@ -36,6 +37,11 @@ export interface TrainModelOptions {
   readonly labels?: LabelMaps;
   /** Recorded in checkpoints. */
   readonly dataPath?: string;
+  /**
+   * sha256 of the training data file: recorded in checkpoints, and when
+   * resuming, checked against the recorded one (a different file is refused).
+   */
+  readonly dataSha256?: string;
   readonly onStep?: (progress: StepProgress) => void;
   /** After each epoch (and its checkpoint), with the model in its end-of-epoch state. */
   readonly onEpochEnd?: (record: EpochRecord, bundle: ModelBundle) => void | Promise<void>;
@@ -202,14 +208,38 @@ export async function resumeTraining(
   sentences: readonly Sentence[],
   options: TrainModelOptions & { readonly epochs?: number } = {},
 ): Promise<TrainResult> {
-  const loaded = await loadModel(checkpointDir);
   const state = await loadTrainingState(checkpointDir);
   if (state === undefined || state.split === undefined) {
-    loaded.model.dispose();
-    throw new Error(
+    throw new TrainingError(
       `Cannot resume from ${checkpointDir}: it has no training state (was it saved at an epoch end?)`,
     );
   }
+  const refuse = (why: string): never => {
+    disposeState(state.optimizer);
+    throw new TrainingError(`Cannot resume from ${checkpointDir}: ${why}`);
+  };
+  if (
+    options.dataSha256 !== undefined && state.dataSha256 !== undefined &&
+    options.dataSha256 !== state.dataSha256
+  ) {
+    refuse(
+      `the training data differs from the run's (sha256 ${options.dataSha256} against ${state.dataSha256} recorded${
+        state.dataPath === undefined ? "" : ` for ${state.dataPath}`
+      }); its split would not apply to it`,
+    );
+  }
+  if (
+    options.workers !== undefined && state.workers !== undefined &&
+    options.workers !== state.workers
+  ) {
+    refuse(
+      `the run trained on ${state.workers} worker(s), not ${options.workers}; resume with the same number so it ends as an uninterrupted run would`,
+    );
+  }
+  if (options.epochs !== undefined && options.epochs <= state.epoch) {
+    refuse(`it has trained ${state.epoch} epoch(s) already; ask for more than that`);
+  }
+  const loaded = await loadModel(checkpointDir);
   const config: Config = options.epochs === undefined
     ? loaded.config
     : { ...loaded.config, train: { ...loaded.config.train, epochs: options.epochs } };
@@ -264,6 +294,9 @@ async function run(
   };
   const trainSet = split.train.map(encode);
   const validation = split.validation.map(encode);
+  if (trainSet.length === 0) {
+    throw new TrainingError("Cannot train: the training set is empty");
+  }
   const truncated = [...trainSet, ...validation].filter((s) => s.truncated).length;
   if (truncated > 0) {
     options.onWarning?.(
@@ -325,6 +358,8 @@ async function run(
       history,
       split,
       ...(options.dataPath !== undefined ? { dataPath: options.dataPath } : {}),
+      ...(options.dataSha256 !== undefined ? { dataSha256: options.dataSha256 } : {}),
+      workers,
       ...(Object.keys(lossState).length > 0 ? { lossState } : {}),
       optimizer,
     };

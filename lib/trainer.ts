@@ -219,6 +219,7 @@ export class Trainer implements StepRunner {
       ? deriveSeed(this.#seed, "dropout", this.step)
       : deriveSeed(this.#seed, "dropout", this.step, this.#replica);
     const sparse = this.#rowSparse(batch, options.rows);
+    const empty = batch.tokenIds.shape[0] === 0;
     const inputs = { ...batch, ...sparse.inputs } as BatchTensors;
     const rowNames = new Set(Object.keys(sparse.rows));
     // Row-sparse tables are differentiated through their gathered rows, not whole.
@@ -245,6 +246,9 @@ export class Trainer implements StepRunner {
     try {
       summary = tf.tidy(() => {
         const parts: tf.Tensor[] = [];
+        if (differentiated.length === 0 && empty) {
+          return tf.zeros([8]);
+        }
         if (differentiated.length === 0) {
           // Everything frozen: evaluate only, no gradients, no update.
           const value = objective(parts)();
@@ -252,10 +256,14 @@ export class Trainer implements StepRunner {
           tf.dispose(parts);
           return summary;
         }
-        const { value, grads } = tf.variableGrads(
-          objective(parts),
-          differentiated.map(([, v]) => v),
-        );
+        // A replica whose slice of the batch is empty contributes zero gradients.
+        const { value, grads } = empty
+          ? {
+            value: tf.scalar(0),
+            grads: Object.fromEntries(differentiated.map(([, v]) => [v.name, tf.zerosLike(v)])),
+          }
+          : tf.variableGrads(objective(parts), differentiated.map(([, v]) => v));
+        if (empty) parts.push(...Array.from({ length: 6 }, () => tf.scalar(0)));
         let byName: Record<string, tf.Tensor> = {};
         for (const [name, v] of differentiated) {
           const g = grads[v.name];

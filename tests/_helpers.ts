@@ -127,3 +127,36 @@ export function disposeAll(
     else tf.dispose(Object.values(item));
   }
 }
+
+/** Result of a command-line task run as a subprocess. */
+export interface TaskResult {
+  readonly code: number;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/** Runs `deno <args>` (e.g. `["task", "train", …]`) as a user does, with optional stdin. */
+export async function runTask(args: string[], stdin?: string): Promise<TaskResult> {
+  const command = new Deno.Command(Deno.execPath(), {
+    args,
+    stdin: stdin === undefined ? "null" : "piped",
+    stdout: "piped",
+    stderr: "piped",
+    env: { NO_COLOR: "1" },
+  });
+  const child = command.spawn();
+  if (stdin !== undefined) {
+    const writer = child.stdin.getWriter();
+    await writer.write(new TextEncoder().encode(stdin));
+    await writer.close();
+  }
+  const out = await child.output();
+  const dec = new TextDecoder();
+  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+}
+
+/** A file of a model directory's current generation. */
+export async function modelFile(model: string, name: string): Promise<string> {
+  const meta = JSON.parse(await Deno.readTextFile(`${model}/meta.json`));
+  return `${model}/${meta.current}/${name}`;
+}

@@ -5,10 +5,13 @@ import {
   loadModel,
   loadTrainingState,
   predict,
+  prepareModelDir,
   resumeTraining,
   saveModel,
+  sha256Hex,
   trainModel,
 } from "../lib/mod.ts";
+import * as tf from "@tensorflow/tfjs";
 import { bitEqual, LABELS, SENTENCES, setup, snapshot, tinyConfig } from "./_helpers.ts";
 
 await setup();
@@ -40,23 +43,6 @@ Deno.test("save then load gives bit-identical weights and predictions", async ()
   await Deno.remove(dir, { recursive: true });
 });
 
-Deno.test("saveModel() replaces an existing directory and leaves no temporary files", async () => {
-  const dir = await tempDir();
-  const { bundle, trainer } = await trainModel(SENTENCES, tinyConfig({ train: { epochs: 0 } }), {
-    labels: LABELS,
-  });
-  await Deno.mkdir(`${dir}/m`);
-  await Deno.writeTextFile(`${dir}/m/stale.txt`, "old");
-  await saveModel(`${dir}/m`, bundle);
-  const names = [];
-  for await (const e of Deno.readDir(dir)) names.push(e.name);
-  assert.deepEqual(names, ["m"]);
-  await assert.rejects(Deno.stat(`${dir}/m/stale.txt`));
-  bundle.model.dispose();
-  trainer.dispose();
-  await Deno.remove(dir, { recursive: true });
-});
-
 Deno.test("loadModel() refuses another format version and missing files", async () => {
   const dir = await tempDir();
   const { bundle, trainer } = await trainModel(SENTENCES, tinyConfig({ train: { epochs: 0 } }), {
@@ -64,17 +50,18 @@ Deno.test("loadModel() refuses another format version and missing files", async 
   });
   await saveModel(`${dir}/m`, bundle);
   const meta = JSON.parse(await Deno.readTextFile(`${dir}/m/meta.json`));
+  const gen = `${dir}/m/${meta.current}`;
   await Deno.writeTextFile(`${dir}/m/meta.json`, JSON.stringify({ ...meta, formatVersion: 99 }));
   await assert.rejects(
     loadModel(`${dir}/m`),
     (e: Error) =>
       e instanceof CheckpointError &&
-      e.message.includes(`format version 99 is not supported (expected ${FORMAT_VERSION})`),
+      e.message.includes(`format version 99 is not supported (expected 1 or ${FORMAT_VERSION})`),
   );
   await Deno.writeTextFile(`${dir}/m/meta.json`, JSON.stringify(meta));
-  const labels = JSON.parse(await Deno.readTextFile(`${dir}/m/labels.json`));
+  const labels = JSON.parse(await Deno.readTextFile(`${gen}/labels.json`));
   await Deno.writeTextFile(
-    `${dir}/m/labels.json`,
+    `${gen}/labels.json`,
     JSON.stringify({ ...labels, tagTransitions: { scores: [0, 1], start: [] } }),
   );
   await assert.rejects(
@@ -83,15 +70,150 @@ Deno.test("loadModel() refuses another format version and missing files", async 
   );
   for (const bad of [{ prior: [0, 1] }, { priorWeight: -1 }, { priorWeight: "0.5" }]) {
     await Deno.writeTextFile(
-      `${dir}/m/labels.json`,
+      `${gen}/labels.json`,
       JSON.stringify({ ...labels, tagTransitions: { ...labels.tagTransitions, ...bad } }),
     );
     await assert.rejects(loadModel(`${dir}/m`), /optionally 5 prior scores and a priorWeight/);
   }
-  await Deno.writeTextFile(`${dir}/m/labels.json`, JSON.stringify(labels));
-  await Deno.remove(`${dir}/m/weights.bin`);
+  await Deno.writeTextFile(`${gen}/labels.json`, JSON.stringify(labels));
+  await Deno.remove(`${gen}/weights.bin`);
   await assert.rejects(loadModel(`${dir}/m`), /weights.bin is unreadable/);
   await assert.rejects(loadModel(`${dir}/none`), /meta.json is unreadable/);
+  bundle.model.dispose();
+  trainer.dispose();
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("saveModel() replaces a model directory by a new generation, nothing else", async () => {
+  const dir = await tempDir();
+  const { bundle, trainer } = await trainModel(SENTENCES, tinyConfig({ train: { epochs: 0 } }), {
+    labels: LABELS,
+  });
+  await saveModel(`${dir}/m/`, bundle); // a trailing slash, as tab completion gives
+  await saveModel(`${dir}/m`, bundle);
+  const names = [...Deno.readDirSync(`${dir}/m`)].map((e) => e.name).sort();
+  assert.deepEqual(names, ["gen-000002", "meta.json"]);
+  assert.deepEqual([...Deno.readDirSync(dir)].map((e) => e.name), ["m"]);
+  // A folder of someone's files, or a file, is never replaced.
+  await Deno.mkdir(`${dir}/mine`);
+  await Deno.writeTextFile(`${dir}/mine/notes.txt`, "keep me");
+  await assert.rejects(
+    saveModel(`${dir}/mine`, bundle),
+    /mine: it holds other files \(notes.txt\); it is not a model directory of this toolkit/,
+  );
+  assert.equal(await Deno.readTextFile(`${dir}/mine/notes.txt`), "keep me");
+  await assert.rejects(saveModel(`${dir}/mine/notes.txt`, bundle), /it is a file, not a folder/);
+  await assert.rejects(
+    saveModel(`${dir}/mine/notes.txt/m`, bundle),
+    /a part of the path is a file/,
+  );
+  bundle.model.dispose();
+  trainer.dispose();
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("prepareModelDir() checks an output path before a run: refusal, probe, parents", async () => {
+  const dir = await tempDir();
+  await prepareModelDir(`${dir}/a/b/model`);
+  assert.ok(Deno.statSync(`${dir}/a/b`).isDirectory, "parents created");
+  assert.deepEqual([...Deno.readDirSync(`${dir}/a/b`)], [], "the probe is gone");
+  await Deno.writeTextFile(`${dir}/file.txt`, "x");
+  await assert.rejects(prepareModelDir(`${dir}/file.txt`), /it is a file, not a folder/);
+  await assert.rejects(prepareModelDir(dir), /it holds other files/);
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("a model directory of format version 1 still loads, and a save replaces it", async () => {
+  const dir = await tempDir();
+  const { bundle, trainer } = await trainModel(SENTENCES, tinyConfig({ train: { epochs: 1 } }), {
+    labels: LABELS,
+  });
+  await saveModel(`${dir}/m`, bundle);
+  const meta = JSON.parse(await Deno.readTextFile(`${dir}/m/meta.json`));
+  for (const e of Deno.readDirSync(`${dir}/m/${meta.current}`)) {
+    await Deno.rename(`${dir}/m/${meta.current}/${e.name}`, `${dir}/m/${e.name}`);
+  }
+  await Deno.remove(`${dir}/m/${meta.current}`);
+  await Deno.writeTextFile(
+    `${dir}/m/meta.json`,
+    JSON.stringify({ formatVersion: 1, library: "multitask-transformer", dims: meta.dims }),
+  );
+  const old = await loadModel(`${dir}/m`);
+  assert.deepEqual(predict(old, TEXTS), predict(bundle, TEXTS));
+  await saveModel(`${dir}/m`, old);
+  const names = [...Deno.readDirSync(`${dir}/m`)].map((e) => e.name).sort();
+  assert.deepEqual(names, ["gen-000001", "meta.json"]);
+  for (const b of [bundle, old]) b.model.dispose();
+  trainer.dispose();
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("corrupted weights are refused naming the file and the weight", async () => {
+  const dir = await tempDir();
+  const { bundle, trainer } = await trainModel(SENTENCES, tinyConfig({ train: { epochs: 0 } }), {
+    labels: LABELS,
+  });
+  await saveModel(`${dir}/m`, bundle);
+  const meta = JSON.parse(await Deno.readTextFile(`${dir}/m/meta.json`));
+  const bin = `${dir}/m/${meta.current}/weights.bin`;
+  const good = await Deno.readFile(bin);
+  const manifest = JSON.parse(await Deno.readTextFile(`${dir}/m/${meta.current}/weights.json`));
+  const last: string = manifest[0].weights.at(-1).name;
+  await Deno.writeFile(bin, good.subarray(0, good.length - 8));
+  await assert.rejects(
+    loadModel(`${dir}/m`),
+    (e: Error) =>
+      e.message.endsWith(
+        `weights.bin: it has ${
+          good.length - 8
+        } bytes but the manifest describes ${good.length} (weight ${last} is cut short)`,
+      ),
+  );
+  await Deno.writeFile(bin, new Uint8Array([...good, 1, 2, 3, 4]));
+  await assert.rejects(loadModel(`${dir}/m`), /\(extra bytes at the end\)/);
+  const flipped = good.slice();
+  flipped[100] = flipped[100]! ^ 0xff;
+  await Deno.writeFile(bin, flipped);
+  await assert.rejects(
+    loadModel(`${dir}/m`),
+    /weights.bin: its sha256 [0-9a-f]+ differs from the [0-9a-f]+ recorded when it was saved/,
+  );
+  await Deno.writeFile(bin, good);
+  await Deno.writeTextFile(`${dir}/m/${meta.current}/weights.json`, JSON.stringify({ paths: [] }));
+  await assert.rejects(loadModel(`${dir}/m`), /weights.json: expected a list of weight groups/);
+  bundle.model.dispose();
+  trainer.dispose();
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("a model with non-finite weights is never saved, and never loaded", async () => {
+  const dir = await tempDir();
+  const { bundle, trainer } = await trainModel(SENTENCES, tinyConfig({ train: { epochs: 0 } }), {
+    labels: LABELS,
+  });
+  await saveModel(`${dir}/m`, bundle);
+  const head = bundle.model.parameters.get("ner_head/bias");
+  const saved = head.dataSync().slice();
+  head.assign(tf.tensor1d(Array.from(saved, (_, i) => (i === 0 ? NaN : Infinity))));
+  await assert.rejects(
+    saveModel(`${dir}/m`, bundle),
+    /weight ner_head\/bias has 1 NaN and 4 infinite values \(training diverged\?\)/,
+  );
+  const earlier = await loadModel(`${dir}/m`);
+  earlier.model.dispose();
+  // Written by something else: the sha256 matches, the values are not finite.
+  const meta = JSON.parse(await Deno.readTextFile(`${dir}/m/meta.json`));
+  const bin = `${dir}/m/${meta.current}/weights.bin`;
+  const floats = new Float32Array((await Deno.readFile(bin)).buffer);
+  floats[3] = NaN;
+  const bytes = new Uint8Array(floats.buffer);
+  await Deno.writeFile(bin, bytes);
+  meta.sha256["weights.bin"] = await sha256Hex(bytes);
+  await Deno.writeTextFile(`${dir}/m/meta.json`, JSON.stringify(meta));
+  await assert.rejects(
+    loadModel(`${dir}/m`),
+    /weights.bin: weight [^ ]+ has 1 NaN and 0 infinite values/,
+  );
   bundle.model.dispose();
   trainer.dispose();
   await Deno.remove(dir, { recursive: true });

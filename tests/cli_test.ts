@@ -1,27 +1,8 @@
 /** The command-line tasks, run as a user runs them. */
 import assert from "node:assert/strict";
+import { modelFile, runTask } from "./_helpers.ts";
 
-async function run(
-  args: string[],
-  stdin?: string,
-): Promise<{ code: number; stdout: string; stderr: string }> {
-  const command = new Deno.Command(Deno.execPath(), {
-    args,
-    stdin: stdin === undefined ? "null" : "piped",
-    stdout: "piped",
-    stderr: "piped",
-    env: { NO_COLOR: "1" },
-  });
-  const child = command.spawn();
-  if (stdin !== undefined) {
-    const writer = child.stdin.getWriter();
-    await writer.write(new TextEncoder().encode(stdin));
-    await writer.close();
-  }
-  const out = await child.output();
-  const dec = new TextDecoder();
-  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
-}
+const run = runTask;
 
 const dir = await Deno.makeTempDir({ prefix: "mtt-cli-" });
 const model = `${dir}/model`;
@@ -98,8 +79,11 @@ Deno.test("bad input exits non-zero with one clear message", async () => {
   );
 
   const flag = await run(["task", "train", "--epochs", "many"]);
-  assert.equal(flag.code, 1);
-  assert.match(flag.stderr, /--epochs expects a non-negative integer/);
+  assert.equal(flag.code, 2);
+  assert.match(
+    flag.stderr,
+    /^error: --epochs expects an integer in \[1, 100000\], got "many" \(see --help\)\n$/m,
+  );
 });
 
 Deno.test("strategy flags reach the saved config", async () => {
@@ -128,7 +112,7 @@ Deno.test("strategy flags reach the saved config", async () => {
     "uncertainty",
   ]);
   assert.equal(r.code, 0, r.stderr);
-  const train = JSON.parse(await Deno.readTextFile(`${out}/config.json`)).train;
+  const train = JSON.parse(await Deno.readTextFile(await modelFile(out, "config.json"))).train;
   assert.deepEqual(train.freeze, ["backbone"]);
   assert.equal(train.layerLrDecay, 1 / 2.6);
   assert.equal(train.schedule, "linear");
