@@ -6,16 +6,10 @@
  * @module
  */
 import { parseArgs, type ParseArgsConfig } from "node:util";
-import {
-  type BackendName,
-  decodeText,
-  describeBackend,
-  InferencePool,
-  initBackend,
-  type ModelBundle,
-  TAG_DECODINGS,
-  type TagDecoding,
-} from "../lib/mod.ts";
+import { type BackendName, describeBackend, initBackend } from "../lib/backend/mod.ts";
+import { decodeText } from "../lib/data/mod.ts";
+import { type ModelBundle } from "../lib/model/mod.ts";
+import { InferencePool, TAG_DECODINGS, type TagDecoding } from "../lib/inference/mod.ts";
 
 /** Default model directory written by `deno task train`. */
 export const DEFAULT_MODEL_DIR = "runs/model";

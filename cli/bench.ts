@@ -5,27 +5,25 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
+import { type PresetName, resolveConfig } from "../lib/core/mod.ts";
+import { backendInfo } from "../lib/backend/mod.ts";
+import { disposeBatch, SPECIAL_TOKENS, WordTokenizer } from "../lib/data/mod.ts";
+import { MultiTaskModel } from "../lib/model/mod.ts";
+import { InferencePool, predictWords } from "../lib/inference/mod.ts";
+import { ParallelTrainer, Trainer } from "../lib/training/mod.ts";
 import {
-  backendInfo,
-  disposeBatch,
+  BENCH_TASKS,
   fixedLengthBatch,
   fixedLengthPadded,
-  InferencePool,
   matmulGflops,
   median,
-  MultiTaskModel,
-  ParallelTrainer,
   percentile,
-  type PresetName,
-  resolveConfig,
-  SPECIAL_TOKENS,
   syntheticSentences,
+  timeCalls,
   timeInference,
   timeTrainSteps,
-  Trainer,
   trainingFlopsPerToken,
-  WordTokenizer,
-} from "../lib/mod.ts";
+} from "../lib/experiments/mod.ts";
 import { intFlag, main, parse, setupBackend, UsageError, workersFlag } from "./_common.ts";
 
 const USAGE = `Usage: deno task bench [options]
@@ -92,9 +90,8 @@ export async function run(args: string[]): Promise<void> {
     },
   }, preset);
   const dims = {
-    vocabSize: intFlag(values.vocab, "vocab") ?? config.tokenizer.maxVocabSize,
-    numNerTags: 9,
-    numSentimentLabels: 2,
+    vocabSize: intFlag(values.vocab, "vocab", 8) ?? config.tokenizer.maxVocabSize,
+    tasks: BENCH_TASKS,
   };
   const batchSize = config.train.batchSize;
   let peakRss = Deno.memoryUsage().rss;
@@ -111,33 +108,41 @@ export async function run(args: string[]): Promise<void> {
   const stepMs = await timeTrainSteps(runner, trainBatches, steps, warmup);
   if (runner instanceof ParallelTrainer) runner.close();
   sampleMemory();
+  // Inference through the prediction pipeline (encoding, forward, decoding), on this thread
+  // and, with several workers, on an InferencePool that hands each worker whole batches.
   const inferBatch = 64;
-  const inferBatches = [0, 1].map((i) =>
-    fixedLengthBatch(syntheticSentences(inferBatch, seqLen, dims, 200 + i), seqLen)
+  const vocab = [...SPECIAL_TOKENS];
+  while (vocab.length < dims.vocabSize) vocab.push(`w${vocab.length}`);
+  const bundle = {
+    config,
+    model,
+    tokenizer: new WordTokenizer(vocab, true),
+    tasks: [
+      {
+        name: "ner",
+        kind: "token",
+        metric: "accuracy",
+        labels: Array.from({ length: 9 }, (_, i) => `T${i}`),
+      },
+      { name: "sentiment", kind: "sentence", metric: "accuracy", labels: ["negative", "positive"] },
+    ] as const,
+  };
+  const inferSentences = syntheticSentences(inferBatch * Math.max(2, workers), seqLen, dims, 200)
+    .map((s) => [...s.tokenIds.subarray(1)].map((id) => vocab[id]!));
+  const inferMs = await timeCalls(
+    () => predictWords(bundle, inferSentences, { batchSize: inferBatch }),
+    Math.max(2, Math.ceil(steps / 4)),
+    1,
   );
-  const inferMs = timeInference(model, inferBatches, 2 * steps, warmup);
   sampleMemory();
-  // With several workers, inference also runs on an InferencePool: each batch cut in slices.
   let poolInferMs: number[] | undefined;
   if (workers > 1) {
-    const vocab = [...SPECIAL_TOKENS];
-    while (vocab.length < dims.vocabSize) vocab.push(`w${vocab.length}`);
-    const labels = {
-      nerTags: Array.from({ length: dims.numNerTags }, (_, i) => `T${i}`),
-      sentimentLabels: ["negative", "positive"],
-    };
-    const pool = await InferencePool.create(
-      { config, model, labels, tokenizer: new WordTokenizer(vocab, true) },
-      workers,
-    );
-    const padded = [0, 1].map((i) =>
-      fixedLengthPadded(syntheticSentences(inferBatch, seqLen, dims, 200 + i), seqLen)
-    );
+    const pool = await InferencePool.create(bundle, workers);
     poolInferMs = [];
-    for (let i = 0; i < warmup + 2 * steps; i++) {
+    for (let i = 0; i < 1 + Math.max(2, Math.ceil(steps / 4)); i++) {
       const started = performance.now();
-      await pool.probabilities(padded[i % padded.length]!);
-      if (i >= warmup) poolInferMs.push(performance.now() - started);
+      await pool.predictWords(inferSentences, { batchSize: inferBatch });
+      if (i >= 1) poolInferMs.push(performance.now() - started);
     }
     pool.close();
     sampleMemory();
@@ -255,7 +260,7 @@ export async function run(args: string[]): Promise<void> {
       );
     }
   }
-  inferBatches.concat(singles).forEach(disposeBatch);
+  singles.forEach(disposeBatch);
   trainer.dispose();
   model.dispose();
   tf.disposeVariables();

@@ -5,7 +5,7 @@
  * data/corpora (git-ignored).
  * @module
  */
-import { DATASETS, DEFAULT_CORPUS_DIR, fetchDatasets } from "../lib/mod.ts";
+import { DATASETS, DEFAULT_CORPUS_DIR, fetchDatasets } from "../lib/data/mod.ts";
 import { main, parse, stringFlag, UsageError } from "./_common.ts";
 
 const USAGE = `Usage: deno task data [options] [CORPUS ...]

@@ -3,7 +3,9 @@
  * embeddings and, for two or more sentences, their cosine similarities.
  * @module
  */
-import { cosineSimilarity, embed, encodeWordLists, loadModel, splitWords } from "../lib/mod.ts";
+import { splitWords } from "../lib/data/mod.ts";
+import { loadModel } from "../lib/model/mod.ts";
+import { cosineSimilarity, embed, encodeWordLists } from "../lib/inference/mod.ts";
 import { DEFAULT_MODEL_DIR, main, parse, readTexts, setupBackend, stringFlag } from "./_common.ts";
 
 const USAGE = `Usage: deno task embed [options] [SENTENCE ...]
@@ -43,11 +45,13 @@ export async function run(args: string[]): Promise<void> {
   const vectors = embed(bundle, texts, { normalize: values.normalize === true });
   const similarities = vectors.map((a) => vectors.map((b) => cosineSimilarity(a, b)));
   if (values.json === true) {
-    console.log(JSON.stringify({ texts, embeddings: vectors, similarities }));
+    console.log(
+      JSON.stringify({ texts, embeddings: vectors.map((v) => Array.from(v)), similarities }),
+    );
   } else {
     console.log(`${vectors.length} embedding(s) of size ${vectors[0]?.length}`);
     texts.forEach((t, i) => {
-      const head = vectors[i]!.slice(0, 6).map((x) => x.toFixed(3)).join(", ");
+      const head = Array.from(vectors[i]!.slice(0, 6), (x) => x.toFixed(3)).join(", ");
       console.log(`[${i}] ${t}\n    [${head}, ...]`);
     });
     if (texts.length >= 2) {

@@ -1,21 +1,20 @@
 /**
- * `deno task eval`: scores a model on labelled files (conlleval-identical entity
- * scores, token accuracy; sentiment accuracy, macro-F1, confusion matrix), or
- * scores an existing predictions file in conlleval's input format.
+ * `deno task eval`: scores a model's tasks on labelled files (conlleval-identical
+ * entity scores for chunk-tag tasks, token accuracy for other token tasks;
+ * accuracy, macro-F1 and the confusion matrix for sentence tasks), or scores an
+ * existing predictions file in conlleval's input format.
  * @module
  */
+import { parseConll, parseLabelledSentences, readText, type Sentence } from "../lib/data/mod.ts";
+import { loadModel } from "../lib/model/mod.ts";
 import {
   type ClassificationScores,
   type EntityScores,
   entityScores,
-  loadModel,
-  parseConll,
   parseConllevalInput,
-  parseLabelledSentences,
-  readText,
   scoreCorpora,
   scoreCorporaParallel,
-} from "../lib/mod.ts";
+} from "../lib/evaluation/mod.ts";
 import {
   DEFAULT_MODEL_DIR,
   inferenceFlags,
@@ -30,9 +29,13 @@ import {
 const USAGE = `Usage: deno task eval [options]
 
   --model DIR        model directory (default ${DEFAULT_MODEL_DIR})
-  --ner FILE         CoNLL-format file (IOB1 or IOB2; tag in the last column)
-  --sentiment FILE   sentence-label file (label<TAB>text, "label text", or JSON lines);
-                     integer labels k map to the model's k-th label
+  --data TASK=FILE   score task TASK on FILE (repeatable): a CoNLL file for a token task
+                     (tags in the last column, or --column TASK=N), a sentence-label file
+                     (label<TAB>text, "label text", or JSON lines) for a sentence task;
+                     integer labels k map to the task's k-th label
+  --column TASK=N    the 0-based tag column of a token task's CoNLL file
+  --ner FILE         the same as --data ner=FILE
+  --sentiment FILE   the same as --data sentiment=FILE
   --conlleval FILE   score a predictions file instead (token ... gold predicted); no model
   --decoding MODE    NER tag decoding: transitions (default: well-formed IOB2 plus the
                      training tag-bigram scores, Viterbi) | constrained | argmax
@@ -49,6 +52,8 @@ export async function run(args: string[]): Promise<void> {
     args,
     {
       model: { type: "string" },
+      data: { type: "string", multiple: true },
+      column: { type: "string", multiple: true },
       ner: { type: "string" },
       sentiment: { type: "string" },
       conlleval: { type: "string" },
@@ -73,32 +78,49 @@ export async function run(args: string[]): Promise<void> {
     else printNer(file, ner);
     return;
   }
-  if (values.ner === undefined && values.sentiment === undefined) {
+  const files = pairs([
+    ...((values.data as string[] | undefined) ?? []),
+    ...(values.ner !== undefined ? [`ner=${values.ner}`] : []),
+    ...(values.sentiment !== undefined ? [`sentiment=${values.sentiment}`] : []),
+  ], "data");
+  if (files.size === 0) {
     throw new UsageError(
-      "nothing to evaluate: give --ner FILE and/or --sentiment FILE, or --conlleval FILE",
+      "nothing to evaluate: give --data TASK=FILE (or --ner FILE, --sentiment FILE), or --conlleval FILE",
     );
   }
+  const columns = pairs((values.column as string[] | undefined) ?? [], "column");
   const { workers, ...decodingOptions } = inferenceFlags(values);
   await setupBackend(values.backend, values.threads);
   const dir = stringFlag(values.model) ?? DEFAULT_MODEL_DIR;
   const bundle = await loadModel(dir);
-  const nerFile = values.ner as string | undefined;
-  const sentimentFile = values.sentiment as string | undefined;
-  const labels = bundle.labels.sentimentLabels;
-  const indexMap = Object.fromEntries(labels.map((l, i) => [String(i), l]));
-  const corpora = {
-    ...(nerFile !== undefined
-      ? { ner: parseConll(await readText(nerFile), nerFile, { tags: bundle.labels.nerTags }) }
-      : {}),
-    ...(sentimentFile !== undefined
-      ? {
-        sentiment: parseLabelledSentences(await readText(sentimentFile), sentimentFile, {
-          labelMap: { ...Object.fromEntries(labels.map((l) => [l, l])), ...indexMap },
-          labels,
-        }),
-      }
-      : {}),
-  };
+  const corpora: Record<string, Sentence[]> = {};
+  for (const [name, file] of files) {
+    const task = bundle.tasks.find((t) => t.name === name);
+    if (task === undefined) {
+      throw new UsageError(
+        `the model has no task "${name}" (its tasks: ${
+          bundle.tasks.map((t) => t.name).join(", ")
+        })`,
+      );
+    }
+    const column = columns.get(name);
+    if (column !== undefined && !/^\d+$/.test(column)) {
+      throw new UsageError(`--column ${name}=N expects a column number, got "${column}"`);
+    }
+    corpora[name] = task.kind === "token"
+      ? parseConll(await readText(file), file, {
+        task: name,
+        ...(column !== undefined ? { tagColumn: Number(column) } : {}),
+      })
+      : parseLabelledSentences(await readText(file), file, {
+        task: name,
+        labelMap: {
+          ...Object.fromEntries(task.labels.map((l) => [l, l])),
+          ...Object.fromEntries(task.labels.map((l, i) => [String(i), l])),
+        },
+        labels: task.labels,
+      });
+  }
   const scores = await onWorkers(
     bundle,
     workers,
@@ -108,19 +130,40 @@ export async function run(args: string[]): Promise<void> {
   if (values.json === true) {
     console.log(JSON.stringify(scores));
   } else {
-    if (scores.ner !== undefined) printNer(nerFile!, scores.ner);
-    const unk = scores.nerUnknownWords;
-    if (unk !== undefined) {
-      const total = unk.unknown.gold + unk.known.gold;
-      console.log(
-        `entities with an out-of-vocabulary word: ${unk.unknown.gold} of ${total} (${
-          pct(unk.unknown.gold / total)
-        }%); recall on them ${pct(unk.unknown.recall)}%, on the others ${pct(unk.known.recall)}%`,
-      );
+    for (const [name, score] of Object.entries(scores)) {
+      const file = files.get(name)!;
+      if (score.entities !== undefined) printNer(`${name} ${file}`, score.entities);
+      const unk = score.unknownWords;
+      if (unk !== undefined) {
+        const total = unk.unknown.gold + unk.known.gold;
+        console.log(
+          `spans with an out-of-vocabulary word: ${unk.unknown.gold} of ${total} (${
+            pct(unk.unknown.gold / total)
+          }%); recall on them ${pct(unk.unknown.recall)}%, on the others ${pct(unk.known.recall)}%`,
+        );
+      }
+      if (score.entities === undefined && score.tokenAccuracy !== undefined) {
+        console.log(
+          `${name} ${file}: ${score.tokens} tokens; accuracy ${pct(score.tokenAccuracy)}%`,
+        );
+      }
+      if (score.classes !== undefined) printSentiment(`${name} ${file}`, score.classes);
     }
-    if (scores.sentiment !== undefined) printSentiment(sentimentFile!, scores.sentiment);
   }
   bundle.model.dispose();
+}
+
+/** `KEY=VALUE` flag values as a map. */
+function pairs(values: readonly string[], flag: string): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const v of values) {
+    const at = v.indexOf("=");
+    if (at <= 0 || at === v.length - 1) {
+      throw new UsageError(`--${flag} expects TASK=VALUE, got "${v}"`);
+    }
+    out.set(v.slice(0, at), v.slice(at + 1));
+  }
+  return out;
 }
 
 function pct(x: number): string {
@@ -129,7 +172,7 @@ function pct(x: number): string {
 
 function printNer(file: string, s: EntityScores): void {
   console.log(
-    `NER ${file}: ${s.tokens} tokens with ${s.gold} phrases; found: ${s.predicted} phrases; correct: ${s.correct}.`,
+    `${file}: ${s.tokens} tokens with ${s.gold} phrases; found: ${s.predicted} phrases; correct: ${s.correct}.`,
   );
   console.log(
     `accuracy: ${pct(s.tokenAccuracy).padStart(6)}%; precision: ${
@@ -147,9 +190,7 @@ function printNer(file: string, s: EntityScores): void {
 
 function printSentiment(file: string, s: ClassificationScores): void {
   console.log(
-    `sentiment ${file}: ${s.count} sentences; accuracy ${pct(s.accuracy)}%; macro-F1 ${
-      pct(s.macroF1)
-    }`,
+    `${file}: ${s.count} sentences; accuracy ${pct(s.accuracy)}%; macro-F1 ${pct(s.macroF1)}`,
   );
   const width = Math.max(9, ...s.labels.map((l) => l.length + 1));
   console.log(`  confusion (rows gold, columns predicted)`);

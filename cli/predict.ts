@@ -1,10 +1,11 @@
 /**
- * `deno task predict "Tim Cook visited Paris and loved it"`: NER tags, entity
- * spans and sentiment for each input sentence (arguments, --file, or stdin),
- * one result per input.
+ * `deno task predict "Tim Cook visited Paris and loved it"`: every task of the
+ * model on each input sentence (arguments, --file, or stdin), one result per
+ * input: tags and spans of token tasks, labels of sentence tasks.
  * @module
  */
-import { loadModel, predict } from "../lib/mod.ts";
+import { loadModel } from "../lib/model/mod.ts";
+import { predict } from "../lib/inference/mod.ts";
 import {
   DEFAULT_MODEL_DIR,
   inferenceFlags,
@@ -69,14 +70,28 @@ export async function run(args: string[]): Promise<void> {
       console.log("(empty input)");
       continue;
     }
-    console.log(p.words.map((w, i) => p.tags[i] === "O" ? w : `${w}/${p.tags[i]}`).join(" "));
-    const entities = p.entities.map((e) => `${e.type} "${e.text}" (${e.score.toFixed(2)})`);
-    console.log(`  entities: ${entities.length === 0 ? "none" : entities.join(", ")}`);
-    const probs = Object.entries(p.sentiment.probabilities)
-      .sort((a, b) => b[1] - a[1])
-      .map(([label, prob]) => `${label} ${prob.toFixed(2)}`)
-      .join(", ");
-    console.log(`  sentiment: ${p.sentiment.label} (${probs})`);
+    // The words with the first token task's tags, then every task's answer.
+    const [first] = Object.values(p.tags);
+    console.log(
+      p.words.map((w, i) => first === undefined || first[i] === "O" ? w : `${w}/${first[i]}`)
+        .join(" "),
+    );
+    for (const [task, tags] of Object.entries(p.tags)) {
+      const spans = p.entities[task];
+      if (spans !== undefined) {
+        const list = spans.map((e) => `${e.type} "${e.text}" (${e.score.toFixed(2)})`);
+        console.log(`  ${task}: ${list.length === 0 ? "none" : list.join(", ")}`);
+      } else if (tags !== first) {
+        console.log(`  ${task}: ${tags.join(" ")}`);
+      }
+    }
+    for (const [task, { label, probabilities }] of Object.entries(p.labels)) {
+      const probs = Object.entries(probabilities)
+        .sort((a, b) => b[1] - a[1])
+        .map(([l, prob]) => `${l} ${prob.toFixed(2)}`)
+        .join(", ");
+      console.log(`  ${task}: ${label} (${probs})`);
+    }
   }
   bundle.model.dispose();
 }

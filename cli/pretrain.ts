@@ -3,18 +3,10 @@
  * unlabelled text; writes a model directory for `deno task train --init-backbone DIR`.
  * @module
  */
-import {
-  type ConfigOverrides,
-  parseConll,
-  parseLabelledSentences,
-  prepareModelDir,
-  type PresetName,
-  pretrainBackbone,
-  readText,
-  resolveConfig,
-  saveModel,
-  whitespaceWords,
-} from "../lib/mod.ts";
+import { type ConfigOverrides, type PresetName, resolveConfig } from "../lib/core/mod.ts";
+import { parseConll, parseLabelledSentences, readText, whitespaceWords } from "../lib/data/mod.ts";
+import { prepareModelDir, saveModel } from "../lib/model/mod.ts";
+import { pretrainBackbone } from "../lib/training/mod.ts";
 import {
   intFlag,
   main,

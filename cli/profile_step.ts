@@ -13,21 +13,18 @@
  */
 import { intFlag, main, parse, readJsonObject, stringFlag, UsageError } from "./_common.ts";
 import * as tf from "@tensorflow/tfjs";
+import { initBackend } from "../lib/backend/mod.ts";
 import {
-  DEFAULT_NER_TAGS,
   encodeSentence,
-  initBackend,
-  modelDims,
-  MultiTaskModel,
+  inferTasks,
   padBatch,
   parseConll,
   readText,
-  type Recipe,
-  recipeConfig,
-  Trainer,
-  validateRecipe,
   WordTokenizer,
-} from "../lib/mod.ts";
+} from "../lib/data/mod.ts";
+import { modelDims, MultiTaskModel } from "../lib/model/mod.ts";
+import { Trainer } from "../lib/training/mod.ts";
+import { type Recipe, recipeConfig, validateRecipe } from "../lib/experiments/mod.ts";
 
 const USAGE = `Usage: deno task profile-step [--recipe FILE] [--sentences N]
 
@@ -53,13 +50,17 @@ export async function run(args: string[]): Promise<void> {
   const recipeFile = stringFlag(values.recipe) ?? "configs/conll_sst2.json";
   const recipe: Recipe = validateRecipe(await readJsonObject(recipeFile), recipeFile);
   const config = recipeConfig(recipe, 1);
-  const file = recipe.data.ner?.train;
-  if (file === undefined) {
-    throw new UsageError(`${recipeFile}: data.ner.train is required for profiling`);
+  // The recipe's first token task (its CoNLL training file) gives the batch.
+  const [name, entry] = Object.entries(recipe.tasks).find(([, t]) => t.kind === "token") ?? [];
+  if (name === undefined || entry === undefined || entry.kind !== "token") {
+    throw new UsageError(`${recipeFile}: profiling needs a token task (a CoNLL training file)`);
   }
-  const sentences = parseConll(await readText(file), file);
+  const sentences = parseConll(await readText(entry.train), entry.train, {
+    task: name,
+    ...(entry.column !== undefined ? { tagColumn: entry.column } : {}),
+  });
   const tokenizer = WordTokenizer.fit(sentences.map((s) => s.words), config.tokenizer);
-  const labels = { nerTags: DEFAULT_NER_TAGS, sentimentLabels: ["negative", "positive"] };
+  const labels = inferTasks(sentences);
   const model = new MultiTaskModel(config.model, modelDims(tokenizer, labels), config.seed);
   const trainer = new Trainer(model, { train: config.train, seed: 1 });
   // A typical batch: the middle of 20 length-sorted batches, as the length bucketing makes them.

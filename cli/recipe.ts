@@ -4,15 +4,13 @@
  * and the wall time.
  * @module
  */
+import { prepareModelDir, saveModel } from "../lib/model/mod.ts";
 import {
   loadRecipeCorpora,
-  prepareModelDir,
   type Recipe,
   runRecipe,
-  saveModel,
-  type Task,
   validateRecipe,
-} from "../lib/mod.ts";
+} from "../lib/experiments/mod.ts";
 import {
   intFlag,
   main,
@@ -31,7 +29,7 @@ import {
 const USAGE = `Usage: deno task recipe [options]
 
   --recipe FILE     recipe file (default configs/conll_sst2.json)
-  --tasks LIST      override the tasks: ner,sentiment | ner | sentiment
+  --tasks LIST      train only these of the recipe's tasks, e.g. ner or ner,pos
   --seeds LIST      override the seeds, e.g. 1,2,3
   --epochs N        override train.epochs
   --limit N         use at most N training sentences per corpus (smoke test)
@@ -76,16 +74,13 @@ export async function run(args: string[]): Promise<void> {
     return Number(seed);
   });
   const tasks = stringFlag(values.tasks)?.split(",");
-  if (tasks !== undefined && !tasks.every((t) => t === "ner" || t === "sentiment")) {
-    throw new UsageError(`--tasks expects ner, sentiment or ner,sentiment, got "${values.tasks}"`);
-  }
   const out = stringFlag(values.out);
   await setupBackend(values.backend, values.threads);
   const started = performance.now();
   let recipe: Recipe = validateRecipe(await readJsonObject(file), file);
   recipe = {
     ...recipe,
-    ...(tasks !== undefined ? { tasks: tasks as Task[] } : {}),
+    ...(tasks !== undefined ? { tasks: pickTasks(recipe, tasks) } : {}),
     ...(seeds !== undefined ? { seeds } : {}),
     ...(limit !== undefined ? { limit } : {}),
     ...(workers !== undefined ? { workers } : {}),
@@ -101,24 +96,20 @@ export async function run(args: string[]): Promise<void> {
     for (const seed of recipe.seeds) await prepareModelDir(`${out}/seed-${seed}`);
   }
   const corpora = await loadRecipeCorpora(recipe);
-  const sizes = [
-    corpora.ner &&
-    `NER ${corpora.ner.train.length}/${corpora.ner.dev.length}/${corpora.ner.test.length}`,
-    corpora.sentiment &&
-    `sentiment ${corpora.sentiment.train.length}/${corpora.sentiment.dev.length}/${corpora.sentiment.test.length}`,
-  ].filter(Boolean).join(", ");
+  const sizes = Object.entries(corpora).map(([name, c]) =>
+    `${name} ${c.train.length}/${c.dev.length}/${c.test.length}`
+  ).join(", ");
   console.log(
-    `recipe ${file}: tasks ${recipe.tasks.join("+")}, seeds ${recipe.seeds.join(",")}, ${
-      recipe.workers ?? 1
-    } worker(s); sentences train/dev/test: ${sizes}`,
+    `recipe ${file}: tasks ${Object.keys(corpora).join("+")}, seeds ${
+      recipe.seeds.join(",")
+    }, ${recipe.workers} worker(s); sentences train/dev/test: ${sizes}`,
   );
+  const percent = (x: number) => (100 * x).toFixed(2);
   const result = await runRecipe(recipe, corpora, {
     onWarning: (message) => console.error(`note: ${message}`),
     onEpoch: (seed, r, dev) => {
-      const parts = [
-        dev.ner && `dev F1 ${(100 * dev.ner.f1).toFixed(2)}`,
-        dev.sentiment && `dev acc ${(100 * dev.sentiment.accuracy).toFixed(2)}`,
-      ].filter(Boolean).join(", ");
+      const parts = Object.entries(dev).map(([t, s]) => `${t} dev ${s.metric} ${percent(s.score)}`)
+        .join(", ");
       console.log(
         `seed ${seed} epoch ${String(r.epoch).padStart(2)}: loss ${r.loss.toFixed(4)}; ${parts}; ${
           r.seconds.toFixed(0)
@@ -129,23 +120,26 @@ export async function run(args: string[]): Promise<void> {
       if (out !== undefined) await saveModel(`${out}/seed-${seed}`, bundle);
     },
   });
+  const names = result.tasks.map((t) => t.name);
   console.log("");
-  console.log("| seed | best epoch | NER test F1 | sentiment test acc | train time |");
-  console.log("| --- | --- | --- | --- | --- |");
+  console.log(
+    `| seed | best epoch | ${
+      result.tasks.map((t) => `${t.name} test ${t.metric}`).join(" | ")
+    } | train time |`,
+  );
+  console.log(`| --- | --- | ${names.map(() => "---").join(" | ")} | --- |`);
   for (const s of result.seeds) {
     console.log(
-      `| ${s.seed} | ${s.bestEpoch} | ${s.test.ner ? (100 * s.test.ner.f1).toFixed(2) : "–"} | ${
-        s.test.sentiment ? (100 * s.test.sentiment.accuracy).toFixed(2) : "–"
+      `| ${s.seed} | ${s.bestEpoch} | ${
+        names.map((t) => percent(s.test[t]!.score)).join(" | ")
       } | ${(s.trainSeconds / 60).toFixed(1)} min |`,
     );
   }
   const m = result.summary;
-  const fmt = (x?: { mean: number; std: number }) =>
-    x === undefined ? "–" : `${(100 * x.mean).toFixed(2)} ± ${(100 * x.std).toFixed(2)}`;
   console.log(
-    `| mean ± std | | ${fmt(m.nerTestF1)} | ${fmt(m.sentimentTestAccuracy)} | ${
-      (m.trainSeconds.mean / 60).toFixed(1)
-    } min |`,
+    `| mean ± std | | ${
+      names.map((t) => `${percent(m.tasks[t]!.mean)} ± ${percent(m.tasks[t]!.std)}`).join(" | ")
+    } | ${(m.trainSeconds.mean / 60).toFixed(1)} min |`,
   );
   console.log(`wall time ${((performance.now() - started) / 60000).toFixed(1)} min`);
   if (values.json === true) {
@@ -156,6 +150,19 @@ export async function run(args: string[]): Promise<void> {
       seeds: result.seeds.map(({ history: _h, ...s }) => s),
     }));
   }
+}
+
+/** The recipe's tasks named by `--tasks`. */
+function pickTasks(recipe: Recipe, names: readonly string[]): Recipe["tasks"] {
+  const unknown = names.filter((n) => recipe.tasks[n] === undefined);
+  if (unknown.length > 0) {
+    throw new UsageError(
+      `--tasks: the recipe has no task ${unknown.join(", ")} (its tasks: ${
+        Object.keys(recipe.tasks).join(", ")
+      })`,
+    );
+  }
+  return Object.fromEntries(names.map((n) => [n, recipe.tasks[n]!]));
 }
 
 if (import.meta.main) await main(run);

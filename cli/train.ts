@@ -3,19 +3,16 @@
  * With no arguments it trains on data/sample_sentences.json into runs/model.
  * @module
  */
+import { type ConfigOverrides, type PresetName, resolveConfig } from "../lib/core/mod.ts";
+import { encodeSentence, loadSentences, REFERENCE_TASKS, sha256Hex } from "../lib/data/mod.ts";
+import { prepareModelDir } from "../lib/model/mod.ts";
+import { evaluate } from "../lib/evaluation/mod.ts";
 import {
-  type ConfigOverrides,
-  encodeSentence,
-  evaluate,
-  loadSentences,
+  type EpochRecord,
   loadTrainingState,
-  prepareModelDir,
-  type PresetName,
-  resolveConfig,
   resumeTraining,
-  sha256Hex,
   trainModel,
-} from "../lib/mod.ts";
+} from "../lib/training/mod.ts";
 import {
   DEFAULT_MODEL_DIR,
   intFlag,
@@ -140,28 +137,18 @@ export async function run(args: string[]): Promise<void> {
         },
       }
       : {}),
-    onEpochEnd: (r: {
-      epoch: number;
-      loss: number;
-      nerAccuracy: number;
-      sentimentAccuracy: number;
-      validation?: { nerAccuracy: number; sentimentAccuracy: number };
-      learningRate: number;
-      seconds: number;
-      tokensPerSecond: number;
-    }) => {
+    onEpochEnd: (r: EpochRecord) => {
       if (progress) Deno.stderr.writeSync(encoder.encode("\r\x1b[K"));
+      const train = Object.entries(r.tasks).map(([t, m]) => `${t} acc ${fixed(m.accuracy)}`);
       const val = r.validation === undefined
-        ? ""
-        : ` | val ner acc ${fixed(r.validation.nerAccuracy)} sent acc ${
-          fixed(r.validation.sentimentAccuracy)
-        }`;
+        ? []
+        : Object.entries(r.validation).map(([t, m]) => `${t} acc ${fixed(m.accuracy)}`);
       console.log(
-        `epoch ${String(r.epoch).padStart(3)} loss ${r.loss.toFixed(4)} ner acc ${
-          fixed(r.nerAccuracy)
-        } sent acc ${fixed(r.sentimentAccuracy)}${val} | lr ${r.learningRate.toExponential(2)} ${
-          r.seconds.toFixed(1)
-        }s ${Math.round(r.tokensPerSecond)} tok/s`,
+        `epoch ${String(r.epoch).padStart(3)} loss ${r.loss.toFixed(4)} ${train.join(" ")}${
+          val.length > 0 ? ` | val ${val.join(" ")}` : ""
+        } | lr ${r.learningRate.toExponential(2)} ${r.seconds.toFixed(1)}s ${
+          Math.round(r.tokensPerSecond)
+        } tok/s`,
       );
     },
   };
@@ -197,12 +184,12 @@ export async function run(args: string[]): Promise<void> {
     console.error(
       `data ${dataPath}: ${sentences.length} sentences; ${config.train.epochs} epochs, batch ${config.train.batchSize}, seed ${config.seed}`,
     );
-    result = await trainModel(sentences, config, callbacks);
+    result = await trainModel(sentences, config, { ...callbacks, tasks: REFERENCE_TASKS });
   }
   const seconds = (performance.now() - started) / 1000;
   const { bundle, split } = result;
   const trainSet = split.train.map((i) =>
-    encodeSentence(sentences[i]!, bundle.tokenizer, bundle.labels, bundle.config.model.maxLength)
+    encodeSentence(sentences[i]!, bundle.tokenizer, bundle.tasks, bundle.config.model.maxLength)
   );
   const fitted = evaluate(bundle.model, trainSet);
   const ran = result.history.slice(state?.epoch ?? 0);
@@ -214,9 +201,9 @@ export async function run(args: string[]): Promise<void> {
     } tokens/s in training steps); ${bundle.model.countParameters()} parameters, vocabulary ${bundle.tokenizer.vocabSize}`,
   );
   console.log(
-    `training split (${trainSet.length} sentences): NER token accuracy ${
-      fixed(fitted.nerAccuracy)
-    }, sentiment accuracy ${fixed(fitted.sentimentAccuracy)}`,
+    `training split (${trainSet.length} sentences): ${
+      Object.entries(fitted).map(([t, m]) => `${t} accuracy ${fixed(m.accuracy)}`).join(", ")
+    }`,
   );
   // Every epoch end saved the model (with training state, for --resume).
   console.log(`saved ${outDir}`);

@@ -1,6 +1,9 @@
 /**
- * Multi-task transformer toolkit: a shared transformer encoder with an NER head
- * and a sentiment head, on TensorFlow.js (WASM backend) under Deno.
+ * Multi-task transformer toolkit: one shared transformer encoder and one head
+ * per task (token, sentence or sentence-pair tasks, as data), on TensorFlow.js
+ * (WASM backend) under Deno. This is the public API; each layer's folder has a
+ * `mod.ts` listing more (`lib/data/mod.ts`, `lib/model/mod.ts`, …), and charts
+ * for notebooks are in `lib/experiments/report.ts`.
  *
  * @example
  * ```ts
@@ -12,44 +15,83 @@
  * ```
  * @module
  */
-export * from "./attention.ts";
-export * from "./backend.ts";
-export * from "./char_cnn.ts";
-export * from "./checkpoint.ts";
-export * from "./config.ts";
-export * from "./data.ts";
-export * from "./decoding.ts";
-export * from "./encoder.ts";
-export * from "./encoding.ts";
-export * from "./errors.ts";
-export * from "./evaluate.ts";
-export * from "./fit.ts";
-export * from "./inference_pool.ts";
-export * from "./labels.ts";
-export * from "./losses.ts";
-export * from "./model.ts";
-export * from "./ner_head.ts";
-export * from "./ops.ts";
-export * from "./optimizer.ts";
-export * from "./parameters.ts";
-export * from "./pipeline.ts";
-export * from "./pooling.ts";
-export * from "./random.ts";
-export * from "./schedule.ts";
-export * from "./sentiment_head.ts";
-export * from "./tokenizer.ts";
-export * from "./train_run.ts";
-export * from "./trainer.ts";
-export * from "./wasm_kernels.ts";
-export * from "./benchmark.ts";
-export * from "./parallel.ts";
-export * from "./metrics.ts";
-export * from "./readers.ts";
-export * from "./score.ts";
-export * from "./recipe.ts";
-export * from "./param_groups.ts";
-export * from "./pretrain.ts";
-export * from "./diagnostics.ts";
-export * from "./vectors.ts";
-export * from "./inplace.ts";
-export * from "./datasets.ts";
+
+// Set-up and configuration
+export { describeBackend, initBackend } from "./backend/mod.ts";
+export {
+  type Config,
+  ConfigError,
+  type ConfigOverrides,
+  type PresetName,
+  PRESETS,
+  resolveConfig,
+} from "./core/mod.ts";
+export { type TaskKind, type TaskMetric, type TaskSpec } from "./core/mod.ts";
+export { CheckpointError, DataError, TrainingError } from "./core/mod.ts";
+
+// Data
+export {
+  DATASETS,
+  fetchDatasets,
+  inferTasks,
+  loadSentences,
+  loadWordVectors,
+  parseConll,
+  parseLabelledSentences,
+  readText,
+  REFERENCE_TASKS,
+  type Sentence,
+  splitWords,
+  tagsToSpans,
+  WordTokenizer,
+  type WordVectors,
+} from "./data/mod.ts";
+
+// The model and model directories
+export {
+  loadModel,
+  type ModelBundle,
+  MultiTaskModel,
+  saveModel,
+  type TrainedTask,
+} from "./model/mod.ts";
+
+// Training
+export {
+  type EpochRecord,
+  pretrainBackbone,
+  resumeTraining,
+  trainModel,
+  type TrainModelOptions,
+  type TrainResult,
+} from "./training/mod.ts";
+
+// Inference
+export {
+  cosineSimilarity,
+  embed,
+  type Entity,
+  InferencePool,
+  predict,
+  type Prediction,
+  predictWords,
+} from "./inference/mod.ts";
+
+// Evaluation and experiments
+export {
+  classificationScores,
+  type CorpusScores,
+  entityScores,
+  scoreCorpora,
+  type TaskScores,
+} from "./evaluation/mod.ts";
+export {
+  compareSettings,
+  formatPercent,
+  loadRecipeCorpora,
+  meanStd,
+  type Recipe,
+  type RecipeResult,
+  runRecipe,
+  validateRecipe,
+} from "./experiments/mod.ts";

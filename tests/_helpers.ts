@@ -5,21 +5,18 @@
  */
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs";
+import type { TaskSpec } from "../lib/core/mod.ts";
+import { type Config, resolveConfig } from "../lib/core/mod.ts";
+import { type BackendName, initBackend } from "../lib/backend/mod.ts";
 import {
-  type BackendName,
   type BatchTensors,
   batchToTensors,
-  type Config,
   encodeSentence,
-  initBackend,
-  type LabelMaps,
-  modelDims,
-  MultiTaskModel,
   padBatch,
-  resolveConfig,
   type Sentence,
   WordTokenizer,
-} from "../lib/mod.ts";
+} from "../lib/data/mod.ts";
+import { modelDims, MultiTaskModel } from "../lib/model/mod.ts";
 
 /** Backend of the test run: TEST_BACKEND=cpu switches it. */
 export const TEST_BACKEND = (Deno.env.get("TEST_BACKEND") ?? "wasm") as BackendName;
@@ -29,31 +26,34 @@ export async function setup(): Promise<void> {
   if (tf.getBackend() !== TEST_BACKEND) await initBackend(TEST_BACKEND);
 }
 
-export const LABELS: LabelMaps = {
-  nerTags: ["O", "B-PER", "I-PER", "B-LOC", "I-LOC"],
-  sentimentLabels: ["negative", "positive"],
-};
+/** The two tasks of the test sentences. */
+export const TASKS: readonly TaskSpec[] = [
+  {
+    name: "ner",
+    kind: "token",
+    labels: ["O", "B-PER", "I-PER", "B-LOC", "I-LOC"],
+    metric: "entity-f1",
+  },
+  { name: "sentiment", kind: "sentence", labels: ["negative", "positive"], metric: "accuracy" },
+];
+
+/** A sentence labelled for both tasks. */
+function both(words: string[], ner: string[], sentiment: string): Sentence {
+  return { words, labels: { ner, sentiment } };
+}
 
 /** A handful of labelled sentences, enough to overfit. */
 export const SENTENCES: Sentence[] = [
-  { words: ["Anna", "loves", "Rome"], tags: ["B-PER", "O", "B-LOC"], sentiment: "positive" },
-  { words: ["Rome", "is", "awful"], tags: ["B-LOC", "O", "O"], sentiment: "negative" },
-  {
-    words: ["Tim", "Cook", "hates", "rain", "in", "Oslo"],
-    tags: ["B-PER", "I-PER", "O", "O", "O", "B-LOC"],
-    sentiment: "negative",
-  },
-  {
-    words: ["New", "York", "is", "great"],
-    tags: ["B-LOC", "I-LOC", "O", "O"],
-    sentiment: "positive",
-  },
-  { words: ["Bob", "smiled"], tags: ["B-PER", "O"], sentiment: "positive" },
-  {
-    words: ["Paris", "was", "grim", "today"],
-    tags: ["B-LOC", "O", "O", "O"],
-    sentiment: "negative",
-  },
+  both(["Anna", "loves", "Rome"], ["B-PER", "O", "B-LOC"], "positive"),
+  both(["Rome", "is", "awful"], ["B-LOC", "O", "O"], "negative"),
+  both(
+    ["Tim", "Cook", "hates", "rain", "in", "Oslo"],
+    ["B-PER", "I-PER", "O", "O", "O", "B-LOC"],
+    "negative",
+  ),
+  both(["New", "York", "is", "great"], ["B-LOC", "I-LOC", "O", "O"], "positive"),
+  both(["Bob", "smiled"], ["B-PER", "O"], "positive"),
+  both(["Paris", "was", "grim", "today"], ["B-LOC", "O", "O", "O"], "negative"),
 ];
 
 /** The `tiny` preset with overrides. */
@@ -68,10 +68,8 @@ export function tinySetup(config: Config = tinyConfig()): {
   batch: BatchTensors;
 } {
   const tokenizer = WordTokenizer.fit(SENTENCES.map((s) => s.words), config.tokenizer);
-  const model = new MultiTaskModel(config.model, modelDims(tokenizer, LABELS), config.seed);
-  const encoded = SENTENCES.map((s) =>
-    encodeSentence(s, tokenizer, LABELS, config.model.maxLength)
-  );
+  const model = new MultiTaskModel(config.model, modelDims(tokenizer, TASKS), config.seed);
+  const encoded = SENTENCES.map((s) => encodeSentence(s, tokenizer, TASKS, config.model.maxLength));
   return { model, tokenizer, batch: batchToTensors(padBatch(encoded)) };
 }
 

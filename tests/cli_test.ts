@@ -22,7 +22,10 @@ Deno.test("train, predict and embed work from the command line", async () => {
   assert.equal(train.code, 0, train.stderr);
   assert.match(train.stderr, /backend wasm \(SIMD, 1 thread\)/);
   assert.match(train.stdout, /epoch {3}2 loss/);
-  assert.match(train.stdout, /training split \(\d+ sentences\): NER token accuracy/);
+  assert.match(
+    train.stdout,
+    /training split \(\d+ sentences\): ner accuracy \d\.\d{3}, sentiment accuracy/,
+  );
 
   const predict = await run([
     "task",
@@ -35,8 +38,8 @@ Deno.test("train, predict and embed work from the command line", async () => {
   assert.equal(predict.code, 0, predict.stderr);
   const p = JSON.parse(predict.stdout.trim());
   assert.deepEqual(p.words, ["Tim", "Cook", "visited", "Paris"]);
-  assert.equal(p.tags.length, 4);
-  assert.ok(["negative", "neutral", "positive"].includes(p.sentiment.label));
+  assert.equal(p.tags.ner.length, 4);
+  assert.ok(["negative", "neutral", "positive"].includes(p.labels.sentiment.label));
 
   const stdin = await run(["task", "predict", "--model", model], "Anna loves Rome\nBob is sad\n");
   assert.equal(stdin.code, 0, stdin.stderr);
@@ -119,7 +122,22 @@ Deno.test("strategy flags reach the saved config", async () => {
   assert.equal(train.warmupSteps, 2);
   assert.equal(train.optimizer, "adamw");
   assert.equal(train.taskWeighting, "uncertainty");
-  const bad = await run(["task", "train", "--preset", "tiny", "--freeze", "heads"]);
+  const bad = await run(["task", "train", "--preset", "tiny", "--freeze", "bogus"]);
   assert.equal(bad.code, 1);
-  assert.match(bad.stderr, /train.freeze: Cannot select parameters: unknown selector "heads"/);
+  assert.match(bad.stderr, /Invalid config field train.freeze.0: unknown selector/);
+  const none = await run([
+    "task",
+    "train",
+    "--preset",
+    "tiny",
+    "--freeze",
+    "pos-head",
+    "--out",
+    `${dir}/x`,
+  ]);
+  assert.equal(none.code, 1);
+  assert.match(
+    none.stderr,
+    /Cannot freeze "pos-head": it selects no parameter of this model \(tasks ner, sentiment/,
+  );
 });

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { ConfigError, PRESETS, resolveConfig, validateConfig } from "../lib/mod.ts";
+import { ConfigError, PRESETS, resolveConfig, validateConfig } from "../lib/core/mod.ts";
 
 Deno.test("resolveConfig() returns the default preset unchanged with no overrides", () => {
   assert.deepEqual(resolveConfig(), PRESETS.default);
@@ -19,7 +19,8 @@ Deno.test("resolveConfig() rejects hidden sizes not divisible by the head count"
   assert.throws(
     () => resolveConfig({ model: { hiddenSize: 30, numHeads: 4 } }),
     (e: Error) =>
-      e instanceof ConfigError && /model.hiddenSize: 30 is not divisible/.test(e.message),
+      e instanceof ConfigError &&
+      /model.hiddenSize: hiddenSize must be divisible by numHeads \(got 30\)/.test(e.message),
   );
 });
 
@@ -30,7 +31,7 @@ Deno.test("resolveConfig() names unknown and out-of-range fields", () => {
   );
   assert.throws(
     () => resolveConfig({ train: { epochs: -1 } }),
-    /train.epochs: expected an integer/,
+    /Invalid config field train.epochs: Too small: expected number to be >=0 \(got -1\)/,
   );
   assert.throws(() => resolveConfig({ model: { dropout: 1.5 } }), /model.dropout/);
   assert.throws(() => resolveConfig({ model: { pooling: "sum" as never } }), /model.pooling/);
@@ -40,7 +41,22 @@ Deno.test("validateConfig() requires every field and accepts a resolved config",
   const c = resolveConfig();
   assert.deepEqual(validateConfig(JSON.parse(JSON.stringify(c))), c);
   const { seed: _, ...noSeed } = c;
-  assert.throws(() => validateConfig(noSeed), /config.seed: missing/);
+  assert.throws(() => validateConfig(noSeed), /Invalid config field seed: missing/);
+  assert.throws(
+    () => validateConfig(noSeed, "m/config.json"),
+    /^ConfigError: m\/config.json: Invalid config field seed: missing$/,
+  );
+});
+
+Deno.test("a config saved before tasks were data weighs its two tasks by name", () => {
+  const c = JSON.parse(JSON.stringify(resolveConfig()));
+  delete c.train.taskWeights;
+  delete c.train.embeddingUpdates;
+  c.train.nerLossWeight = 2;
+  c.train.sentimentLossWeight = 0.5;
+  const loaded = validateConfig(c);
+  assert.deepEqual(loaded.train.taskWeights, { ner: 2, sentiment: 0.5 });
+  assert.equal(loaded.train.embeddingUpdates, "dense");
 });
 
 Deno.test("character features: charWidth must be 0 or at least 3; older configs load without them", () => {

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { DataError, loadSentences, parseSentences } from "../lib/mod.ts";
+import { DataError } from "../lib/core/mod.ts";
+import { loadSentences, parseSentences } from "../lib/data/mod.ts";
 
 const good = {
   text: "Tim Cook visited Paris .",
@@ -20,8 +21,7 @@ function assertDataError(fn: () => unknown, pattern: RegExp): void {
 Deno.test("parseSentences() reads records and splits text into words", () => {
   const [s] = parse({ sentences: [good] });
   assert.deepEqual(s!.words, ["Tim", "Cook", "visited", "Paris", "."]);
-  assert.deepEqual(s!.tags, good.tags);
-  assert.equal(s!.sentiment, "positive");
+  assert.deepEqual(s!.labels, { ner: good.tags, sentiment: "positive" });
   assert.equal(parse([good]).length, 1);
 });
 
@@ -69,7 +69,7 @@ Deno.test("parseSentences() truncates long sentences with tags aligned and warns
     onWarning: (w) => warnings.push(w),
   });
   assert.deepEqual(s!.words, ["Tim", "Cook", "visited"]);
-  assert.deepEqual(s!.tags, ["B-PER", "I-PER", "O"]);
+  assert.deepEqual(s!.labels.ner, ["B-PER", "I-PER", "O"]);
   assert.equal(warnings.length, 1);
   assert.match(warnings[0]!, /1 sentence\(s\) longer than 3 words were truncated/);
 });
@@ -85,8 +85,8 @@ Deno.test("the bundled sample data has at least 150 valid sentences of every cla
   const sentences = await loadSentences("data/sample_sentences.json");
   assert.ok(sentences.length >= 150);
   for (const label of ["negative", "neutral", "positive"]) {
-    assert.ok(sentences.filter((s) => s.sentiment === label).length >= 40, label);
+    assert.ok(sentences.filter((s) => s.labels.sentiment === label).length >= 40, label);
   }
-  const tags = new Set(sentences.flatMap((s) => s.tags ?? []));
+  const tags = new Set(sentences.flatMap((s) => s.labels.ner as string[]));
   for (const type of ["PER", "ORG", "LOC", "MISC"]) assert.ok(tags.has(`B-${type}`), type);
 });

@@ -1,6 +1,7 @@
 /** Fetching the benchmark corpora: download from a local HTTP server, checksums, local copies. */
 import assert from "node:assert/strict";
-import { DataError, type Dataset, DATASETS, fetchDatasets, sha256Hex } from "../lib/mod.ts";
+import { DataError } from "../lib/core/mod.ts";
+import { type Dataset, DATASETS, fetchDatasets, sha256Hex } from "../lib/data/mod.ts";
 
 const FILES: Record<string, string> = {
   "/a/train.txt": "EU B-ORG\nrejects O\n",

@@ -1,13 +1,7 @@
 import assert from "node:assert/strict";
-import {
-  argmaxTags,
-  iob2Allows,
-  mulberry32,
-  padBatch,
-  tagTransitions,
-  viterbiTags,
-  wordDropout,
-} from "../lib/mod.ts";
+import { mulberry32 } from "../lib/core/mod.ts";
+import { padBatch, tagTransitions, wordDropout } from "../lib/data/mod.ts";
+import { argmaxTags, iob2Allows, viterbiTags } from "../lib/inference/mod.ts";
 
 const TAGS = ["O", "B-PER", "I-PER", "B-LOC", "I-LOC"];
 
@@ -130,8 +124,8 @@ function sentence(ids: number[]) {
     caseIds: new Int32Array(n).fill(2),
     affixIds: new Int32Array(2 * n).fill(5),
     wordIds: new Int32Array(n),
-    nerLabels: new Int32Array(n).fill(1),
-    sentiment: 1,
+    tokenLabels: { ner: new Int32Array(n).fill(1) },
+    sentenceLabels: { sentiment: 1 },
     truncated: false,
   };
 }
@@ -146,7 +140,7 @@ Deno.test("wordDropout() replaces word ids by [UNK] at the given rate, never spe
   assert.equal(all.tokenIds[5003], 0); // padding stays [PAD]
   assert.deepEqual(all.caseIds, batch.caseIds);
   assert.deepEqual(all.affixIds, batch.affixIds);
-  assert.deepEqual(all.nerLabels, batch.nerLabels);
+  assert.deepEqual(all.tokenLabels, batch.tokenLabels);
   const some = wordDropout(batch, 0.1, 7);
   const replaced = some.tokenIds.filter((id, i) => id === 1 && batch.tokenIds[i] !== 1).length;
   assert.ok(replaced > 450 && replaced < 560, `${replaced} of 5001 replaced`);

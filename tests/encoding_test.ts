@@ -8,8 +8,8 @@ import {
   padBatch,
   UNK_ID,
   WordTokenizer,
-} from "../lib/mod.ts";
-import { LABELS } from "./_helpers.ts";
+} from "../lib/data/mod.ts";
+import { TASKS } from "./_helpers.ts";
 
 const tok = WordTokenizer.fit([["Anna", "loves", "Rome"]], {
   lowercase: true,
@@ -20,9 +20,12 @@ const tok = WordTokenizer.fit([["Anna", "loves", "Rome"]], {
 
 Deno.test("encodeSentence() puts [CLS] first and aligns tags with words", () => {
   const e = encodeSentence(
-    { words: ["Anna", "loves", "Oslo"], tags: ["B-PER", "O", "B-LOC"], sentiment: "positive" },
+    {
+      words: ["Anna", "loves", "Oslo"],
+      labels: { ner: ["B-PER", "O", "B-LOC"], sentiment: "positive" },
+    },
     tok,
-    LABELS,
+    TASKS,
     16,
   );
   assert.deepEqual([...e.tokenIds], [CLS_ID, tok.tokenId("anna"), tok.tokenId("loves"), UNK_ID]);
@@ -33,34 +36,39 @@ Deno.test("encodeSentence() puts [CLS] first and aligns tags with words", () => 
     CaseFeature.TITLE,
   ]);
   assert.deepEqual([...e.wordIds], [-1, 0, 1, 2]);
-  assert.deepEqual([...e.nerLabels], [IGNORE_INDEX, 1, 0, 3]);
-  assert.equal(e.sentiment, 1);
+  assert.deepEqual([...e.tokenLabels.ner!], [IGNORE_INDEX, 1, 0, 3]);
+  assert.deepEqual(e.sentenceLabels, { sentiment: 1 });
   assert.equal(e.truncated, false);
 });
 
 Deno.test("encodeSentence() truncates to maxLength keeping tags aligned", () => {
   const e = encodeSentence(
-    { words: ["Anna", "loves", "Rome"], tags: ["B-PER", "O", "B-LOC"] },
+    { words: ["Anna", "loves", "Rome"], labels: { ner: ["B-PER", "O", "B-LOC"] } },
     tok,
-    LABELS,
+    TASKS,
     3,
   );
   assert.equal(e.tokenIds.length, 3);
-  assert.deepEqual([...e.nerLabels], [IGNORE_INDEX, 1, 0]);
+  assert.deepEqual([...e.tokenLabels.ner!], [IGNORE_INDEX, 1, 0]);
   assert.equal(e.truncated, true);
-  assert.equal(e.sentiment, IGNORE_INDEX);
+  assert.deepEqual(e.sentenceLabels, {}, "not labelled for sentiment: left out");
 });
 
 Deno.test("encodeSentence() rejects labels outside the label maps", () => {
   assert.throws(
-    () => encodeSentence({ words: ["x"], tags: ["B-ORG"] }, tok, LABELS, 8),
-    /Cannot encode NER tag "B-ORG"/,
+    () => encodeSentence({ words: ["x"], labels: { ner: ["B-ORG"] } }, tok, TASKS, 8),
+    /Cannot encode the ner label "B-ORG": not one of O, B-PER/,
   );
 });
 
 Deno.test("padBatch() pads to the longest sentence with a 0/1 mask", () => {
-  const a = encodeSentence({ words: ["Anna", "loves"], sentiment: "negative" }, tok, LABELS, 8);
-  const b = encodeSentence({ words: ["Rome"], tags: ["B-LOC"] }, tok, LABELS, 8);
+  const a = encodeSentence(
+    { words: ["Anna", "loves"], labels: { sentiment: "negative" } },
+    tok,
+    TASKS,
+    8,
+  );
+  const b = encodeSentence({ words: ["Rome"], labels: { ner: ["B-LOC"] } }, tok, TASKS, 8);
   const p = padBatch([a, b]);
   assert.equal(p.seqLen, 3);
   assert.deepEqual([...p.mask], [1, 1, 1, 1, 1, 0]);
@@ -70,8 +78,8 @@ Deno.test("padBatch() pads to the longest sentence with a 0/1 mask", () => {
     CaseFeature.TITLE,
     CaseFeature.PAD,
   ]);
-  assert.deepEqual([...p.nerLabels], [-1, -1, -1, -1, 3, -1]);
-  assert.deepEqual([...p.sentimentLabels], [0, IGNORE_INDEX]);
+  assert.deepEqual([...p.tokenLabels.ner!], [-1, -1, -1, -1, 3, -1]);
+  assert.deepEqual([...p.sentenceLabels.sentiment!], [0, IGNORE_INDEX]);
 });
 
 Deno.test("bucketBatches() groups similar lengths and keeps every index once", () => {

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { DEFAULT_NER_TAGS, iob1ToIob2, isTag, spansToTags, tagsToSpans } from "../lib/mod.ts";
+import { DEFAULT_NER_TAGS, iob1ToIob2, isTag, spansToTags, tagsToSpans } from "../lib/data/mod.ts";
 
 Deno.test("tagsToSpans() decodes well-formed IOB2", () => {
   assert.deepEqual(tagsToSpans(["B-PER", "I-PER", "O", "B-LOC", "B-LOC", "I-LOC"]), [

@@ -1,27 +1,24 @@
 /** Row-sparse ("lazy") updates of the embedding tables. */
 import assert from "node:assert/strict";
-import * as tf from "@tensorflow/tfjs";
+import { type Config } from "../lib/core/mod.ts";
 import {
-  AFFIX_EMBEDDING,
   batchToTensors,
-  type Config,
   distinctRows,
   encodeSentence,
   padBatch,
-  ParallelTrainer,
-  TOKEN_EMBEDDING,
-  Trainer,
   WordTokenizer,
-} from "../lib/mod.ts";
+} from "../lib/data/mod.ts";
+import { AFFIX_EMBEDDING, TOKEN_EMBEDDING } from "../lib/model/mod.ts";
+import { ParallelTrainer, Trainer } from "../lib/training/mod.ts";
 import {
   assertNoTensorLeak,
   bitEqual,
   disposeAll,
-  LABELS,
   maxAbsDiff,
   SENTENCES,
   setup,
   snapshot,
+  TASKS,
   tinyConfig,
   tinySetup,
 } from "./_helpers.ts";
@@ -34,16 +31,13 @@ const config = (embeddingUpdates: "dense" | "lazy"): Config =>
 function batchOf(indices: number[], c: Config) {
   const tokenizer = WordTokenizer.fit(SENTENCES.map((s) => s.words), c.tokenizer);
   return padBatch(
-    indices.map((i) => encodeSentence(SENTENCES[i]!, tokenizer, LABELS, c.model.maxLength)),
+    indices.map((i) => encodeSentence(SENTENCES[i]!, tokenizer, TASKS, c.model.maxLength)),
   );
 }
 
 function moments(trainer: Trainer, name: string): { m: Float32Array; v: Float32Array } {
-  const state = trainer.optimizer.getState();
-  const slot = state.moments.get(name)!;
-  const out = { m: slot.m.dataSync() as Float32Array, v: slot.v.dataSync() as Float32Array };
-  for (const { m, v } of state.moments.values()) tf.dispose([m, v]);
-  return out;
+  const { moments } = trainer.optimizer.getState();
+  return { m: moments[`${name}/m`]!.values, v: moments[`${name}/v`]!.values };
 }
 
 Deno.test("lazy updates equal dense ones when every step reads the same rows", () => {

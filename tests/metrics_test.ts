@@ -5,7 +5,7 @@ import {
   parseConllevalInput,
   prf,
   unknownWordRecall,
-} from "../lib/mod.ts";
+} from "../lib/evaluation/mod.ts";
 
 Deno.test("entityScores() counts a predicted entity correct only on exact span and type", () => {
   const gold = [["B-PER", "I-PER", "O", "B-LOC", "I-LOC", "O", "B-ORG"]];

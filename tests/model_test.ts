@@ -1,24 +1,18 @@
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs";
-import { batchToTensors, encodeSentence, l2Normalize, PAD_ID, padBatch, pool } from "../lib/mod.ts";
-import {
-  assertNoTensorLeak,
-  LABELS,
-  maxAbsDiff,
-  setup,
-  tinyConfig,
-  tinySetup,
-} from "./_helpers.ts";
+import { batchToTensors, encodeSentence, PAD_ID, padBatch } from "../lib/data/mod.ts";
+import { l2Normalize, pool } from "../lib/model/mod.ts";
+import { assertNoTensorLeak, maxAbsDiff, setup, TASKS, tinyConfig, tinySetup } from "./_helpers.ts";
 
 await setup();
 
-Deno.test("heads return per-token tag logits and per-sentence label logits", () => {
+Deno.test("each task's head returns its outputs: token logits, sentence logits", () => {
   const { model, batch } = tinySetup();
   const [b, t] = batch.tokenIds.shape;
   const out = model.forward(batch);
   assert.deepEqual(out.sequenceOutput.shape, [b, t, 8]);
-  assert.deepEqual(out.nerLogits.shape, [b, t, 5]);
-  assert.deepEqual(out.sentimentLogits.shape, [b, 2]);
+  assert.deepEqual(out.outputs.ner!.shape, [b, t, 5]);
+  assert.deepEqual(out.outputs.sentiment!.shape, [b, 2]);
   assert.deepEqual(model.embed(batch).shape, [b, 8]);
   model.dispose();
 });
@@ -61,12 +55,12 @@ Deno.test("a sentence's outputs do not depend on the padding added for its batch
   const inBatch = model.forward(batch);
   const single = model.forward(alone);
   const d1 = maxAbsDiff(
-    inBatch.sentimentLogits.slice([shortRow, 0], [1, 2]).dataSync(),
-    single.sentimentLogits.dataSync(),
+    inBatch.outputs.sentiment!.slice([shortRow, 0], [1, 2]).dataSync(),
+    single.outputs.sentiment!.dataSync(),
   );
   const d2 = maxAbsDiff(
-    inBatch.nerLogits.slice([shortRow, 0, 0], [1, 3, 5]).dataSync(),
-    single.nerLogits.dataSync(),
+    inBatch.outputs.ner!.slice([shortRow, 0, 0], [1, 3, 5]).dataSync(),
+    single.outputs.ner!.dataSync(),
   );
   assert.ok(d1 < 1e-5 && d2 < 1e-5, `differences ${d1} ${d2}`);
   model.dispose();
@@ -100,10 +94,10 @@ Deno.test("the same seed gives the same weights; dropout is seeded", () => {
   const wb = b.model.parameters.get("encoder/layer_0/attention/query/kernel").dataSync();
   assert.deepEqual(wa, wb);
   const run = (seed: number) =>
-    a.model.forward(a.batch, { dropoutSeed: seed }).nerLogits.dataSync();
+    a.model.forward(a.batch, { dropoutSeed: seed }).outputs.ner!.dataSync();
   assert.deepEqual(run(1), run(1));
   assert.notDeepEqual(run(1), run(2));
-  assert.notDeepEqual(run(1), a.model.forward(a.batch).nerLogits.dataSync());
+  assert.notDeepEqual(run(1), a.model.forward(a.batch).outputs.ner!.dataSync());
   a.model.dispose();
   b.model.dispose();
 });
@@ -114,7 +108,7 @@ Deno.test("forward() does not leak tensors", () => {
     const out = model.forward(batch, { dropoutSeed: 3 });
     // `out.mask` is the caller's input mask, not a new tensor.
     assert.equal(out.mask, batch.mask);
-    tf.dispose([out.sequenceOutput, out.nerLogits, out.sentimentLogits]);
+    tf.dispose([out.sequenceOutput, ...Object.values(out.outputs)]);
   });
   assertNoTensorLeak(() => model.embed(batch).dispose());
   model.dispose();
@@ -134,7 +128,7 @@ Deno.test("countParameters() matches the architecture", () => {
 Deno.test("affix features tell unknown words apart", () => {
   const { model, tokenizer } = tinySetup();
   const encode = (words: string[]) =>
-    batchToTensors(padBatch([encodeSentence({ words }, tokenizer, LABELS, 16)]));
+    batchToTensors(padBatch([encodeSentence({ words, labels: {} }, tokenizer, TASKS, 16)]));
   // Both words are out of vocabulary: only their affixes differ.
   const a = encode(["Zorbington"]);
   const b = encode(["Quixlandia"]);

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs";
-import { LAYER_NORM_EPSILON, layerNorm, maxOverAxis1 } from "../lib/mod.ts";
+import { LAYER_NORM_EPSILON, layerNorm, maxOverAxis1 } from "../lib/model/mod.ts";
 import { maxAbsDiff, setup } from "./_helpers.ts";
 
 await setup();

@@ -1,20 +1,15 @@
 /** Data-parallel training across Deno Workers. */
 import assert from "node:assert/strict";
-import {
-  encodeSentence,
-  padBatch,
-  ParallelTrainer,
-  Trainer,
-  trainModel,
-  WordTokenizer,
-} from "../lib/mod.ts";
+import { encodeSentence, padBatch, WordTokenizer } from "../lib/data/mod.ts";
+import { ParallelTrainer, Trainer, trainModel } from "../lib/training/mod.ts";
 import {
   bitEqual,
-  LABELS,
+  disposeAll,
   maxAbsDiff,
   SENTENCES,
   setup,
   snapshot,
+  TASKS,
   tinyConfig,
   tinySetup,
 } from "./_helpers.ts";
@@ -26,7 +21,7 @@ const config = tinyConfig({ model: { dropout: 0 }, train: { learningRate: 0.01 }
 function paddedBatch() {
   const tokenizer = WordTokenizer.fit(SENTENCES.map((s) => s.words), config.tokenizer);
   return padBatch(
-    SENTENCES.map((s) => encodeSentence(s, tokenizer, LABELS, config.model.maxLength)),
+    SENTENCES.map((s) => encodeSentence(s, tokenizer, TASKS, config.model.maxLength)),
   );
 }
 
@@ -43,7 +38,7 @@ async function parallelLosses(
   } finally {
     runner.close();
     model.dispose();
-    Object.values(batch).forEach((t) => t.dispose());
+    disposeAll(batch);
   }
 }
 
@@ -54,9 +49,7 @@ Deno.test("two replicas follow the single-thread loss trajectory", async () => {
   const { losses } = await parallelLosses(5);
   // Same maths; only the order of float additions differs.
   assert.ok(maxAbsDiff(losses, expected) < 1e-4, `${losses} vs ${expected}`);
-  single.dispose();
-  model.dispose();
-  Object.values(batch).forEach((t) => t.dispose());
+  disposeAll(single, model, batch);
 });
 
 Deno.test("data-parallel training is deterministic for a seed and replica count", async () => {
@@ -70,7 +63,7 @@ Deno.test("trainModel() with two workers trains and returns the trained weights"
   const { bundle, history, trainer } = await trainModel(
     SENTENCES,
     tinyConfig({ train: { epochs: 3, batchSize: 6, learningRate: 0.01 } }),
-    { labels: LABELS, workers: 2 },
+    { tasks: TASKS, workers: 2 },
   );
   assert.equal(history.length, 3);
   assert.ok(history[2]!.loss < history[0]!.loss);

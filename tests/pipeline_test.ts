@@ -1,15 +1,15 @@
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs";
+import { tagsToSpans } from "../lib/data/mod.ts";
 import {
   cosineSimilarity,
   embed,
   InferencePool,
   iob2Allows,
   predict,
-  tagsToSpans,
-  trainModel,
-} from "../lib/mod.ts";
-import { LABELS, maxAbsDiff, SENTENCES, setup, tinyConfig } from "./_helpers.ts";
+} from "../lib/inference/mod.ts";
+import { trainModel } from "../lib/training/mod.ts";
+import { maxAbsDiff, SENTENCES, setup, TASKS, tinyConfig } from "./_helpers.ts";
 
 await setup();
 
@@ -19,26 +19,29 @@ const { bundle, trainer } = await trainModel(
     model: { hiddenSize: 16 },
     train: { epochs: 40, batchSize: 6, learningRate: 0.01 },
   }),
-  { labels: LABELS },
+  { tasks: TASKS },
 );
 trainer.dispose();
 
-Deno.test("predict() tags words, decodes entities and classifies sentiment", () => {
+Deno.test("predict() runs every task: tags and entities of ner, the label of sentiment", () => {
   const [p] = predict(bundle, ["Anna loves Rome"]);
   assert.deepEqual(p!.words, ["Anna", "loves", "Rome"]);
-  assert.deepEqual(p!.tags, ["B-PER", "O", "B-LOC"]);
-  assert.deepEqual(p!.entities.map((e) => [e.type, e.text]), [["PER", "Anna"], ["LOC", "Rome"]]);
-  assert.equal(p!.sentiment.label, "positive");
-  const total = Object.values(p!.sentiment.probabilities).reduce((a, b) => a + b, 0);
+  assert.deepEqual(p!.tags, { ner: ["B-PER", "O", "B-LOC"] });
+  assert.deepEqual(p!.entities.ner!.map((e) => [e.type, e.text]), [["PER", "Anna"], [
+    "LOC",
+    "Rome",
+  ]]);
+  assert.equal(p!.labels.sentiment!.label, "positive");
+  const total = Object.values(p!.labels.sentiment!.probabilities).reduce((a, b) => a + b, 0);
   assert.ok(Math.abs(total - 1) < 1e-5);
 });
 
 Deno.test("predict() entities always agree with the predicted tags", () => {
   for (const p of predict(bundle, ["Tim Cook hates rain in Oslo", "New York , Paris and Bob"])) {
-    assert.equal(p.tags.length, p.words.length);
+    assert.equal(p.tags.ner!.length, p.words.length);
     assert.deepEqual(
-      p.entities.map(({ type, start, end }) => ({ type, start, end })),
-      tagsToSpans(p.tags),
+      p.entities.ner!.map(({ type, start, end }) => ({ type, start, end })),
+      tagsToSpans(p.tags.ner!),
     );
   }
 });
@@ -47,8 +50,8 @@ Deno.test("predict() marks and handles text longer than maxLength", () => {
   const long = Array.from({ length: 30 }, (_, i) => `w${i}`).join(" ");
   const [p] = predict(bundle, [long]);
   assert.equal(p!.truncated, true);
-  assert.equal(p!.tags.length, 30);
-  assert.deepEqual(p!.tags.slice(15), new Array(15).fill("O"));
+  assert.equal(p!.tags.ner!.length, 30);
+  assert.deepEqual(p!.tags.ner!.slice(15), new Array(15).fill("O"));
 });
 
 Deno.test("predict() gives the same answer alone and in a batch", () => {
@@ -85,12 +88,12 @@ Deno.test("InferencePool on 2 workers predicts and embeds like one thread", asyn
       const parallel = await pool.predict(texts, { batchSize });
       assert.deepEqual(parallel.map((p) => p.tags), single.map((p) => p.tags));
       parallel.forEach((p, i) => {
-        assert.equal(p.sentiment.label, single[i]!.sentiment.label);
-        for (const [label, prob] of Object.entries(p.sentiment.probabilities)) {
-          assert.ok(Math.abs(prob - single[i]!.sentiment.probabilities[label]!) < 1e-5);
+        assert.equal(p.labels.sentiment!.label, single[i]!.labels.sentiment!.label);
+        for (const [label, prob] of Object.entries(p.labels.sentiment!.probabilities)) {
+          assert.ok(Math.abs(prob - single[i]!.labels.sentiment!.probabilities[label]!) < 1e-5);
         }
-        p.entities.forEach((e, j) =>
-          assert.ok(Math.abs(e.score - single[i]!.entities[j]!.score) < 1e-5)
+        p.entities.ner!.forEach((e, j) =>
+          assert.ok(Math.abs(e.score - single[i]!.entities.ner![j]!.score) < 1e-5)
         );
       });
     }
@@ -105,12 +108,15 @@ Deno.test("InferencePool on 2 workers predicts and embeds like one thread", asyn
 });
 
 Deno.test("predict() decodings: argmax may be ill-formed, constrained and transitions are valid IOB2", () => {
-  assert.ok(bundle.labels.tagTransitions !== undefined, "training stores tag transitions");
+  const ner = bundle.tasks.find((t) => t.name === "ner")!;
+  assert.ok(ner.tagTransitions !== undefined, "training stores tag transitions");
+  assert.equal(bundle.tasks.find((t) => t.name === "sentiment")!.tagTransitions, undefined);
   const texts = ["Tim Cook New York Bob Rome Anna", "in Oslo Paris rain Cook"];
   for (const decoding of ["constrained", "transitions"] as const) {
     for (const p of predict(bundle, texts, { decoding })) {
-      p.tags.forEach((t, i) =>
-        assert.ok(iob2Allows(i === 0 ? null : p.tags[i - 1]!, t), `${decoding}: ${p.tags}`)
+      const tags = p.tags.ner!;
+      tags.forEach((t, i) =>
+        assert.ok(iob2Allows(i === 0 ? null : tags[i - 1]!, t), `${decoding}: ${tags}`)
       );
     }
   }

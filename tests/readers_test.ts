@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { DataError, parseConll, parseLabelledSentences, readText } from "../lib/mod.ts";
+import { DataError } from "../lib/core/mod.ts";
+import { parseConll, parseLabelledSentences, readText } from "../lib/data/mod.ts";
 
 const CONLL = `-DOCSTART- -X- O O
 
@@ -22,20 +23,23 @@ Deno.test("parseConll() reads 4-column IOB1 files into IOB2 sentences", () => {
   assert.equal(s.length, 2);
   assert.deepEqual(s[0], {
     words: ["EU", "rejects", "German", "call"],
-    tags: ["B-ORG", "O", "B-MISC", "O"],
+    labels: { ner: ["B-ORG", "O", "B-MISC", "O"] },
   });
-  assert.deepEqual(s[1]!.tags, ["B-PER", "I-PER", "O", "B-LOC", "B-LOC"]);
+  assert.deepEqual(s[1]!.labels.ner, ["B-PER", "I-PER", "O", "B-LOC", "B-LOC"]);
 });
 
 Deno.test("parseConll() reads 2-column files and a chosen tag column", () => {
-  assert.deepEqual(parseConll("Paris B-LOC\nis O\n", "two.txt")[0]!.tags, ["B-LOC", "O"]);
-  const chunks = parseConll(CONLL, "eng.train", { tagColumn: 2 });
-  assert.deepEqual(chunks[0]!.tags, ["B-NP", "B-VP", "B-NP", "I-NP"]);
+  assert.deepEqual(parseConll("Paris B-LOC\nis O\n", "two.txt")[0]!.labels.ner, ["B-LOC", "O"]);
+  const chunks = parseConll(CONLL, "eng.train", { task: "chunk", tagColumn: 2 });
+  assert.deepEqual(chunks[0]!.labels.chunk, ["B-NP", "B-VP", "B-NP", "I-NP"]);
+  // POS tags are not chunk tags: kept as they are (scheme "auto" sees that).
+  const pos = parseConll(CONLL, "eng.train", { task: "pos", tagColumn: 1 });
+  assert.deepEqual(pos[1]!.labels.pos, ["NNP", "NNP", "IN", "NNP", "NNP"]);
 });
 
 Deno.test("parseConll() keeps IOB2 tags when told the file is IOB2", () => {
   const s = parseConll("a I-PER\nb I-PER\n", "x.txt", { scheme: "iob2" });
-  assert.deepEqual(s[0]!.tags, ["I-PER", "I-PER"]);
+  assert.deepEqual(s[0]!.labels.ner, ["I-PER", "I-PER"]);
 });
 
 Deno.test("parseConll() names the file and line of a bad record", () => {
@@ -45,7 +49,7 @@ Deno.test("parseConll() names the file and line of a bad record", () => {
       e instanceof DataError && /bad.txt: line 2: expected at least 2 columns/.test(e.message),
   );
   assert.throws(
-    () => parseConll("EU NNP I-NP X-ORG\n", "bad.txt"),
+    () => parseConll("EU NNP I-NP X-ORG\n", "bad.txt", { scheme: "iob1" }),
     /bad.txt: line 1, field "tag": malformed tag "X-ORG"/,
   );
   assert.throws(
@@ -58,18 +62,18 @@ Deno.test("parseLabelledSentences() reads SST-2's `label sentence` lines", () =>
   const s = parseLabelledSentences("1 a gorgeous film\n0 dull , dull , dull\n", "sst2.txt", {
     labelMap: { "0": "negative", "1": "positive" },
   });
-  assert.deepEqual(s.map((x) => x.sentiment), ["positive", "negative"]);
+  assert.deepEqual(s.map((x) => x.labels.sentiment), ["positive", "negative"]);
   assert.deepEqual(s[1]!.words, ["dull", ",", "dull", ",", "dull"]);
-  assert.equal(s[0]!.tags, undefined);
+  assert.deepEqual(Object.keys(s[0]!.labels), ["sentiment"]);
 });
 
 Deno.test("parseLabelledSentences() reads TSV and JSON lines", () => {
   const tsv = parseLabelledSentences("pos\tgreat movie\nneg\tbad\n", "x.tsv");
-  assert.deepEqual(tsv.map((x) => [x.sentiment, x.words.length]), [["pos", 2], ["neg", 1]]);
+  assert.deepEqual(tsv.map((x) => [x.labels.sentiment, x.words.length]), [["pos", 2], ["neg", 1]]);
   const jsonl = parseLabelledSentences('{"label": 1, "text": "fine film"}\n', "x.jsonl", {
     labelMap: { "1": "positive" },
   });
-  assert.deepEqual(jsonl, [{ words: ["fine", "film"], sentiment: "positive" }]);
+  assert.deepEqual(jsonl, [{ words: ["fine", "film"], labels: { sentiment: "positive" } }]);
 });
 
 Deno.test("parseLabelledSentences() names the line and field of bad input", () => {
@@ -105,14 +109,14 @@ Deno.test({
       labelMap,
     });
     assert.equal(sst.length, 872);
-    assert.equal(sst.filter((s) => s.sentiment === "positive").length, 444);
+    assert.equal(sst.filter((s) => s.labels.sentiment === "positive").length, 444);
     const phrases = parseLabelledSentences(
       await readText(`${CORPORA}sst2/train_phrases.tsv`),
       "train_phrases.tsv",
       { labelMap },
     );
     assert.equal(phrases.length, 67349);
-    assert.equal(phrases.filter((s) => s.sentiment === "positive").length, 37569);
+    assert.equal(phrases.filter((s) => s.labels.sentiment === "positive").length, 37569);
   },
 });
 
@@ -122,8 +126,8 @@ Deno.test("parseLabelledSentences() reads the SST-2 phrase file as it is: header
     labelMap: { "0": "negative", "1": "positive" },
   });
   assert.deepEqual(s, [
-    { words: ["hide", "new", "secretions"], sentiment: "negative" },
-    { words: ["that", "loves", "its", "characters"], sentiment: "positive" },
+    { words: ["hide", "new", "secretions"], labels: { sentiment: "negative" } },
+    { words: ["that", "loves", "its", "characters"], labels: { sentiment: "positive" } },
   ]);
 });
 
@@ -132,7 +136,10 @@ Deno.test("parseLabelledSentences() takes the label column from a sentence<TAB>l
     "\uFEFFsentence\tlabel\nit 's a charming journey \t1\n",
     "glue.tsv",
   );
-  assert.deepEqual(s, [{ words: ["it", "'s", "a", "charming", "journey"], sentiment: "1" }]);
+  assert.deepEqual(s, [{
+    words: ["it", "'s", "a", "charming", "journey"],
+    labels: { sentiment: "1" },
+  }]);
   assert.throws(
     () => parseLabelledSentences("sentence\tlabel\nno label here\n", "glue.tsv"),
     /glue.tsv: line 2: expected sentence<TAB>label/,

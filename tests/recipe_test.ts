@@ -5,7 +5,7 @@ import {
   runRecipe,
   selectionScore,
   validateRecipe,
-} from "../lib/mod.ts";
+} from "../lib/experiments/mod.ts";
 import { setup } from "./_helpers.ts";
 
 await setup();
@@ -44,18 +44,54 @@ async function files(): Promise<{ dir: string; recipe: Record<string, unknown> }
 }
 
 Deno.test("validateRecipe() names the missing or bad field", () => {
-  assert.throws(() => validateRecipe({ tasks: ["pos"] }, "r.json"), /r.json: field "tasks"/);
   assert.throws(
-    () => validateRecipe({ tasks: ["ner"], data: {} }, "r.json"),
-    /field "data.ner.train": expected a file path/,
+    () => validateRecipe({ tasks: {} }, "r.json"),
+    /r.json: field "tasks": a recipe needs at least one task/,
   );
-  assert.throws(() => validateRecipe({ tasks: ["ner"], seeds: [1.5] }, "r.json"), /field "seeds"/);
+  assert.throws(
+    () => validateRecipe({ tasks: { ner: { kind: "token", dev: "d", test: "t" } } }, "r.json"),
+    /field "tasks.ner.train"/,
+  );
+  assert.throws(
+    () =>
+      validateRecipe(
+        { tasks: { Bad: { kind: "sentence", train: "a", dev: "b", test: "c" } } },
+        "r.json",
+      ),
+    /field "tasks.Bad": a task name is lower-case/,
+  );
+  assert.throws(
+    () =>
+      validateRecipe(
+        { tasks: { x: { kind: "token", train: "a", dev: "b", test: "c", oops: 1 } } },
+        "r.json",
+      ),
+    /field "tasks.x.oops": unknown field/,
+  );
+  assert.throws(() => validateRecipe({ seeds: [1.5], tasks: {} }, "r.json"), /field "seeds.0"/);
 });
 
-Deno.test("selectionScore() averages the recipe's task scores", () => {
-  const scores = { ner: { f1: 0.6 }, sentiment: { accuracy: 0.8 } } as never;
-  assert.ok(Math.abs(selectionScore(scores, ["ner", "sentiment"]) - 0.7) < 1e-12);
-  assert.equal(selectionScore(scores, ["ner"]), 0.6);
+Deno.test("a two-task recipe of the earlier format reads as its two tasks", () => {
+  const r = validateRecipe({
+    tasks: ["ner", "sentiment"],
+    data: {
+      ner: { format: "conll", train: "a", dev: "b", test: "c" },
+      sentiment: { format: "label-space", labelMap: { "0": "n" }, train: "d", dev: "e", test: "f" },
+    },
+  }, "old.json");
+  assert.deepEqual(Object.keys(r.tasks), ["ner", "sentiment"]);
+  assert.equal(r.tasks.ner!.kind, "token");
+  assert.equal(r.tasks.sentiment!.kind, "sentence");
+  assert.equal(r.tasks.sentiment!.train, "d");
+});
+
+Deno.test("selectionScore() averages the tasks' scores", () => {
+  const scores = {
+    ner: { metric: "entity-f1", score: 0.6 },
+    sentiment: { metric: "accuracy", score: 0.8 },
+  } as const;
+  assert.ok(Math.abs(selectionScore(scores) - 0.7) < 1e-12);
+  assert.equal(selectionScore({ ner: scores.ner }), 0.6);
 });
 
 Deno.test("runRecipe() trains per seed, keeps the best dev epoch and reports test scores", async () => {
@@ -64,7 +100,7 @@ Deno.test("runRecipe() trains per seed, keeps the best dev epoch and reports tes
   const corpora = await loadRecipeCorpora({ ...r, limit: 2, evalLimit: 3 });
   assert.equal(corpora.ner!.train.length, 2);
   assert.equal(corpora.ner!.dev.length, 3);
-  assert.deepEqual(corpora.sentiment!.labels, ["negative", "positive"]);
+  assert.deepEqual(corpora.sentiment!.spec.labels, ["negative", "positive"]);
   const result = await runRecipe(r, corpora);
   assert.deepEqual(result.seeds.map((s) => s.seed), [1, 2]);
   for (const s of result.seeds) {
@@ -73,7 +109,7 @@ Deno.test("runRecipe() trains per seed, keeps the best dev epoch and reports tes
     assert.ok(s.test.ner !== undefined && s.test.sentiment !== undefined);
     assert.equal(s.trainableParameters, s.parameters);
   }
-  const f1 = result.seeds.map((s) => s.test.ner!.f1);
-  assert.deepEqual(result.summary.nerTestF1, meanStd(f1));
+  const f1 = result.seeds.map((s) => s.test.ner!.entities!.f1);
+  assert.deepEqual(result.summary.tasks.ner, { metric: "entity-f1", ...meanStd(f1) });
   await Deno.remove(dir, { recursive: true });
 });

@@ -5,7 +5,7 @@
  * bit-for-bit where an uninterrupted run ends.
  */
 import assert from "node:assert/strict";
-import { loadModel } from "../lib/mod.ts";
+import { loadModel } from "../lib/model/mod.ts";
 import { bitEqual, modelFile, runTask, setup, snapshot } from "./_helpers.ts";
 
 await setup();

@@ -1,5 +1,11 @@
 import assert from "node:assert/strict";
-import { heatmap, lineChart, markdownTable, parameterBreakdown, table } from "../lib/report.ts";
+import {
+  heatmap,
+  lineChart,
+  markdownTable,
+  parameterBreakdown,
+  table,
+} from "../lib/experiments/report.ts";
 import { setup, tinySetup } from "./_helpers.ts";
 
 await setup();

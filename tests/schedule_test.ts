@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { inverseTimeDecay } from "../lib/mod.ts";
+import { inverseTimeDecay } from "../lib/training/mod.ts";
 
 Deno.test("inverseTimeDecay() starts at the base rate", () => {
   assert.equal(inverseTimeDecay(0), 0.001);

@@ -1,27 +1,26 @@
 /** Freezing, layer-wise learning rates, schedules, unfreezing, task weighting, transfer. */
 import assert from "node:assert/strict";
+import { type Config } from "../lib/core/mod.ts";
+import { loadModel, saveModel } from "../lib/model/mod.ts";
 import {
-  type Config,
   depthOf,
   FREEZE_SCENARIOS,
   isFrozen,
   learningRateAt,
-  loadModel,
-  measureUpdateSizes,
   pretrainBackbone,
-  saveModel,
   Trainer,
   trainModel,
   ULMFIT_LAYER_DECAY,
-} from "../lib/mod.ts";
+} from "../lib/training/mod.ts";
+import { measureUpdateSizes } from "../lib/experiments/mod.ts";
 import {
   assertUnchanged,
   bitEqual,
   disposeAll,
-  LABELS,
   SENTENCES,
   setup,
   snapshot,
+  TASKS,
   tinyConfig,
   tinySetup,
 } from "./_helpers.ts";
@@ -125,11 +124,11 @@ Deno.test("unfreeze-after keeps the backbone fixed for N epochs, then trains it"
   const config = withTrain({ unfreezeAfter: 1, epochs: 2, batchSize: 6, learningRate: 0.01 });
   const seen: Map<string, Float32Array>[] = [];
   const { bundle, trainer } = await trainModel(SENTENCES, config, {
-    labels: LABELS,
+    tasks: TASKS,
     onEpochEnd: (_r, b) =>
       void seen.push(snapshot(b.model, ["encoder/layer_0/ffn/in/kernel", "ner_head/kernel"])),
   });
-  const initial = await trainModel(SENTENCES, withTrain({ epochs: 0 }, config), { labels: LABELS });
+  const initial = await trainModel(SENTENCES, withTrain({ epochs: 0 }, config), { tasks: TASKS });
   const start = snapshot(initial.bundle.model, ["encoder/layer_0/ffn/in/kernel"]).get(
     "encoder/layer_0/ffn/in/kernel",
   )!;
@@ -152,10 +151,10 @@ Deno.test("gradual unfreezing trains one more layer group each epoch, from the t
     "encoder/layer_0/ffn/in/kernel",
   ];
   const seen: Map<string, Float32Array>[] = [];
-  const initial = await trainModel(SENTENCES, withTrain({ epochs: 0 }, config), { labels: LABELS });
+  const initial = await trainModel(SENTENCES, withTrain({ epochs: 0 }, config), { tasks: TASKS });
   seen.push(snapshot(initial.bundle.model, watched));
   const { bundle, trainer } = await trainModel(SENTENCES, config, {
-    labels: LABELS,
+    tasks: TASKS,
     onEpochEnd: (_r, b) => void seen.push(snapshot(b.model, watched)),
   });
   const changed = (epoch: number, name: string) =>
@@ -173,8 +172,8 @@ Deno.test("uncertainty weighting learns the task weights", () => {
   assert.deepEqual(trainer.taskWeights(), { ner: 1, sentiment: 1 });
   let last;
   for (let i = 0; i < 10; i++) last = trainer.trainStep(batch);
-  assert.notEqual(last!.nerWeight, 1);
-  assert.notEqual(last!.nerWeight, last!.sentimentWeight);
+  assert.notEqual(last!.tasks.ner!.weight, 1);
+  assert.notEqual(last!.tasks.ner!.weight, last!.tasks.sentiment!.weight);
   assert.equal(Object.keys(trainer.getLossState()).length, 2);
   disposeAll(model, batch, trainer);
 });
@@ -190,7 +189,7 @@ Deno.test("pretraining lowers the MLM loss and its backbone initialises fine-tun
     SENTENCES,
     withTrain({ epochs: 0, initBackbone: `${dir}/backbone` }, config),
     {
-      labels: LABELS,
+      tasks: TASKS,
     },
   );
   for (
@@ -214,7 +213,7 @@ Deno.test("pretraining lowers the MLM loss and its backbone initialises fine-tun
     train: { epochs: 0, initBackbone: `${dir}/backbone` },
   });
   await assert.rejects(
-    trainModel(SENTENCES, wider, { labels: LABELS }),
+    trainModel(SENTENCES, wider, { tasks: TASKS }),
     /model.hiddenSize is 8 there but 16/,
   );
   const saved = await loadModel(`${dir}/backbone`);

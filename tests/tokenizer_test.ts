@@ -8,7 +8,7 @@ import {
   UNK_ID,
   wordShape,
   WordTokenizer,
-} from "../lib/mod.ts";
+} from "../lib/data/mod.ts";
 
 const CONFIG = { lowercase: true, minFrequency: 1, maxVocabSize: 100, affixBuckets: 0 };
 

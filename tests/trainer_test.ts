@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs";
-import { Adam, Trainer } from "../lib/mod.ts";
+import { Adam, Trainer } from "../lib/training/mod.ts";
 import {
   assertNoTensorLeak,
   assertUnchanged,
@@ -27,10 +27,12 @@ Deno.test("trainStep() reports losses, accuracy counts and the scheduled rate", 
   const { model, batch } = tinySetup(config);
   const trainer = new Trainer(model, { train: config.train, seed: 1 });
   const m = trainer.trainStep(batch);
-  assert.equal(m.nerTotal, 22); // words in SENTENCES
-  assert.equal(m.sentimentTotal, 6);
-  assert.ok(m.nerCorrect >= 0 && m.nerCorrect <= 22);
-  assert.ok(Math.abs(m.loss - (m.nerLoss + m.sentimentLoss)) < 1e-5);
+  assert.deepEqual(Object.keys(m.tasks), ["ner", "sentiment"]);
+  assert.equal(m.tasks.ner!.total, 22); // words in SENTENCES
+  assert.equal(m.tasks.sentiment!.total, 6);
+  assert.ok(m.tasks.ner!.correct >= 0 && m.tasks.ner!.correct <= 22);
+  assert.ok(Math.abs(m.loss - (m.tasks.ner!.loss + m.tasks.sentiment!.loss)) < 1e-5);
+  assert.equal(m.tasks.ner!.weight, 1);
   assert.equal(m.learningRate, 0.001);
   assert.equal(trainer.trainStep(batch).learningRate, 0.001 / 1.01);
   assert.equal(trainer.step, 2);

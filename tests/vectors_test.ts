@@ -1,23 +1,21 @@
 /** Pretrained word vectors: readers, the binary cache, vocabulary, initialisation, freezing. */
 import assert from "node:assert/strict";
+import { DataError } from "../lib/core/mod.ts";
 import {
-  DataError,
   loadWordVectors,
   parseVectorText,
   parseWinkJson,
-  pretrainBackbone,
   pretrainedTable,
   readVectorCache,
   readVectorText,
   resolveVectorSource,
-  TOKEN_EMBEDDING,
-  TOKEN_PROJECTION,
-  trainModel,
   UNK_ID,
   vectorIndex,
   WordTokenizer,
-} from "../lib/mod.ts";
-import { bitEqual, LABELS, SENTENCES, setup, tinyConfig } from "./_helpers.ts";
+} from "../lib/data/mod.ts";
+import { TOKEN_EMBEDDING, TOKEN_PROJECTION } from "../lib/model/mod.ts";
+import { pretrainBackbone, trainModel } from "../lib/training/mod.ts";
+import { bitEqual, SENTENCES, setup, TASKS, tinyConfig } from "./_helpers.ts";
 
 await setup();
 
@@ -179,7 +177,7 @@ Deno.test("frozen word vectors stay bit-for-bit unchanged while the rest trains"
       train: { epochs, freeze: ["word-vectors"], learningRate: 0.01 },
     });
     const { bundle } = await trainModel(SENTENCES, config, {
-      labels: LABELS,
+      tasks: TASKS,
       wordVectors: VECTORS,
     });
     const read = (name: string) => bundle.model.parameters.get(name).dataSync() as Float32Array;

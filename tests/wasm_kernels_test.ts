@@ -4,8 +4,9 @@
  */
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs";
-import { initBackend, maskedCrossEntropy, MultiTaskModel } from "../lib/mod.ts";
-import { LABELS, maxAbsDiff, tinyConfig, tinySetup } from "./_helpers.ts";
+import { initBackend } from "../lib/backend/mod.ts";
+import { maskedCrossEntropy, modelDims, MultiTaskModel } from "../lib/model/mod.ts";
+import { maxAbsDiff, TASKS, tinyConfig, tinySetup } from "./_helpers.ts";
 
 async function onBoth<T>(fn: () => T): Promise<{ wasm: T; cpu: T }> {
   await initBackend("wasm");
@@ -63,8 +64,10 @@ Deno.test("a training step's loss and gradients on wasm match cpu", async () => 
     const vars = model.parameters.entries();
     const { value, grads } = tf.variableGrads(() => {
       const out = model.forward(batch);
-      return maskedCrossEntropy(out.nerLogits, batch.nerLabels)
-        .add(maskedCrossEntropy(out.sentimentLogits, batch.sentimentLabels)) as tf.Scalar;
+      return maskedCrossEntropy(out.outputs.ner!, batch.tokenLabels.ner!)
+        .add(
+          maskedCrossEntropy(out.outputs.sentiment!, batch.sentenceLabels.sentiment!),
+        ) as tf.Scalar;
     }, vars.map(([, v]) => v));
     const result = {
       loss: value.dataSync()[0]!,
@@ -88,11 +91,8 @@ Deno.test("float32 one-hot targets via int32 are correct on wasm", async () => {
   await initBackend("wasm");
   const loss = maskedCrossEntropy(tf.tensor2d([[10, 0, 0]]), tf.tensor1d([1], "int32"));
   assert.ok(Math.abs(loss.dataSync()[0]! - 10) < 1e-3);
-  new MultiTaskModel(tinyConfig().model, {
-    vocabSize: 4,
-    numNerTags: LABELS.nerTags.length,
-    numSentimentLabels: 2,
-  }, 0).dispose();
+  new MultiTaskModel(tinyConfig().model, modelDims({ vocabSize: 4, affixBuckets: 0 }, TASKS), 0)
+    .dispose();
 });
 
 Deno.test("Identity on wasm shares memory: a clone outlives its source and frees once", async () => {

@@ -1,33 +1,28 @@
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs";
+import { CheckpointError } from "../lib/core/mod.ts";
 import {
   batchToTensors,
   CHAR_BOW_ID,
   CHAR_EOW_ID,
   CHAR_UNK_ID,
-  CharCnn,
-  CheckpointError,
   encodeSentence,
-  loadModel,
-  maskBatch,
   padBatch,
-  ParameterStore,
-  predict,
-  saveModel,
   splitBatch,
-  Trainer,
-  trainModel,
   WordTokenizer,
-} from "../lib/mod.ts";
+} from "../lib/data/mod.ts";
+import { CharCnn, loadModel, ParameterStore, saveModel } from "../lib/model/mod.ts";
+import { predict } from "../lib/inference/mod.ts";
+import { maskBatch, Trainer, trainModel } from "../lib/training/mod.ts";
 import {
   assertNoTensorLeak,
   bitEqual,
   disposeAll,
-  LABELS,
   maxAbsDiff,
   SENTENCES,
   setup,
   snapshot,
+  TASKS,
   tinyConfig,
   tinySetup,
 } from "./_helpers.ts";
@@ -93,7 +88,7 @@ Deno.test("the character vocabulary survives a JSON round trip; malformed ones a
 
 Deno.test("encoded sentences, padded batches and split batches carry character ids per token", () => {
   const tok = WordTokenizer.fit(SENTENCES.map((s) => s.words), FIT);
-  const encoded = SENTENCES.map((s) => encodeSentence(s, tok, LABELS, 16));
+  const encoded = SENTENCES.map((s) => encodeSentence(s, tok, TASKS, 16));
   const first = encoded[0]!; // [CLS] Anna loves Rome
   assert.equal(first.charIds!.length, 8 * 4);
   assert.deepEqual(first.charIds!.subarray(0, 8), new Int32Array(8)); // [CLS] has none
@@ -121,7 +116,7 @@ Deno.test("encoded sentences, padded batches and split batches carry character i
 
 Deno.test("maskBatch() clears the character ids of the words it masks", () => {
   const tok = WordTokenizer.fit(SENTENCES.map((s) => s.words), FIT);
-  const padded = padBatch(SENTENCES.map((s) => encodeSentence(s, tok, LABELS, 16)));
+  const padded = padBatch(SENTENCES.map((s) => encodeSentence(s, tok, TASKS, 16)));
   const { batch, targets } = maskBatch(padded, tok.vocabSize, 3);
   for (const p of targets.positions) {
     assert.deepEqual(batch.charIds!.subarray(8 * p, 8 * p + 8), new Int32Array(8));
@@ -168,7 +163,7 @@ const CHAR_CONFIG = tinyConfig({ tokenizer: { charWidth: 10 }, train: { learning
 Deno.test("character features tell apart unknown words with the same affixes", () => {
   const { model, tokenizer, batch } = tinySetup(CHAR_CONFIG);
   const encode = (words: string[]) =>
-    batchToTensors(padBatch([encodeSentence({ words }, tokenizer, LABELS, 16)]));
+    batchToTensors(padBatch([encodeSentence({ words, labels: {} }, tokenizer, TASKS, 16)]));
   const a = encode(["Annlotes"]);
   const b = encode(["Annoltes"]); // same first and last three letters, same case
   assert.deepEqual(a.affixIds.arraySync(), b.affixIds.arraySync());
@@ -206,7 +201,7 @@ Deno.test("training with character features lowers the loss, updates the CNN and
 Deno.test("a model with character features saves and loads to the same predictions", async () => {
   const dir = await Deno.makeTempDir({ prefix: "mtt-test-" });
   const config = tinyConfig({ tokenizer: { charWidth: 8 }, train: { epochs: 2 } });
-  const { bundle, trainer } = await trainModel(SENTENCES, config, { labels: LABELS });
+  const { bundle, trainer } = await trainModel(SENTENCES, config, { tasks: TASKS });
   assert.equal(bundle.tokenizer.charWidth, 8);
   await saveModel(`${dir}/m`, bundle);
   const loaded = await loadModel(`${dir}/m`);
@@ -227,7 +222,7 @@ Deno.test("several affix features per word flow through batches, splits, masking
   const { model, tokenizer, batch } = tinySetup(config);
   assert.equal(tokenizer.affixCount, 9);
   assert.deepEqual(batch.affixIds.shape, [...batch.tokenIds.shape, 9]);
-  const padded = padBatch(SENTENCES.map((s) => encodeSentence(s, tokenizer, LABELS, 16)));
+  const padded = padBatch(SENTENCES.map((s) => encodeSentence(s, tokenizer, TASKS, 16)));
   assert.equal(padded.affixCount, 9);
   const [part] = splitBatch(padded, 2);
   assert.equal(part!.affixCount, 9);

@@ -1,0 +1,79 @@
+/**
+ * Evaluation of a model on encoded sentences during training: per task, the
+ * mean loss and the accuracy of its labels, computed in batches without dropout.
+ * @module
+ */
+import * as tf from "@tensorflow/tfjs";
+import { type EncodedSentence, padBatch, type PaddedBatch } from "../data/encoding.ts";
+import { accuracyCounts, maskedCrossEntropy, similarityLoss } from "../model/losses.ts";
+import type { MultiTaskModel } from "../model/model.ts";
+import { forwardPadded } from "../model/forward.ts";
+
+/** Figures of one task. */
+export interface TaskEval {
+  /** Mean loss per label (token, sentence or scored pair). */
+  readonly loss: number;
+  /** Fraction of labels predicted right (NaN for pair tasks). */
+  readonly accuracy: number;
+  /** Labels counted. */
+  readonly count: number;
+}
+
+/** Figures of one evaluation, per task labelled in the data. */
+export type EvalMetrics = Readonly<Record<string, TaskEval>>;
+
+/**
+ * Evaluates `model` on `data`: the tasks labelled in it, with the heads the
+ * model has for them.
+ * @param batchSize sentences per forward pass @default 64
+ * @param batchOf builds a batch from examples (pairs need their own) @default padBatch
+ */
+export function evaluate(
+  model: MultiTaskModel,
+  data: readonly EncodedSentence[],
+  batchSize = 64,
+  batchOf: (examples: readonly EncodedSentence[]) => PaddedBatch = padBatch,
+): EvalMetrics {
+  const sums = new Map<string, { loss: number; correct: number; count: number }>();
+  for (let start = 0; start < data.length; start += batchSize) {
+    const padded = batchOf(data.slice(start, start + batchSize));
+    const tasks = [
+      ...Object.keys(padded.tokenLabels),
+      ...Object.keys(padded.sentenceLabels),
+      ...Object.keys(padded.pairScores ?? {}),
+    ].filter((t) => model.heads.has(t)).sort();
+    if (tasks.length === 0) continue;
+    const numbers = forwardPadded(
+      model,
+      padded,
+      { tasks },
+      (out, batch) =>
+        tf.stack(tasks.flatMap((task) => {
+          const scores = out.outputs[task]!;
+          const gold = batch.tokenLabels[task] ?? batch.sentenceLabels[task];
+          if (gold === undefined) {
+            const pairs = batch.pairScores![task]!;
+            const scored = pairs.equal(pairs).cast("float32").sum();
+            return [similarityLoss(scores as tf.Tensor1D, pairs).mul(scored), tf.scalar(0), scored];
+          }
+          const [correct, count] = accuracyCounts(scores, gold);
+          return [maskedCrossEntropy(scores, gold).mul(count), correct, count];
+        })),
+    );
+    tasks.forEach((task, i) => {
+      const s = sums.get(task) ?? { loss: 0, correct: 0, count: 0 };
+      s.loss += numbers[3 * i]!;
+      s.correct += numbers[3 * i + 1]!;
+      s.count += numbers[3 * i + 2]!;
+      sums.set(task, s);
+    });
+  }
+  return Object.fromEntries([...sums].map(([task, s]) => {
+    const pair = data.length > 0 && model.heads.get(task)?.spec.kind === "pair";
+    return [task, {
+      loss: s.loss / s.count,
+      accuracy: pair ? NaN : s.correct / s.count,
+      count: s.count,
+    }];
+  }));
+}

@@ -1,0 +1,25 @@
+/**
+ * lib/evaluation: Scoring: conlleval entity scores, classification scores, per-task scoring, training-time evaluation.
+ * @module
+ */
+export {
+  type ClassificationScores,
+  classificationScores,
+  type EntityScores,
+  entityScores,
+  type GroupRecall,
+  parseConllevalInput,
+  prf,
+  type PrfScore,
+  type UnknownWordRecall,
+  unknownWordRecall,
+} from "./metrics.ts";
+export {
+  type CorpusScores,
+  type ScoreCorpora,
+  scoreCorpora,
+  scoreCorporaParallel,
+  scoreTask,
+  type TaskScores,
+} from "./score.ts";
+export { type EvalMetrics, evaluate, type TaskEval } from "./evaluate.ts";

@@ -1,0 +1,37 @@
+/**
+ * lib/experiments: Experiments on top: recipes, benchmarks, diagnostics. (Charts and tables for notebooks are `report.ts`, imported on its own so that the CLI does not load Vega.)
+ * @module
+ */
+export {
+  compareSettings,
+  formatPercent,
+  loadRecipeCorpora,
+  type MeanStd,
+  meanStd,
+  type Recipe,
+  recipeConfig,
+  type RecipeCorpora,
+  type RecipeResult,
+  RecipeSchema,
+  type RecipeTask,
+  runRecipe,
+  type RunRecipeOptions,
+  type SeedResult,
+  selectionScore,
+  type TaskCorpora,
+  validateRecipe,
+} from "./recipe.ts";
+export {
+  BENCH_TASKS,
+  fixedLengthBatch,
+  fixedLengthPadded,
+  matmulGflops,
+  median,
+  percentile,
+  syntheticSentences,
+  timeCalls,
+  timeInference,
+  timeTrainSteps,
+  trainingFlopsPerToken,
+} from "./benchmark.ts";
+export { type DepthUpdate, measureUpdateSizes } from "./diagnostics.ts";

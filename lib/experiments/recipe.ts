@@ -1,0 +1,484 @@
+/**
+ * Reproducible experiments on real corpora: a recipe file names the tasks and
+ * their corpora, the config and the seeds; {@linkcode runRecipe} trains one
+ * multi-task model per seed on the training sets, selects the epoch with the
+ * best mean dev score over the tasks, and reports each task's test score with
+ * mean ± standard deviation over seeds. Adding a task is a recipe entry.
+ *
+ * ```json
+ * {
+ *   "preset": "reference", "model": {}, "tokenizer": {}, "train": { "epochs": 4 },
+ *   "seeds": [1, 2, 3], "workers": 2,
+ *   "tasks": {
+ *     "ner": { "kind": "token", "format": "conll", "column": 3,
+ *              "train": "…/train.txt", "dev": "…/dev.txt", "test": "…/test.txt" },
+ *     "pos": { "kind": "token", "format": "conll", "column": 1, "train": "…", "dev": "…", "test": "…" },
+ *     "sentiment": { "kind": "sentence", "format": "auto", "labelMap": { "0": "negative", "1": "positive" },
+ *                    "train": "…", "dev": "…", "test": "…" }
+ *   }
+ * }
+ * ```
+ *
+ * Recipes of earlier versions (`"tasks": ["ner", "sentiment"]` with a `data`
+ * object) are read as the two tasks they named.
+ * @module
+ */
+import { z } from "zod";
+import {
+  type Config,
+  type ConfigOverrides,
+  type PresetName,
+  resolveConfig,
+} from "../core/config.ts";
+import { DataError } from "../core/errors.ts";
+import { defaultMetric, TASK_METRICS, TASK_NAME, type TaskSpec } from "../core/tasks.ts";
+import { parseConll, parseLabelledSentences, readText } from "../data/readers.ts";
+import { inferTasks, type Sentence } from "../data/sentences.ts";
+import type { ModelBundle } from "../model/checkpoint.ts";
+import type { NamedArrays } from "../model/parameters.ts";
+import { type CorpusScores, scoreCorpora } from "../evaluation/score.ts";
+import type { EpochRecord } from "../training/fit.ts";
+import { configWordVectors, trainModel, type TrainModelOptions } from "../training/train_run.ts";
+
+const files = { train: z.string().min(1), dev: z.string().min(1), test: z.string().min(1) };
+const common = {
+  ...files,
+  /** Label vocabulary in id order (default: the labels of the training file). */
+  labels: z.array(z.string()).min(1).optional(),
+  metric: z.enum(TASK_METRICS as unknown as [string, ...string[]]).optional(),
+};
+
+/** A token task read from a CoNLL file. */
+const TokenTaskSchema = z.object({
+  kind: z.literal("token"),
+  format: z.literal("conll").default("conll"),
+  /** 0-based column of the tags (default: the last). */
+  column: z.number().int().min(1).optional(),
+  /** `auto`, `iob1`, `iob2` (chunk tags, converted to IOB2) or `plain` (e.g. POS). */
+  scheme: z.enum(["auto", "iob1", "iob2", "plain"]).default("auto"),
+  ...common,
+}).strict();
+
+/** A sentence task read from a label file. */
+const SentenceTaskSchema = z.object({
+  kind: z.literal("sentence"),
+  format: z.enum(["auto", "label-space", "label-tab", "tsv", "jsonl"]).default("auto"),
+  labelMap: z.record(z.string(), z.string()).optional(),
+  ...common,
+}).strict();
+
+/** The recipe file format. */
+export const RecipeSchema = z.object({
+  description: z.string().optional(),
+  preset: z.enum(["default", "tiny", "reference"]).optional(),
+  model: z.record(z.string(), z.unknown()).optional(),
+  tokenizer: z.record(z.string(), z.unknown()).optional(),
+  train: z.record(z.string(), z.unknown()).optional(),
+  seed: z.number().optional(),
+  seeds: z.array(z.number().int().min(0)).min(1).default([1]),
+  /** Data-parallel workers. */
+  workers: z.number().int().min(1).default(1),
+  /** Use at most this many training sentences per task (smoke tests). */
+  limit: z.number().int().min(1).optional(),
+  /** Use at most this many dev and test sentences per task (quick experiments). */
+  evalLimit: z.number().int().min(1).optional(),
+  tasks: z.record(z.string(), z.discriminatedUnion("kind", [TokenTaskSchema, SentenceTaskSchema]))
+    .superRefine((tasks, ctx) => {
+      if (Object.keys(tasks).length === 0) {
+        ctx.addIssue({ code: "custom", message: "a recipe needs at least one task" });
+      }
+      for (const name of Object.keys(tasks)) {
+        if (!TASK_NAME.test(name)) {
+          ctx.addIssue({
+            code: "custom",
+            path: [name],
+            message: "a task name is lower-case letters, digits and _, starting with a letter",
+          });
+        }
+      }
+    }),
+}).strict();
+
+/** A task entry of a recipe. */
+export type RecipeTask = z.infer<typeof TokenTaskSchema> | z.infer<typeof SentenceTaskSchema>;
+
+/** A recipe file, parsed. */
+export type Recipe = z.infer<typeof RecipeSchema>;
+
+/** One task's corpora, read. */
+export interface TaskCorpora {
+  readonly spec: TaskSpec;
+  readonly train: readonly Sentence[];
+  readonly dev: readonly Sentence[];
+  readonly test: readonly Sentence[];
+}
+
+/** Loaded corpora of a recipe, by task. */
+export type RecipeCorpora = Readonly<Record<string, TaskCorpora>>;
+
+/** One seed's outcome. */
+export interface SeedResult {
+  readonly seed: number;
+  /** Epoch (1-based) whose weights were selected on dev. */
+  readonly bestEpoch: number;
+  readonly dev: CorpusScores;
+  readonly test: CorpusScores;
+  readonly trainSeconds: number;
+  readonly history: readonly EpochRecord[];
+  /** Each task's dev score after every epoch, for learning curves. */
+  readonly devHistory: readonly { epoch: number; scores: Readonly<Record<string, number>> }[];
+  /** Parameters that trained in the last epoch, and in all. */
+  readonly trainableParameters: number;
+  readonly parameters: number;
+}
+
+/** Mean and sample standard deviation. */
+export interface MeanStd {
+  readonly mean: number;
+  readonly std: number;
+}
+
+/** The outcome of a recipe. */
+export interface RecipeResult {
+  readonly tasks: readonly TaskSpec[];
+  readonly seeds: readonly SeedResult[];
+  readonly summary: {
+    /** Per task: its metric and the test scores' mean and standard deviation over seeds. */
+    readonly tasks: Readonly<Record<string, { readonly metric: string } & MeanStd>>;
+    readonly trainSeconds: MeanStd;
+  };
+}
+
+/** Options of {@linkcode runRecipe}. */
+export interface RunRecipeOptions {
+  /** Called after every epoch of every seed, with the dev scores. */
+  readonly onEpoch?: (seed: number, record: EpochRecord, dev: CorpusScores) => void;
+  /** Forwarded to training: per-step progress. */
+  readonly onStep?: TrainModelOptions["onStep"];
+  /** Called with each seed's best model before it is disposed (e.g. to save it). */
+  readonly onModel?: (seed: number, bundle: ModelBundle) => Promise<void> | void;
+  /** Start every seed from all weights of this model (see `TrainModelOptions.initFrom`). */
+  readonly initFrom?: ModelBundle;
+  /** Folder of the word-vector caches. @default ".cache/word-vectors" */
+  readonly vectorCacheDir?: string;
+  /** Receives warnings and notices (e.g. a word-vector cache being built). */
+  readonly onWarning?: (message: string) => void;
+}
+
+/**
+ * Validates a parsed recipe file (one of an earlier version is converted first).
+ * @throws {DataError} naming the file and the field path
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { validateRecipe } from "./recipe.ts";
+ * const r = validateRecipe({ tasks: { pos: { kind: "token", column: 1, train: "t", dev: "d", test: "e" } } }, "r.json");
+ * assert.deepEqual(r.seeds, [1]);
+ * assert.throws(() => validateRecipe({ tasks: { pos: { kind: "token", train: "t", dev: "d" } } }, "r.json"),
+ *   /Cannot load r.json: field "tasks.pos.test": /);
+ * ```
+ */
+export function validateRecipe(value: unknown, file: string): Recipe {
+  const result = RecipeSchema.safeParse(upgradeRecipe(value));
+  if (!result.success) {
+    const issue = result.error.issues[0]!;
+    const path = issue.path.map(String).join(".");
+    const field = issue.code === "unrecognized_keys"
+      ? `${path === "" ? "" : `${path}.`}${(issue as { keys: string[] }).keys[0]}`
+      : path === ""
+      ? "(root)"
+      : path;
+    throw new DataError(issue.code === "unrecognized_keys" ? "unknown field" : issue.message, {
+      file,
+      field,
+    });
+  }
+  return result.data;
+}
+
+/** A recipe of the two-task era (`tasks` a list, files under `data`) in today's form. */
+function upgradeRecipe(value: unknown): unknown {
+  if (typeof value !== "object" || value === null) return value;
+  const r = value as Record<string, unknown>;
+  if (!Array.isArray(r.tasks) && r.tasks !== undefined) return value;
+  const { data, tasks, ...rest } = r as {
+    data?: Record<string, Record<string, unknown>>;
+    tasks?: unknown[];
+  };
+  const names = (tasks ?? ["ner", "sentiment"]) as string[];
+  const converted: Record<string, unknown> = {};
+  for (const name of names) {
+    const entry = data?.[name] ?? {};
+    if (name === "ner") {
+      const { format: _f, tagColumn, ...files } = entry;
+      converted.ner = {
+        kind: "token",
+        ...files,
+        ...(tagColumn !== undefined ? { column: tagColumn } : {}),
+        labels: undefined,
+      };
+    } else {
+      const { format, ...files } = entry;
+      converted[name] = { kind: "sentence", ...(format !== undefined ? { format } : {}), ...files };
+    }
+    for (const key of Object.keys(converted[name] as object)) {
+      if ((converted[name] as Record<string, unknown>)[key] === undefined) {
+        delete (converted[name] as Record<string, unknown>)[key];
+      }
+    }
+  }
+  return { ...rest, tasks: converted };
+}
+
+/**
+ * Reads the corpora of a recipe's tasks. A file is read once per column; tasks
+ * whose training sentences come from the same file (CoNLL's NER, POS and chunk
+ * columns) are merged into one sentence list labelled for all of them, so one
+ * forward pass trains them together. Label vocabularies come from the recipe,
+ * the label map, or the training file.
+ */
+export async function loadRecipeCorpora(recipe: Recipe): Promise<RecipeCorpora> {
+  const texts = new Map<string, Promise<string>>();
+  const read = (path: string) => {
+    if (!texts.has(path)) texts.set(path, readText(path));
+    return texts.get(path)!;
+  };
+  const load = async (name: string, task: RecipeTask, path: string): Promise<Sentence[]> =>
+    task.kind === "token"
+      ? parseConll(await read(path), path, {
+        task: name,
+        ...(task.column !== undefined ? { tagColumn: task.column } : {}),
+        scheme: task.scheme,
+        ...(task.labels !== undefined ? { tags: task.labels } : {}),
+      })
+      : parseLabelledSentences(await read(path), path, {
+        task: name,
+        format: task.format,
+        ...(task.labelMap !== undefined ? { labelMap: task.labelMap } : {}),
+        ...(task.labels !== undefined ? { labels: task.labels } : {}),
+      });
+  const limit = (s: Sentence[], n: number | undefined) => n === undefined ? s : s.slice(0, n);
+  const loaded: Record<
+    string,
+    { spec: TaskSpec; train: Sentence[]; dev: Sentence[]; test: Sentence[] }
+  > = {};
+  for (const [name, task] of Object.entries(recipe.tasks)) {
+    const train = limit(await load(name, task, task.train), recipe.limit);
+    const inferred = inferTasks(train)[0]!;
+    const labels = task.labels ??
+      (task.kind === "sentence" && task.labelMap !== undefined
+        ? [...new Set(Object.values(task.labelMap))]
+        : inferred.labels);
+    loaded[name] = {
+      spec: {
+        name,
+        kind: task.kind,
+        labels,
+        metric: (task.metric ?? defaultMetric(task.kind, labels)) as TaskSpec["metric"],
+      },
+      train,
+      dev: limit(await load(name, task, task.dev), recipe.evalLimit),
+      test: limit(await load(name, task, task.test), recipe.evalLimit),
+    };
+  }
+  // Tasks over the same files share their sentences (labelled for all of them).
+  for (const split of ["train", "dev", "test"] as const) {
+    const byFile = new Map<string, string[]>();
+    for (const [name, task] of Object.entries(recipe.tasks)) {
+      byFile.set(task[split], [...(byFile.get(task[split]) ?? []), name]);
+    }
+    for (const names of byFile.values()) {
+      if (names.length < 2) continue;
+      const lists = names.map((n) => loaded[n]![split]);
+      const same = lists.every((l) =>
+        l.length === lists[0]!.length &&
+        l.every((s, i) => s.words.join(" ") === lists[0]![i]!.words.join(" "))
+      );
+      if (!same) continue;
+      const merged = lists[0]!.map((s, i) => ({
+        words: s.words,
+        labels: Object.assign({}, ...lists.map((l) => l[i]!.labels)),
+      }));
+      for (const n of names) loaded[n]![split] = merged;
+    }
+  }
+  return loaded;
+}
+
+/** The model and training config a recipe gives for one seed (its preset plus its overrides). */
+export function recipeConfig(recipe: Recipe, seed: number): Config {
+  const overrides = {
+    ...(recipe.model !== undefined ? { model: recipe.model } : {}),
+    ...(recipe.tokenizer !== undefined ? { tokenizer: recipe.tokenizer } : {}),
+    ...(recipe.train !== undefined ? { train: recipe.train } : {}),
+    seed,
+  } as ConfigOverrides;
+  return resolveConfig(overrides, (recipe.preset ?? "default") as PresetName);
+}
+
+/**
+ * Runs a recipe: per seed, train one model on every task's training set, select
+ * the best epoch on the mean dev score, score every task's test set.
+ */
+export async function runRecipe(
+  recipe: Recipe,
+  corpora: RecipeCorpora,
+  options: RunRecipeOptions = {},
+): Promise<RecipeResult> {
+  const results: SeedResult[] = [];
+  const tasks = Object.values(corpora).map((c) => c.spec);
+  const wordVectors = options.initFrom !== undefined
+    ? undefined
+    : await configWordVectors(recipeConfig(recipe, recipe.seeds[0] ?? 1), options);
+  // Each distinct sentence list once (tasks over the same file share theirs).
+  const train = [...new Set(Object.values(corpora).map((c) => c.train))].flat();
+  const dev = Object.fromEntries(Object.entries(corpora).map(([name, c]) => [name, c.dev]));
+  const test = Object.fromEntries(Object.entries(corpora).map(([name, c]) => [name, c.test]));
+  for (const seed of recipe.seeds) {
+    const config = recipeConfig(recipe, seed);
+    let best: { score: number; epoch: number; dev: CorpusScores; weights: NamedArrays } | undefined;
+    const started = performance.now();
+    const devHistory: { epoch: number; scores: Record<string, number> }[] = [];
+    const { bundle, history, trainer } = await trainModel({ train, validation: [] }, config, {
+      tasks,
+      workers: recipe.workers,
+      ...(wordVectors !== undefined ? { wordVectors } : {}),
+      ...(options.initFrom !== undefined ? { initFrom: options.initFrom } : {}),
+      ...(options.onStep !== undefined ? { onStep: options.onStep } : {}),
+      onEpochEnd: (record, current) => {
+        const scores = scoreCorpora(current, dev);
+        devHistory.push({
+          epoch: record.epoch,
+          scores: Object.fromEntries(Object.entries(scores).map(([t, s]) => [t, s.score])),
+        });
+        options.onEpoch?.(seed, record, scores);
+        const score = selectionScore(scores);
+        if (best === undefined || score > best.score) {
+          best = {
+            score,
+            epoch: record.epoch,
+            dev: scores,
+            weights: current.model.parameters.read(),
+          };
+        }
+      },
+    });
+    const trainSeconds = (performance.now() - started) / 1000;
+    if (best !== undefined) bundle.model.parameters.assign(best.weights, "the best epoch");
+    const testScores = scoreCorpora(bundle, test);
+    await options.onModel?.(seed, bundle);
+    results.push({
+      seed,
+      bestEpoch: best?.epoch ?? 0,
+      dev: best?.dev ?? {},
+      test: testScores,
+      trainSeconds,
+      history,
+      devHistory,
+      trainableParameters: trainer.trainableNames.reduce(
+        (n, name) => n + bundle.model.parameters.get(name).size,
+        0,
+      ),
+      parameters: bundle.model.countParameters(),
+    });
+    trainer.dispose();
+    bundle.model.dispose();
+  }
+  return {
+    tasks,
+    seeds: results,
+    summary: {
+      tasks: Object.fromEntries(tasks.map((t) => [t.name, {
+        metric: t.metric,
+        ...meanStd(results.map((r) => r.test[t.name]!.score)),
+      }])),
+      trainSeconds: meanStd(results.map((r) => r.trainSeconds)),
+    },
+  };
+}
+
+/**
+ * The dev score epochs are selected on: the mean of the tasks' scores.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { selectionScore } from "./recipe.ts";
+ * assert.equal(selectionScore({ ner: { metric: "entity-f1", score: 0.8 }, sentiment: { metric: "accuracy", score: 0.6 } }), 0.7);
+ * ```
+ */
+export function selectionScore(scores: CorpusScores): number {
+  const values = Object.values(scores).map((s) => s.score);
+  return values.reduce((a, b) => a + b, 0) / Math.max(1, values.length);
+}
+
+/**
+ * Mean and sample standard deviation (0 for one value).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { meanStd } from "./recipe.ts";
+ * assert.deepEqual(meanStd([1, 2, 3]), { mean: 2, std: 1 });
+ * assert.deepEqual(meanStd([5]), { mean: 5, std: 0 });
+ * ```
+ */
+export function meanStd(values: readonly number[]): MeanStd {
+  const mean = values.reduce((a, b) => a + b, 0) / values.length;
+  const variance = values.length < 2
+    ? 0
+    : values.reduce((a, b) => a + (b - mean) ** 2, 0) / (values.length - 1);
+  return { mean, std: Math.sqrt(variance) };
+}
+
+/**
+ * `mean ± std` as percentages with two decimals ("–" for no values).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { formatPercent } from "./recipe.ts";
+ * assert.equal(formatPercent([0.8, 0.9]), "85.00 ± 7.07");
+ * assert.equal(formatPercent([]), "–");
+ * ```
+ */
+export function formatPercent(values: readonly number[]): string {
+  if (values.length === 0) return "–";
+  const { mean, std } = meanStd(values);
+  return `${(100 * mean).toFixed(2)} ± ${(100 * std).toFixed(2)}`;
+}
+
+/**
+ * One sentence comparing settings by their per-seed scores: the best and worst
+ * mean, and whether the gap between them exceeds the typical seed standard
+ * deviation (once, twice, or not at all).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { compareSettings } from "./recipe.ts";
+ * const text = compareSettings("F1", [{ name: "a", values: [0.5, 0.52] }, { name: "b", values: [0.6, 0.62] }]);
+ * assert.equal(text, "**F1:** best b (61.00), worst a (51.00); the gap of 10.00 points is more than twice the typical seed standard deviation (1.41).");
+ * ```
+ */
+export function compareSettings(
+  what: string,
+  rows: readonly { readonly name: string; readonly values: readonly number[] }[],
+): string {
+  const means = rows.map((r) => ({ name: r.name, ...meanStd(r.values) }));
+  const best = means.reduce((a, b) => (b.mean > a.mean ? b : a));
+  const worst = means.reduce((a, b) => (b.mean < a.mean ? b : a));
+  const noise = means.reduce((n, m) => n + m.std, 0) / means.length;
+  const gap = best.mean - worst.mean;
+  const size = gap > 2 * noise
+    ? "more than twice"
+    : gap > noise
+    ? "between one and two times"
+    : "within";
+  return `**${what}:** best ${best.name} (${(100 * best.mean).toFixed(2)}), worst ${worst.name} (${
+    (100 * worst.mean).toFixed(2)
+  }); the gap of ${(100 * gap).toFixed(2)} points is ${size} the typical seed standard deviation (${
+    (100 * noise).toFixed(2)
+  }).`;
+}

@@ -1,0 +1,257 @@
+/**
+ * Presentation helpers for notebooks and reports: Markdown tables, entity
+ * highlighting as HTML, a parameter breakdown per component, and charts rendered
+ * to SVG by Vega-Lite (no browser, no network). Results display themselves in a
+ * Jupyter notebook on the Deno kernel (`Symbol.for("Jupyter.display")`).
+ *
+ * A second entry point beside `mod.ts` (import `lib/report.ts`), so that programs
+ * which do not draw charts do not load Vega.
+ * @module
+ */
+import "./_quiet_node.ts";
+import * as vega from "vega";
+import * as vl from "vega-lite";
+import type { MultiTaskModel } from "../model/model.ts";
+import { depthOf } from "../training/param_groups.ts";
+import type { Prediction } from "../inference/pipeline.ts";
+
+/** Something a Deno Jupyter kernel can display, with a plain-text fallback. */
+export interface Displayable {
+  readonly mime: Readonly<Record<string, string>>;
+  toString(): string;
+}
+
+function displayable(mime: Record<string, string>): Displayable {
+  return {
+    mime,
+    toString: () => mime["text/plain"] ?? "",
+    [Symbol.for("Jupyter.display")]: () => mime,
+  } as Displayable;
+}
+
+/** A table cell value. */
+export type Cell = string | number | boolean | null | undefined;
+
+/**
+ * A Markdown table of `rows` (columns from the first row, or `columns`).
+ * Numbers are printed with `digits` decimals unless integral.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { markdownTable } from "./report.ts";
+ * assert.equal(markdownTable([{ a: 1, b: 0.12345 }, { a: 2, b: "x|y" }], { digits: 2 }),
+ *   "| a | b |\n| ---: | ---: |\n| 1 | 0.12 |\n| 2 | x\\\\|y |");
+ * ```
+ */
+export function markdownTable(
+  rows: readonly Readonly<Record<string, Cell>>[],
+  options: { readonly columns?: readonly string[]; readonly digits?: number } = {},
+): string {
+  const columns = options.columns ?? Object.keys(rows[0] ?? {});
+  const digits = options.digits ?? 3;
+  const format = (v: Cell) =>
+    v === null || v === undefined
+      ? "–"
+      : typeof v === "number"
+      ? Number.isInteger(v) ? String(v) : v.toFixed(digits)
+      : String(v).replaceAll("|", "\\\\|");
+  return [
+    `| ${columns.join(" | ")} |`,
+    `| ${columns.map(() => "---:").join(" | ")} |`,
+    ...rows.map((r) => `| ${columns.map((c) => format(r[c])).join(" | ")} |`),
+  ].join("\n");
+}
+
+/** {@linkcode markdownTable} as a displayable (Markdown, plain text fallback). */
+export function table(
+  rows: readonly Readonly<Record<string, Cell>>[],
+  options: { readonly columns?: readonly string[]; readonly digits?: number } = {},
+): Displayable {
+  const md = markdownTable(rows, options);
+  return displayable({ "text/markdown": md, "text/plain": md });
+}
+
+/** Markdown text as a displayable. */
+export function markdown(text: string): Displayable {
+  return displayable({ "text/markdown": text, "text/plain": text });
+}
+
+/**
+ * Parameters per component: embeddings, each encoder layer, final norm, heads.
+ * @returns rows `{ component, parameters, share }` in depth order
+ */
+export function parameterBreakdown(
+  model: MultiTaskModel,
+): { component: string; parameters: number; share: number }[] {
+  const groups = new Map<string, number>();
+  const numLayers = model.config.numLayers;
+  for (const [name, v] of model.parameters.entries()) {
+    const depth = depthOf(name, numLayers);
+    const component = depth === 0
+      ? `embeddings (${name.split("/")[1]})`
+      : depth <= numLayers
+      ? `encoder layer ${depth - 1}`
+      : name.split("/")[0] === "encoder"
+      ? "final LayerNorm"
+      : name.split("/")[0]!.replace("_", " ");
+    groups.set(component, (groups.get(component) ?? 0) + v.size);
+  }
+  const total = model.countParameters();
+  return [...groups.entries()].map(([component, parameters]) => ({
+    component,
+    parameters,
+    share: parameters / total,
+  }));
+}
+
+const ENTITY_COLOURS: Readonly<Record<string, string>> = {
+  PER: "#f4a3a3",
+  ORG: "#a3c8f4",
+  LOC: "#a8e0a8",
+  MISC: "#e6d28c",
+};
+
+/**
+ * A prediction as HTML: the spans of its first chunk-tag task highlighted by
+ * type, each sentence task's label as a badge.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { entityHtml } from "./report.ts";
+ * const html = entityHtml({ text: "", words: ["Ann", "<3", "Rome"], tags: { ner: ["B-PER", "O", "B-LOC"] },
+ *   entities: { ner: [{ type: "PER", text: "Ann", start: 0, end: 1, score: 1 }, { type: "LOC", text: "Rome", start: 2, end: 3, score: 1 }] },
+ *   labels: { sentiment: { label: "positive", probabilities: { positive: 0.9 } } }, truncated: false });
+ * assert.ok(html.includes("&lt;3"));
+ * assert.ok(html.includes(">Ann <sub>PER</sub></mark>"));
+ * assert.ok(html.includes("positive 0.90"));
+ * ```
+ */
+export function entityHtml(prediction: Prediction): string {
+  const parts: string[] = [];
+  let i = 0;
+  for (const e of Object.values(prediction.entities)[0] ?? []) {
+    parts.push(...prediction.words.slice(i, e.start).map(escapeHtml));
+    const colour = ENTITY_COLOURS[e.type] ?? "#ddd";
+    parts.push(
+      `<mark style="background:${colour};padding:0 3px;border-radius:3px">${
+        escapeHtml(prediction.words.slice(e.start, e.end).join(" "))
+      } <sub>${escapeHtml(e.type)}</sub></mark>`,
+    );
+    i = e.end;
+  }
+  parts.push(...prediction.words.slice(i).map(escapeHtml));
+  const badges = Object.values(prediction.labels).map(({ label, probabilities }) =>
+    ` &nbsp;<span style="border:1px solid #999;border-radius:8px;padding:0 6px;font-size:smaller">${
+      escapeHtml(label)
+    } ${(probabilities[label] ?? 0).toFixed(2)}</span>`
+  );
+  return `<div style="margin:4px 0">${parts.join(" ")}${badges.join("")}</div>`;
+}
+
+/** Several predictions as one displayable HTML block. */
+export function predictionsHtml(predictions: readonly Prediction[]): Displayable {
+  const html = predictions.map(entityHtml).join("\n");
+  const text = predictions.map((p) => {
+    const tags = Object.values(p.tags)[0];
+    const words = p.words.map((w, i) =>
+      tags === undefined || tags[i] === "O" ? w : `${w}/${tags[i]}`
+    );
+    const labels = Object.values(p.labels).map((l) => `[${l.label}]`);
+    return [words.join(" "), ...labels].join("  ");
+  }).join("\n");
+  return displayable({ "text/html": html, "text/plain": text });
+}
+
+/** Renders a Vega-Lite spec to an SVG displayable. */
+export async function vegaLite(spec: vl.TopLevelSpec): Promise<Displayable & { svg: string }> {
+  const compiled = vl.compile(spec).spec;
+  const view = new vega.View(vega.parse(compiled), { renderer: "none" });
+  const svg = await view.toSVG();
+  view.finalize();
+  return Object.assign(displayable({ "image/svg+xml": svg, "text/plain": "[chart]" }), { svg });
+}
+
+/** Options of {@linkcode lineChart}. */
+export interface LineChartOptions {
+  readonly title?: string;
+  readonly x: string;
+  readonly y: string;
+  /** Field naming the series. */
+  readonly series?: string;
+  readonly width?: number;
+  readonly height?: number;
+  /** Log-scale y axis. */
+  readonly logY?: boolean;
+}
+
+/** A line chart of `rows` (one line per `series` value) as SVG. */
+export function lineChart(
+  rows: readonly Readonly<Record<string, Cell>>[],
+  options: LineChartOptions,
+): Promise<Displayable & { svg: string }> {
+  return vegaLite({
+    ...(options.title !== undefined ? { title: options.title } : {}),
+    width: options.width ?? 420,
+    height: options.height ?? 240,
+    data: { values: rows as Record<string, unknown>[] },
+    mark: { type: "line", point: true },
+    encoding: {
+      x: {
+        field: options.x,
+        type: "quantitative",
+        ...(rows.every((r) => Number.isInteger(r[options.x])) ? { axis: { tickMinStep: 1 } } : {}),
+      },
+      y: {
+        field: options.y,
+        type: "quantitative",
+        scale: options.logY === true ? { type: "log" } : { zero: false },
+      },
+      ...(options.series !== undefined
+        ? { color: { field: options.series, type: "nominal", legend: { labelLimit: 400 } } }
+        : {}),
+    },
+  });
+}
+
+/** A labelled heatmap of a square matrix (e.g. cosine similarities) as SVG. */
+export function heatmap(
+  matrix: readonly (readonly number[])[],
+  labels: readonly string[],
+  options: { readonly title?: string; readonly size?: number } = {},
+): Promise<Displayable & { svg: string }> {
+  const values = matrix.flatMap((row, i) =>
+    row.map((v, j) => ({ row: `${i}: ${labels[i]}`, column: `${j}`, value: v }))
+  );
+  return vegaLite({
+    ...(options.title !== undefined ? { title: options.title } : {}),
+    width: options.size ?? 300,
+    height: options.size ?? 300,
+    data: { values },
+    encoding: {
+      x: { field: "column", type: "ordinal", sort: null },
+      y: { field: "row", type: "ordinal", sort: null },
+    },
+    layer: [
+      {
+        mark: "rect",
+        encoding: {
+          color: { field: "value", type: "quantitative", scale: { scheme: "viridis" } },
+        },
+      },
+      {
+        mark: { type: "text", fontSize: 8 },
+        encoding: {
+          text: { field: "value", type: "quantitative", format: ".2f" },
+          color: { value: "white" },
+        },
+      },
+    ],
+  });
+}
+
+function escapeHtml(s: string): string {
+  return s.replaceAll("&", "&amp;").replaceAll("<", "&lt;").replaceAll(">", "&gt;")
+    .replaceAll('"', "&quot;");
+}

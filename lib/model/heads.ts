@@ -1,0 +1,140 @@
+/**
+ * Task heads, one per task kind, created from the task's spec; each reads only
+ * the encoder's output (token vectors + mask) and never another head:
+ *
+ * - {@linkcode TokenClassifier}: a per-token linear classifier (NER, POS,
+ *   chunking): logits `[batch, seqLen, numLabels]`;
+ * - {@linkcode SentenceClassifier}: pools the token vectors (the sentence
+ *   embedding's pooling) and classifies: logits `[batch, numLabels]`;
+ * - {@linkcode PairSimilarity}: no parameters; the cosine similarity of the
+ *   pooled embeddings of the two halves of a pair batch: `[batch / 2]`.
+ *
+ * A head's parameters live under `TASK_head/` (`ner_head/kernel`, …).
+ * @module
+ */
+import * as tf from "@tensorflow/tfjs";
+import type { Pooling } from "../core/config.ts";
+import type { TaskKind } from "../core/tasks.ts";
+import type { EncoderOutput } from "./encoder.ts";
+import { dense, dropout } from "./ops.ts";
+import type { ParameterStore } from "./parameters.ts";
+import { l2Normalize, pool } from "./pooling.ts";
+
+/** Parameter-name prefix of a task's head. */
+export function headPrefix(task: string): string {
+  return `${task}_head/`;
+}
+
+/** What a head needs to know of its task. */
+export interface HeadSpec {
+  readonly name: string;
+  readonly kind: TaskKind;
+  /** Size of the label vocabulary (0 for pairs). */
+  readonly numLabels: number;
+}
+
+/** Sizes shared by every head. */
+export interface HeadArgs {
+  readonly hiddenSize: number;
+  readonly dropout: number;
+  readonly initializerRange: number;
+  readonly pooling: Pooling;
+}
+
+/** A task head. */
+export interface Head {
+  readonly spec: HeadSpec;
+  /**
+   * @param output encoder output
+   * @param seed dropout seed; undefined at inference
+   * @returns the task's scores (see the module documentation)
+   */
+  apply(output: EncoderOutput, seed?: number): tf.Tensor;
+}
+
+/** The head of a task, by its kind. */
+export function createHead(params: ParameterStore, spec: HeadSpec, args: HeadArgs): Head {
+  switch (spec.kind) {
+    case "token":
+      return new TokenClassifier(params, spec, args);
+    case "sentence":
+      return new SentenceClassifier(params, spec, args);
+    case "pair":
+      return new PairSimilarity(spec, args);
+  }
+}
+
+/** Per-token label logits. */
+export class TokenClassifier implements Head {
+  readonly spec: HeadSpec;
+  readonly #kernel: tf.Variable;
+  readonly #bias: tf.Variable;
+  readonly #dropout: number;
+
+  constructor(params: ParameterStore, spec: HeadSpec, args: HeadArgs) {
+    this.spec = spec;
+    const prefix = headPrefix(spec.name);
+    this.#kernel = params.create(`${prefix}kernel`, [args.hiddenSize, spec.numLabels], {
+      kind: "normal",
+      stddev: args.initializerRange,
+    });
+    this.#bias = params.create(`${prefix}bias`, [spec.numLabels], { kind: "zeros" });
+    this.#dropout = args.dropout;
+  }
+
+  /** @returns logits `[batch, seqLen, numLabels]` */
+  apply(output: EncoderOutput, seed?: number): tf.Tensor3D {
+    const x = dropout(output.sequenceOutput, this.#dropout, seed);
+    return dense(x, this.#kernel as tf.Tensor2D, this.#bias as tf.Tensor1D) as tf.Tensor3D;
+  }
+}
+
+/** Per-sentence label logits over the pooled token vectors. */
+export class SentenceClassifier implements Head {
+  readonly spec: HeadSpec;
+  readonly #kernel: tf.Variable;
+  readonly #bias: tf.Variable;
+  readonly #dropout: number;
+  readonly #pooling: Pooling;
+
+  constructor(params: ParameterStore, spec: HeadSpec, args: HeadArgs) {
+    this.spec = spec;
+    const prefix = headPrefix(spec.name);
+    this.#kernel = params.create(`${prefix}kernel`, [args.hiddenSize, spec.numLabels], {
+      kind: "normal",
+      stddev: args.initializerRange,
+    });
+    this.#bias = params.create(`${prefix}bias`, [spec.numLabels], { kind: "zeros" });
+    this.#dropout = args.dropout;
+    this.#pooling = args.pooling;
+  }
+
+  /** @returns logits `[batch, numLabels]` */
+  apply(output: EncoderOutput, seed?: number): tf.Tensor2D {
+    const pooled = dropout(pool(output, this.#pooling), this.#dropout, seed);
+    return dense(pooled, this.#kernel as tf.Tensor2D, this.#bias as tf.Tensor1D) as tf.Tensor2D;
+  }
+}
+
+/**
+ * Sentence-pair similarity (Sentence-BERT's bi-encoder): the batch holds the
+ * first sentences of its pairs, then the second ones; the score of pair `i` is
+ * the cosine similarity of the pooled embeddings of rows `i` and `i + batch/2`.
+ */
+export class PairSimilarity implements Head {
+  readonly spec: HeadSpec;
+  readonly #pooling: Pooling;
+
+  constructor(spec: HeadSpec, args: HeadArgs) {
+    this.spec = spec;
+    this.#pooling = args.pooling;
+  }
+
+  /** @returns cosine similarities `[batch / 2]` */
+  apply(output: EncoderOutput): tf.Tensor1D {
+    const embeddings = l2Normalize(pool(output, this.#pooling));
+    const half = embeddings.shape[0] / 2;
+    const [a, b] = tf.split(embeddings, [half, half], 0) as [tf.Tensor2D, tf.Tensor2D];
+    return a.mul(b).sum(1) as tf.Tensor1D;
+  }
+}

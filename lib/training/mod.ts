@@ -1,0 +1,65 @@
+/**
+ * lib/training: Training: the step, the optimizer, schedules, parameter groups, the epoch loop, data parallelism, pretraining, runs and their checkpoints.
+ * @module
+ */
+export {
+  batchTasks,
+  logVarianceName,
+  type StepMetrics,
+  type StepOptions,
+  type StepRunner,
+  type TaskStepMetrics,
+  Trainer,
+  type TrainerOptions,
+} from "./trainer.ts";
+export { Adam, type AdamOptions, type AdamState } from "./optimizer.ts";
+export {
+  inverseTimeDecay,
+  type InverseTimeDecayOptions,
+  learningRateAt,
+  type ScheduleOptions,
+} from "./schedule.ts";
+export {
+  decays,
+  depthOf,
+  FREEZE_SCENARIOS,
+  type FreezeScenario,
+  frozenForEpoch,
+  isFrozen,
+  type LayerRateOptions,
+  learningRateMultiplier,
+  selects,
+  ULMFIT_LAYER_DECAY,
+  unfreezeOrder,
+} from "./param_groups.ts";
+export {
+  epochBatches,
+  type EpochBatchOptions,
+  type EpochRecord,
+  fit,
+  type FitOptions,
+  type StepProgress,
+  taskPool,
+} from "./fit.ts";
+export { type ParallelOptions, ParallelTrainer } from "./parallel.ts";
+export {
+  MASK_PROBABILITY,
+  maskBatch,
+  type MaskTargets,
+  pretrainBackbone,
+  type PretrainOptions,
+  type PretrainRecord,
+} from "./pretrain.ts";
+export {
+  configWordVectors,
+  DEFAULT_VECTOR_CACHE,
+  initWordVectors,
+  newTokenizer,
+  resumeTraining,
+  splitIndices,
+  type TrainData,
+  trainModel,
+  type TrainModelOptions,
+  type TrainResult,
+} from "./train_run.ts";
+export { loadTrainingState, savedTraining, type TrainingState } from "./training_state.ts";
