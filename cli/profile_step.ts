@@ -64,9 +64,11 @@ export async function run(args: string[]): Promise<void> {
   const model = new MultiTaskModel(config.model, modelDims(tokenizer, labels), config.seed);
   const trainer = new Trainer(model, { train: config.train, seed: 1 });
   // A typical batch: the middle of 20 length-sorted batches, as the length bucketing makes them.
-  const pool = sentences.slice(2000, 2000 + n * 20).sort((a, b) => a.words.length - b.words.length);
+  const from = Math.max(0, Math.min(2000, sentences.length - n * 20));
+  const pool = sentences.slice(from, from + n * 20).sort((a, b) => a.words.length - b.words.length);
+  const middle = Math.floor(pool.length / 2 / n) * n;
   const batch = padBatch(
-    pool.slice(n * 10, n * 11).map((s) => encodeSentence(s, tokenizer, labels, 64)),
+    pool.slice(middle, middle + n).map((s) => encodeSentence(s, tokenizer, labels, 64)),
   );
   console.log(
     `parameters ${model.parameters.count()}, vocabulary ${tokenizer.vocabSize}, batch ${batch.batch}×${batch.seqLen}`,

@@ -63,12 +63,21 @@ Deno.test("loadModel() refuses another format version and missing files", async 
     loadModel(`${dir}/m`),
     /tasks.json: task "ner": field tagTransitions must hold 5×5 scores, 5 start scores/,
   );
-  for (const bad of [{ prior: [0, 1] }, { priorWeight: -1 }, { priorWeight: "0.5" }]) {
+  for (
+    const [bad, why] of [
+      [
+        { prior: [0, 1] },
+        /task "ner": field tagTransitions must hold .* optionally 5 prior scores/,
+      ],
+      [{ priorWeight: -1 }, /field "tasks.0.tagTransitions.priorWeight": Too small.*\(got -1\)/],
+      [{ priorWeight: "0.5" }, /field "tasks.0.tagTransitions.priorWeight": .*expected number/],
+    ] as const
+  ) {
     await Deno.writeTextFile(
       `${gen}/tasks.json`,
       withNer({ tagTransitions: { ...saved.tasks[0].tagTransitions, ...bad } }),
     );
-    await assert.rejects(loadModel(`${dir}/m`), /optionally 5 prior scores and a priorWeight/);
+    await assert.rejects(loadModel(`${dir}/m`), why);
   }
   await Deno.writeTextFile(`${gen}/tasks.json`, withNer({ name: "NER!" }));
   await assert.rejects(

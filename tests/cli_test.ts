@@ -141,3 +141,110 @@ Deno.test("strategy flags reach the saved config", async () => {
     /Cannot freeze "pos-head": it selects no parameter of this model \(tasks ner, sentiment/,
   );
 });
+
+Deno.test("eval scores a model's tasks on labelled files, and a conlleval file without a model", async () => {
+  const conll = `${dir}/eval.conll`;
+  await Deno.writeTextFile(
+    conll,
+    "Tim NNP B-NP B-PER\nCook NNP I-NP I-PER\nvisited VBD B-VP O\nParis NNP B-NP B-LOC\n",
+  );
+  const labelled = `${dir}/eval.txt`;
+  await Deno.writeTextFile(labelled, "positive Tim loved Paris\nnegative rain again\n");
+  const r = await run([
+    "task",
+    "eval",
+    "--model",
+    model,
+    "--ner",
+    conll,
+    "--data",
+    `sentiment=${labelled}`,
+    "--json",
+  ]);
+  assert.equal(r.code, 0, r.stderr);
+  const scores = JSON.parse(r.stdout);
+  assert.deepEqual(Object.keys(scores).sort(), ["ner", "sentiment"]);
+  assert.equal(scores.ner.metric, "entity-f1");
+  assert.equal(scores.ner.entities.gold, 2);
+  assert.equal(scores.sentiment.classes.count, 2);
+  const text = await run(["task", "eval", "--model", model, "--data", `ner=${conll}`]);
+  assert.equal(text.code, 0, text.stderr);
+  assert.match(
+    text.stdout,
+    /^ner .*eval\.conll: 4 tokens with 2 phrases; found: \d+ phrases; correct: \d+\./m,
+  );
+  const unknown = await run(["task", "eval", "--model", model, "--data", `pos=${conll}`]);
+  assert.equal(unknown.code, 2);
+  assert.match(unknown.stderr, /the model has no task "pos" \(its tasks: ner, sentiment\)/);
+  const predictions = `${dir}/predictions.txt`;
+  await Deno.writeTextFile(predictions, "Tim B-PER B-PER\nCook I-PER O\nvisited O O\n");
+  const c = await run(["task", "eval", "--conlleval", predictions]);
+  assert.equal(c.code, 0, c.stderr);
+  assert.match(c.stdout, /3 tokens with 1 phrases; found: 1 phrases; correct: 0\./);
+});
+
+Deno.test("recipe trains its tasks and prints one JSON summary; pretrain and profile-step run", async () => {
+  const conll = `${dir}/r.conll`;
+  const lines = [
+    "EU NNP I-NP I-ORG",
+    "rejects VBZ I-VP O",
+    "",
+    "Peter NNP I-NP I-PER",
+    "smiled VBD I-VP O",
+    "",
+  ];
+  await Deno.writeTextFile(conll, lines.join("\n").repeat(4));
+  const recipe = `${dir}/recipe.json`;
+  await Deno.writeTextFile(
+    recipe,
+    JSON.stringify({
+      preset: "tiny",
+      train: { epochs: 1, batchSize: 2 },
+      seeds: [1],
+      tasks: {
+        ner: { kind: "token", train: conll, dev: conll, test: conll },
+        pos: { kind: "token", column: 1, train: conll, dev: conll, test: conll },
+      },
+    }),
+  );
+  const r = await run(["task", "recipe", "--recipe", recipe, "--json"]);
+  assert.equal(r.code, 0, r.stderr);
+  const summary = JSON.parse(r.stdout.trim().split("\n").at(-1)!);
+  assert.deepEqual(Object.keys(summary.summary.tasks), ["ner", "pos"]);
+  assert.match(
+    r.stdout,
+    /\| seed \| best epoch \| ner test entity-f1 \| pos test accuracy \| train time \|/,
+  );
+  const only = await run(["task", "recipe", "--recipe", recipe, "--tasks", "pos", "--json"]);
+  assert.equal(only.code, 0, only.stderr);
+  assert.deepEqual(Object.keys(JSON.parse(only.stdout.trim().split("\n").at(-1)!).summary.tasks), [
+    "pos",
+  ]);
+  const bad = await run(["task", "recipe", "--recipe", recipe, "--tasks", "chunk"]);
+  assert.equal(bad.code, 2);
+  assert.match(bad.stderr, /--tasks: the recipe has no task chunk \(its tasks: ner, pos\)/);
+
+  const text = `${dir}/text.txt`;
+  await Deno.writeTextFile(text, "the cat sat\non the mat\nthe dog sat\n");
+  const backbone = `${dir}/backbone`;
+  const p = await run([
+    "task",
+    "pretrain",
+    "--text",
+    text,
+    "--preset",
+    "tiny",
+    "--epochs",
+    "1",
+    "--out",
+    backbone,
+  ]);
+  assert.equal(p.code, 0, p.stderr);
+  assert.match(p.stdout, /epoch {3}1 MLM loss \d/);
+  const tasks = JSON.parse(await Deno.readTextFile(await modelFile(backbone, "tasks.json")));
+  assert.deepEqual(tasks, { tasks: [] }, "a backbone has no heads");
+
+  const profile = await run(["task", "profile-step", "--recipe", recipe, "--sentences", "2"]);
+  assert.equal(profile.code, 0, profile.stderr);
+  assert.match(profile.stdout, /profiled step: \d+ kernels/);
+});

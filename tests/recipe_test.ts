@@ -113,3 +113,44 @@ Deno.test("runRecipe() trains per seed, keeps the best dev epoch and reports tes
   assert.deepEqual(result.summary.tasks.ner, { metric: "entity-f1", ...meanStd(f1) });
   await Deno.remove(dir, { recursive: true });
 });
+
+Deno.test("adding a task is a recipe entry: a made-up topic task and POS tags train beside NER", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "mtt-recipe-" });
+  await Deno.writeTextFile(`${dir}/ner.txt`, CONLL);
+  const topics = [
+    { label: "sport", text: "the match ended in a draw" },
+    { label: "money", text: "the bank raised its rates" },
+    { label: "sport", text: "a late goal won the cup" },
+    { label: "money", text: "shares fell on the market" },
+  ].map((r) => JSON.stringify(r)).join("\n");
+  await Deno.writeTextFile(`${dir}/topic.jsonl`, topics);
+  const files = (f: string) => ({ train: f, dev: f, test: f });
+  const recipe = validateRecipe({
+    preset: "tiny",
+    train: { epochs: 2, batchSize: 2, learningRate: 0.01, taskSampling: "round-robin" },
+    seeds: [1],
+    tasks: {
+      ner: { kind: "token", ...files(`${dir}/ner.txt`) },
+      pos: { kind: "token", column: 1, ...files(`${dir}/ner.txt`) },
+      topic: { kind: "sentence", format: "jsonl", ...files(`${dir}/topic.jsonl`) },
+    },
+  }, "three.json");
+  const corpora = await loadRecipeCorpora(recipe);
+  assert.deepEqual(corpora.pos!.spec, {
+    name: "pos",
+    kind: "token",
+    labels: ["JJ", "NNP", "VBD", "VBZ"],
+    metric: "accuracy",
+  });
+  assert.equal(corpora.topic!.spec.metric, "accuracy");
+  assert.equal(corpora.ner!.train, corpora.pos!.train, "one file, one sentence list for both");
+  assert.deepEqual(Object.keys(corpora.ner!.train[0]!.labels).sort(), ["ner", "pos"]);
+  const result = await runRecipe(recipe, corpora);
+  const [seed] = result.seeds;
+  assert.deepEqual(Object.keys(seed!.test).sort(), ["ner", "pos", "topic"]);
+  assert.ok(seed!.test.ner!.entities !== undefined, "NER scored by entity F1");
+  assert.ok(seed!.test.pos!.tokenAccuracy !== undefined && seed!.test.pos!.entities === undefined);
+  assert.equal(seed!.test.topic!.classes!.count, 4);
+  assert.deepEqual(Object.keys(result.summary.tasks).sort(), ["ner", "pos", "topic"]);
+  await Deno.remove(dir, { recursive: true });
+});

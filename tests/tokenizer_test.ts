@@ -44,7 +44,10 @@ Deno.test("WordTokenizer survives a JSON round trip", () => {
   const back = WordTokenizer.fromJSON(JSON.parse(JSON.stringify(tok)));
   assert.deepEqual(back.vocab, tok.vocab);
   assert.equal(back.lowercase, false);
-  assert.throws(() => WordTokenizer.fromJSON({ type: "bpe" }), /not a word tokenizer/);
+  assert.throws(
+    () => WordTokenizer.fromJSON({ type: "bpe" }),
+    /field "type": Invalid input: expected "word" \(got "bpe"\)/,
+  );
 });
 
 Deno.test("caseFeature() classifies letter case", () => {

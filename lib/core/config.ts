@@ -10,6 +10,7 @@
  * @module
  */
 import { z } from "zod";
+import { parseSchema } from "./schema.ts";
 
 /** Names of the built-in learning-rate schedules (see `training/schedule.ts`). */
 export type ScheduleName = "inverse-time" | "linear" | "cosine" | "slanted-triangular";
@@ -368,31 +369,14 @@ export function validateConfig(value: unknown, source = "config"): Config {
 
 /** Parses with the schema; the first problem becomes a ConfigError naming its field path. */
 function parseConfig(value: unknown, source: string): Config {
-  const result = ConfigSchema.safeParse(value);
-  if (!result.success) {
-    const issue = result.error.issues[0]!;
-    const path = issue.path.map(String).join(".");
-    const received = issue.path.reduce<unknown>(
-      (
-        at,
-        key,
-      ) => (isObject(at) || Array.isArray(at)
-        ? (at as Record<string, unknown>)[key as string]
-        : undefined),
+  const where = source === "config" ? "" : `${source}: `;
+  return deepFreeze(
+    parseSchema(
+      ConfigSchema,
       value,
-    );
-    const where = source === "config" ? "" : `${source}: `;
-    const field = issue.code === "unrecognized_keys"
-      ? `${path === "" ? "" : `${path}.`}${(issue as { keys: string[] }).keys[0]}`
-      : path;
-    const detail = issue.code === "unrecognized_keys"
-      ? "unknown field"
-      : received === undefined
-      ? "missing"
-      : `${issue.message} (got ${JSON.stringify(received)})`;
-    throw new ConfigError(`${where}Invalid config field ${field}: ${detail}`);
-  }
-  return deepFreeze(result.data as Config);
+      (field, detail) => new ConfigError(`${where}Invalid config field ${field}: ${detail}`),
+    ) as Config,
+  );
 }
 
 function isObject(v: unknown): v is Record<string, unknown> {

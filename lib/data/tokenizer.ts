@@ -5,7 +5,9 @@
  * @module
  */
 import type { TokenizerConfig } from "../core/config.ts";
+import { z } from "zod";
 import { CheckpointError } from "../core/errors.ts";
+import { parseSchema } from "../core/schema.ts";
 import { deriveSeed } from "../core/random.ts";
 
 /** Special tokens and their fixed ids. */
@@ -33,26 +35,35 @@ export const CaseFeature = {
 /** Number of case-feature ids. */
 export const NUM_CASE_FEATURES = 8;
 
-/** Serialised form of a {@linkcode WordTokenizer}. */
-export interface WordTokenizerJson {
-  readonly type: "word";
-  readonly lowercase: boolean;
-  readonly vocab: readonly string[];
+/** The `tokenizer.json` format: a serialised {@linkcode WordTokenizer}. */
+export const WordTokenizerJsonSchema = z.object({
+  type: z.literal("word"),
+  lowercase: z.boolean(),
+  vocab: z.array(z.string()).min(SPECIAL_TOKENS.length),
   /** Hash buckets of affix features; 0 or absent disables them. */
-  readonly affixBuckets?: number;
+  affixBuckets: z.number().int().min(0).optional(),
   /** Prefix and suffix lengths of the affix features. @default [3] */
-  readonly affixLengths?: readonly number[];
+  affixLengths: z.array(z.number().int().min(1).max(16)).min(1).optional(),
   /** Whether a word-shape feature joins the affix features. @default false */
-  readonly shapeFeature?: boolean;
+  shapeFeature: z.boolean().optional(),
   /** Character vocabulary (after the 4 special character ids); absent: no character features. */
-  readonly chars?: readonly string[];
+  chars: z.array(z.string()).optional(),
   /** Character slots per word (0 or absent: no character features). */
-  readonly charWidth?: number;
+  charWidth: z.number().int().min(0).optional(),
   /** Width of the pretrained word vectors the vocabulary was built with (absent: none). */
-  readonly vectorDim?: number;
+  vectorDim: z.number().int().min(1).optional(),
   /** The vectors' source (a built-in name or a file), for information. */
-  readonly wordVectors?: string;
-}
+  wordVectors: z.string().optional(),
+}).strict();
+
+/** Serialised form of a {@linkcode WordTokenizer}. */
+export type WordTokenizerJson =
+  & Readonly<Omit<z.infer<typeof WordTokenizerJsonSchema>, "vocab" | "affixLengths" | "chars">>
+  & {
+    readonly vocab: readonly string[];
+    readonly affixLengths?: readonly number[];
+    readonly chars?: readonly string[];
+  };
 
 /** Special character ids: padding, unknown character, beginning and end of word. */
 export const CHAR_PAD_ID = 0;
@@ -226,33 +237,18 @@ export class WordTokenizer {
 
   /** Rebuilds a tokenizer saved with {@linkcode toJSON}. */
   static fromJSON(json: unknown, source = "tokenizer"): WordTokenizer {
-    const j = json as Partial<WordTokenizerJson> | null;
-    if (
-      j === null || typeof j !== "object" || j.type !== "word" ||
-      typeof j.lowercase !== "boolean" || !Array.isArray(j.vocab) ||
-      !j.vocab.every((w) => typeof w === "string")
-    ) {
-      throw new CheckpointError(`Cannot load ${source}: not a word tokenizer`);
-    }
-    const charWidth = j.charWidth ?? 0;
-    if (
-      !Number.isInteger(charWidth) || charWidth < 0 ||
-      (j.affixLengths !== undefined && !Array.isArray(j.affixLengths)) ||
-      (j.shapeFeature !== undefined && typeof j.shapeFeature !== "boolean") ||
-      (j.chars !== undefined &&
-        (!Array.isArray(j.chars) || !j.chars.every((c) => typeof c === "string"))) ||
-      (j.vectorDim !== undefined && (!Number.isInteger(j.vectorDim) || j.vectorDim < 1)) ||
-      (j.wordVectors !== undefined && typeof j.wordVectors !== "string")
-    ) {
-      throw new CheckpointError(`Cannot load ${source}: bad character vocabulary or charWidth`);
-    }
+    const j = parseSchema(
+      WordTokenizerJsonSchema,
+      json,
+      (field, detail) => new CheckpointError(`Cannot load ${source}: field "${field}": ${detail}`),
+    );
     try {
       return new WordTokenizer(j.vocab, j.lowercase, {
         affixBuckets: j.affixBuckets ?? 0,
         ...(j.affixLengths === undefined ? {} : { affixLengths: j.affixLengths }),
         ...(j.shapeFeature === undefined ? {} : { shapeFeature: j.shapeFeature }),
         chars: j.chars ?? [],
-        charWidth,
+        charWidth: j.charWidth ?? 0,
         ...(j.vectorDim !== undefined
           ? { vectorDim: j.vectorDim, wordVectors: j.wordVectors ?? "unknown" }
           : {}),

@@ -31,6 +31,7 @@ import {
   resolveConfig,
 } from "../core/config.ts";
 import { DataError } from "../core/errors.ts";
+import { parseSchema } from "../core/schema.ts";
 import { defaultMetric, TASK_METRICS, TASK_NAME, type TaskSpec } from "../core/tasks.ts";
 import { parseConll, parseLabelledSentences, readText } from "../data/readers.ts";
 import { inferTasks, type Sentence } from "../data/sentences.ts";
@@ -180,21 +181,11 @@ export interface RunRecipeOptions {
  * ```
  */
 export function validateRecipe(value: unknown, file: string): Recipe {
-  const result = RecipeSchema.safeParse(upgradeRecipe(value));
-  if (!result.success) {
-    const issue = result.error.issues[0]!;
-    const path = issue.path.map(String).join(".");
-    const field = issue.code === "unrecognized_keys"
-      ? `${path === "" ? "" : `${path}.`}${(issue as { keys: string[] }).keys[0]}`
-      : path === ""
-      ? "(root)"
-      : path;
-    throw new DataError(issue.code === "unrecognized_keys" ? "unknown field" : issue.message, {
-      file,
-      field,
-    });
-  }
-  return result.data;
+  return parseSchema(
+    RecipeSchema,
+    upgradeRecipe(value),
+    (field, detail) => new DataError(detail, { file, field }),
+  );
 }
 
 /** A recipe of the two-task era (`tasks` a list, files under `data`) in today's form. */

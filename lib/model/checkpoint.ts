@@ -29,7 +29,9 @@
  * the two tasks `ner` and `sentiment`) still load.
  * @module
  */
+import { z } from "zod";
 import { type Config, validateConfig } from "../core/config.ts";
+import { parseSchema } from "../core/schema.ts";
 import { sha256Hex } from "../data/datasets.ts";
 import type { TagTransitions } from "../data/tag_transitions.ts";
 import { type TaskSpec, validateTasks } from "../core/tasks.ts";
@@ -56,6 +58,50 @@ const V1_ENTRIES = [
   "training",
 ];
 
+/** The `meta.json` format (format 1 wrote fewer fields; unknown ones are kept, not refused). */
+export const MetaSchema = z.object({
+  formatVersion: z.number().int(),
+  library: z.string().optional(),
+  /** Format 2: the folder of the current generation. */
+  current: z.string().regex(GENERATION, "expected gen-NNNNNN").optional(),
+  /** Format 2: sha256 of each binary file of the generation, by path inside it. */
+  sha256: z.record(z.string(), z.string().regex(/^[0-9a-f]{64}$/, "expected a sha256")).optional(),
+}).loose();
+
+const TagTransitionsSchema = z.object({
+  scores: z.array(z.number()),
+  start: z.array(z.number()),
+  prior: z.array(z.number()).optional(),
+  priorWeight: z.number().min(0).max(4).optional(),
+}).strict();
+
+/** The `tasks.json` format. */
+export const TasksFileSchema = z.object({
+  tasks: z.array(
+    z.object({
+      name: z.string(),
+      kind: z.enum(["token", "sentence", "pair"]),
+      labels: z.array(z.string()),
+      metric: z.enum(["entity-f1", "accuracy", "spearman"]),
+      tagTransitions: TagTransitionsSchema.optional(),
+    }).strict(),
+  ),
+}).strict();
+
+/** A tfjs weights manifest (`weights.json`), float32 weights only. */
+export const ManifestSchema = z.array(
+  z.object({
+    paths: z.array(z.string()).optional(),
+    weights: z.array(
+      z.object({
+        name: z.string(),
+        shape: z.array(z.number().int().min(0)),
+        dtype: z.literal("float32"),
+      }).loose(),
+    ),
+  }).loose(),
+);
+
 /** A task of a trained model: its spec and what training counted for decoding. */
 export interface TrainedTask extends TaskSpec {
   /** Tag-bigram statistics of the training tags (chunk-tag token tasks), for `transitions` decoding. */
@@ -81,14 +127,7 @@ export interface SavedTraining {
 }
 
 /** The commit record of a model directory. */
-interface Meta {
-  readonly formatVersion: number;
-  readonly library?: string;
-  /** Format 2: the folder of the current generation. */
-  readonly current?: string;
-  /** Format 2: sha256 of each binary file of the generation, by path inside it. */
-  readonly sha256?: Readonly<Record<string, string>>;
-}
+type Meta = z.infer<typeof MetaSchema>;
 
 /** What a path holds, for {@linkcode inspectModelDir}. */
 export type OutputKind = "absent" | "empty" | "model" | "other";
@@ -320,10 +359,12 @@ function normalizeDir(dir: string): string {
 
 /** The folder holding the current files: the directory itself (format 1) or its generation. */
 async function generationOf(path: string): Promise<{ base: string; meta: Meta }> {
-  const meta = await readJson(path, META) as Meta;
-  if (typeof meta !== "object" || meta === null) {
-    throw new CheckpointError(`Cannot load ${path}/${META}: expected an object`);
-  }
+  const meta = parseSchema(
+    MetaSchema,
+    await readJson(path, META),
+    (field, detail) =>
+      new CheckpointError(`Cannot load ${path}/${META}: field "${field}": ${detail}`),
+  );
   if (meta.formatVersion === 1) return { base: path, meta };
   if (meta.formatVersion !== FORMAT_VERSION) {
     throw new CheckpointError(
@@ -332,7 +373,7 @@ async function generationOf(path: string): Promise<{ base: string; meta: Meta }>
       } is not supported (expected 1 or ${FORMAT_VERSION})`,
     );
   }
-  if (typeof meta.current !== "string" || !GENERATION.test(meta.current)) {
+  if (meta.current === undefined) {
     throw new CheckpointError(`Cannot load ${path}/${META}: field "current" names no generation`);
   }
   return { base: `${path}/${meta.current}`, meta };
@@ -366,28 +407,15 @@ interface Spec {
   readonly shape: readonly number[];
 }
 
-/** Validates a tfjs weights manifest: `[{ paths, weights: [{ name, shape, dtype: "float32" }] }]`. */
+/** Validates a tfjs weights manifest and lists its weights. */
 function validateManifest(value: unknown, file: string): Spec[] {
-  const fail = (detail: string): never => {
-    throw new CheckpointError(`Cannot load ${file}: ${detail}`);
-  };
-  if (!Array.isArray(value)) fail("expected a list of weight groups");
-  const specs: Spec[] = [];
-  (value as unknown[]).forEach((group, g) => {
-    const weights = (group as { weights?: unknown })?.weights;
-    if (!Array.isArray(weights)) fail(`group ${g} has no weights list`);
-    (weights as unknown[]).forEach((w, i) => {
-      const spec = w as { name?: unknown; shape?: unknown; dtype?: unknown };
-      if (
-        typeof spec?.name !== "string" || !Array.isArray(spec.shape) ||
-        !spec.shape.every((d) => Number.isInteger(d) && d >= 0) || spec.dtype !== "float32"
-      ) {
-        fail(`weight ${i} of group ${g} needs a name, a shape of sizes and dtype float32`);
-      }
-      specs.push({ name: spec.name as string, shape: spec.shape as number[] });
-    });
-  });
-  return specs;
+  const groups = parseSchema(ManifestSchema, value, (field, detail) =>
+    new CheckpointError(
+      field === "(root)"
+        ? `Cannot load ${file}: expected a list of weight groups`
+        : `Cannot load ${file}: field "${field}": ${detail}`,
+    ));
+  return groups.flatMap((g) => g.weights.map((w) => ({ name: w.name, shape: w.shape })));
 }
 
 /**
@@ -480,11 +508,11 @@ async function readTasks(base: string): Promise<TrainedTask[]> {
   let file = `${base}/tasks.json`;
   try {
     await Deno.stat(file);
-    const json = await readJson(base, "tasks.json") as { tasks?: unknown };
-    if (!Array.isArray(json?.tasks)) {
-      throw new CheckpointError(`Cannot load ${file}: expected a tasks list`);
-    }
-    tasks = json.tasks as TrainedTask[];
+    tasks = parseSchema(
+      TasksFileSchema,
+      await readJson(base, "tasks.json"),
+      (field, detail) => new CheckpointError(`Cannot load ${file}: field "${field}": ${detail}`),
+    ).tasks as TrainedTask[];
   } catch (error) {
     if (!(error instanceof Deno.errors.NotFound)) throw error;
     file = `${base}/labels.json`;
