@@ -5,7 +5,13 @@
  * existing predictions file in conlleval's input format.
  * @module
  */
-import { parseConll, parseLabelledSentences, readText, type Sentence } from "../lib/data/mod.ts";
+import {
+  parseConll,
+  parseLabelledSentences,
+  parsePairs,
+  readText,
+  type Sentence,
+} from "../lib/data/mod.ts";
 import { loadModel } from "../lib/model/mod.ts";
 import {
   type ClassificationScores,
@@ -14,6 +20,7 @@ import {
   parseConllevalInput,
   scoreCorpora,
   scoreCorporaParallel,
+  type SimilarityScores,
 } from "../lib/evaluation/mod.ts";
 import {
   DEFAULT_MODEL_DIR,
@@ -32,7 +39,11 @@ const USAGE = `Usage: deno task eval [options]
   --data TASK=FILE   score task TASK on FILE (repeatable): a CoNLL file for a token task
                      (tags in the last column, or --column TASK=N), a sentence-label file
                      (label<TAB>text, "label text", or JSON lines) for a sentence task;
-                     integer labels k map to the task's k-th label
+                     integer labels k map to the task's k-th label; for a pair task,
+                     sentence pairs (STS Benchmark TSV, or JSON lines {"a", "b", "score"})
+  --similarity FILE  score the sentence embeddings on sentence pairs with gold scores
+                     (STS Benchmark TSV, or .jsonl {"a", "b", "score"}): Spearman and
+                     Pearson x100 of the embeddings' cosine vs the scores; any model
   --column TASK=N    the 0-based tag column of a token task's CoNLL file
   --ner FILE         the same as --data ner=FILE
   --sentiment FILE   the same as --data sentiment=FILE
@@ -56,6 +67,7 @@ export async function run(args: string[]): Promise<void> {
       column: { type: "string", multiple: true },
       ner: { type: "string" },
       sentiment: { type: "string" },
+      similarity: { type: "string" },
       conlleval: { type: "string" },
       decoding: { type: "string" },
       "tag-prior-weight": { type: "string" },
@@ -83,9 +95,9 @@ export async function run(args: string[]): Promise<void> {
     ...(values.ner !== undefined ? [`ner=${values.ner}`] : []),
     ...(values.sentiment !== undefined ? [`sentiment=${values.sentiment}`] : []),
   ], "data");
-  if (files.size === 0) {
+  if (files.size === 0 && values.similarity === undefined) {
     throw new UsageError(
-      "nothing to evaluate: give --data TASK=FILE (or --ner FILE, --sentiment FILE), or --conlleval FILE",
+      "nothing to evaluate: give --data TASK=FILE (or --ner FILE, --sentiment FILE), --similarity FILE, or --conlleval FILE",
     );
   }
   const columns = pairs((values.column as string[] | undefined) ?? [], "column");
@@ -107,7 +119,9 @@ export async function run(args: string[]): Promise<void> {
     if (column !== undefined && !/^\d+$/.test(column)) {
       throw new UsageError(`--column ${name}=N expects a column number, got "${column}"`);
     }
-    corpora[name] = task.kind === "token"
+    corpora[name] = task.kind === "pair"
+      ? readPairs(await readText(file), file, name)
+      : task.kind === "token"
       ? parseConll(await readText(file), file, {
         task: name,
         ...(column !== undefined ? { tagColumn: Number(column) } : {}),
@@ -120,6 +134,14 @@ export async function run(args: string[]): Promise<void> {
         },
         labels: task.labels,
       });
+  }
+  const similarity = stringFlag(values.similarity);
+  if (similarity !== undefined) {
+    // Scored under the model's pair task when it has one, else as embeddings alone.
+    const name = bundle.tasks.find((t) => t.kind === "pair")?.name ?? "similarity";
+    if (files.has(name)) throw new UsageError(`--similarity and --data ${name}= both given`);
+    files.set(name, similarity);
+    corpora[name] = readPairs(await readText(similarity), similarity, name);
   }
   const scores = await onWorkers(
     bundle,
@@ -148,9 +170,15 @@ export async function run(args: string[]): Promise<void> {
         );
       }
       if (score.classes !== undefined) printSentiment(`${name} ${file}`, score.classes);
+      if (score.similarity !== undefined) printSimilarity(`${name} ${file}`, score.similarity);
     }
   }
   bundle.model.dispose();
+}
+
+/** Sentence pairs from an STS Benchmark file, or JSON lines when the name ends in .jsonl. */
+function readPairs(text: string, file: string, task: string): Sentence[] {
+  return parsePairs(text, file, { task, format: /\.jsonl$/i.test(file) ? "jsonl" : "stsb" });
 }
 
 /** `KEY=VALUE` flag values as a map. */
@@ -186,6 +214,14 @@ function printNer(file: string, s: EntityScores): void {
       }%; FB1: ${pct(t.f1).padStart(6)}  ${t.predicted}`,
     );
   }
+}
+
+function printSimilarity(file: string, s: SimilarityScores): void {
+  console.log(
+    `${file}: ${s.pairs} pairs; cosine vs gold: Spearman ${pct(s.spearman)}, Pearson ${
+      pct(s.pearson)
+    }`,
+  );
 }
 
 function printSentiment(file: string, s: ClassificationScores): void {

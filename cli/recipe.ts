@@ -124,14 +124,15 @@ export async function run(args: string[]): Promise<void> {
   console.log("");
   console.log(
     `| seed | best epoch | ${
-      result.tasks.map((t) => `${t.name} test ${t.metric}`).join(" | ")
+      result.tasks.map((t) => `${t.name} ${result.summary.tasks[t.name]!.split} ${t.metric}`)
+        .join(" | ")
     } | train time |`,
   );
   console.log(`| --- | --- | ${names.map(() => "---").join(" | ")} | --- |`);
   for (const s of result.seeds) {
     console.log(
       `| ${s.seed} | ${s.bestEpoch} | ${
-        names.map((t) => percent(s.test[t]!.score)).join(" | ")
+        names.map((t) => percent((s.test[t] ?? s.dev[t])!.score)).join(" | ")
       } | ${(s.trainSeconds / 60).toFixed(1)} min |`,
     );
   }

@@ -110,7 +110,11 @@ Deno.test("runRecipe() trains per seed, keeps the best dev epoch and reports tes
     assert.equal(s.trainableParameters, s.parameters);
   }
   const f1 = result.seeds.map((s) => s.test.ner!.entities!.f1);
-  assert.deepEqual(result.summary.tasks.ner, { metric: "entity-f1", ...meanStd(f1) });
+  assert.deepEqual(result.summary.tasks.ner, {
+    metric: "entity-f1",
+    split: "test",
+    ...meanStd(f1),
+  });
   await Deno.remove(dir, { recursive: true });
 });
 

@@ -127,9 +127,16 @@ export const TrainConfigSchema = z.object({
    * How batches of corpora labelled for different tasks are mixed in an epoch:
    * `proportional` (every batch once, shuffled), `temperature` (a task is drawn
    * with probability ∝ size^(1/T)), `round-robin` (tasks in turn), `balanced` (every task
-   * as many batches as the smallest, in turn). @default "proportional"
+   * as many batches as the smallest, or see `balancedSteps`, in turn). @default "proportional"
    */
   taskSampling: z.enum(["proportional", "temperature", "round-robin", "balanced"]),
+  /**
+   * Batches per task per epoch of `balanced` sampling: as many as the `smallest`
+   * task has, the `median` task (the lower one of two middle ones), or the
+   * `largest`; a task with fewer batches cycles through them again, one with
+   * more gives a different random part of them each epoch. @default "smallest"
+   */
+  balancedSteps: z.enum(["smallest", "median", "largest"]),
   /** T of temperature sampling (1 = proportional, large = uniform). @default 2 */
   samplingTemperature: num(0.01, 1e6),
   /** Learning-rate schedule (see `training/schedule.ts`). @default "inverse-time" */
@@ -259,6 +266,7 @@ const DEFAULT_CONFIG: Config = {
     clipNorm: 1,
     taskSampling: "proportional",
     samplingTemperature: 2,
+    balancedSteps: "smallest",
     schedule: "inverse-time",
     warmupSteps: 0,
     layerLrDecay: 1,

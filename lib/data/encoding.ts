@@ -5,7 +5,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import type { Sentence } from "./sentences.ts";
+import { isPairLabel, type Sentence } from "./sentences.ts";
 import type { TaskSpec } from "../core/tasks.ts";
 import { mulberry32 } from "../core/random.ts";
 import {
@@ -41,8 +41,22 @@ export interface EncodedSentence {
   readonly tokenLabels: Readonly<Record<string, Int32Array>>;
   /** Per labelled sentence task: the label id. */
   readonly sentenceLabels: Readonly<Record<string, number>>;
+  /**
+   * For an example of a pair task: the task, the encoded second sentence, and
+   * the pair's score in [0, 1]. Such examples form pair batches (see {@linkcode padBatch}).
+   */
+  readonly pair?: {
+    readonly task: string;
+    readonly other: EncodedSentence;
+    readonly score: number;
+  };
   /** Whether words were dropped to fit `maxLength`. */
   readonly truncated: boolean;
+}
+
+/** Tokens of an example: of its longer sentence, for a pair. */
+export function exampleLength(e: EncodedSentence): number {
+  return Math.max(e.tokenIds.length, e.pair?.other.tokenIds.length ?? 0);
 }
 
 /**
@@ -89,9 +103,26 @@ export function encodeSentence(
   });
   const tokenLabels: Record<string, Int32Array> = {};
   const sentenceLabels: Record<string, number> = {};
+  let pair: EncodedSentence["pair"];
   for (const task of tasks) {
     const value = sentence.labels[task.name];
     if (value === undefined) continue;
+    if (task.kind === "pair") {
+      if (!isPairLabel(value)) {
+        throw new RangeError(
+          `Cannot encode task "${task.name}": expected a second sentence and a score`,
+        );
+      }
+      if (pair !== undefined) throw new RangeError("Cannot encode an example of two pair tasks");
+      const other = encodeSentence({ words: value.other, labels: {} }, tokenizer, [], maxLength);
+      pair = { task: task.name, other, score: value.score };
+      continue;
+    }
+    if (isPairLabel(value)) {
+      throw new RangeError(
+        `Cannot encode task "${task.name}": a pair label for a ${task.kind} task`,
+      );
+    }
     if (task.kind === "token") {
       if (typeof value === "string" || value.length !== sentence.words.length) {
         throw new RangeError(
@@ -116,7 +147,8 @@ export function encodeSentence(
     wordIds,
     tokenLabels,
     sentenceLabels,
-    truncated: words.length < sentence.words.length,
+    ...(pair !== undefined ? { pair } : {}),
+    truncated: words.length < sentence.words.length || (pair?.other.truncated ?? false),
   };
 }
 
@@ -169,6 +201,35 @@ export interface PaddedBatch {
  * ```
  */
 export function padBatch(sentences: readonly EncodedSentence[]): PaddedBatch {
+  if (sentences.length > 0 && sentences.every((s) => s.pair !== undefined)) {
+    return padPairs(sentences);
+  }
+  if (sentences.some((s) => s.pair !== undefined)) {
+    throw new RangeError("Cannot pad a batch that mixes sentence pairs with single sentences");
+  }
+  return padRows(sentences);
+}
+
+/**
+ * A pair batch: the first sentences of the pairs, then the second ones (rows
+ * `i` and `i + pairs` form pair `i`), and each pair task's scores (NaN for the
+ * pairs of another task).
+ */
+function padPairs(pairs: readonly EncodedSentence[]): PaddedBatch {
+  const rows = padRows([...pairs, ...pairs.map((p) => p.pair!.other)]);
+  const tasks = [...new Set(pairs.map((p) => p.pair!.task))];
+  return {
+    ...rows,
+    tokenLabels: {},
+    sentenceLabels: {},
+    pairScores: Object.fromEntries(tasks.map((task) => [
+      task,
+      Float32Array.from(pairs, (p) => p.pair!.task === task ? p.pair!.score : NaN),
+    ])),
+  };
+}
+
+function padRows(sentences: readonly EncodedSentence[]): PaddedBatch {
   const batch = sentences.length;
   const seqLen = Math.max(1, ...sentences.map((s) => s.tokenIds.length));
   const tokenIds = new Int32Array(batch * seqLen).fill(PAD_ID);
@@ -403,59 +464,102 @@ export function localIds(ids: ArrayLike<number>, rows: Int32Array): Int32Array {
  * ```
  */
 export function splitBatch(batch: PaddedBatch, parts: number): PaddedBatch[] {
+  // A pair batch is cut by pairs, each slice keeping its pairs' two halves.
+  const units = batch.pairScores === undefined ? batch.batch : batch.batch / 2;
   const out: PaddedBatch[] = [];
   let start = 0;
   for (let p = 0; p < parts; p++) {
-    const size = Math.floor(batch.batch / parts) + (p < batch.batch % parts ? 1 : 0);
-    const rows = Array.from({ length: size }, (_, i) => start + i);
+    const size = Math.floor(units / parts) + (p < units % parts ? 1 : 0);
+    const range = Array.from({ length: size }, (_, i) => start + i);
+    const rows = batch.pairScores === undefined
+      ? range
+      : [...range, ...range.map((r) => r + units)];
+    const slice = takeRows(batch, rows);
+    out.push(
+      batch.pairScores === undefined ? slice : {
+        ...slice,
+        pairScores: Object.fromEntries(
+          Object.entries(batch.pairScores).map(([task, s]) => [task, s.slice(start, start + size)]),
+        ),
+      },
+    );
     start += size;
-    const lengths = rows.map((r) => {
-      let n = 0;
-      for (let t = 0; t < batch.seqLen; t++) n += batch.mask[r * batch.seqLen + t]!;
-      return n;
-    });
-    const seqLen = Math.max(1, ...lengths);
-    const take = <A extends Int32Array | Float32Array>(
-      a: A,
-      make: (n: number) => A,
-      width = 1,
-    ): A => {
-      const result = make(size * seqLen * width);
-      rows.forEach((r, i) =>
-        result.set(
-          a.subarray(r * batch.seqLen * width, (r * batch.seqLen + seqLen) * width),
-          i * seqLen * width,
-        )
-      );
-      return result;
-    };
-    out.push({
-      batch: size,
-      seqLen,
-      tokenIds: take(batch.tokenIds, (n) => new Int32Array(n)),
-      caseIds: take(batch.caseIds, (n) => new Int32Array(n)),
-      affixIds: take(batch.affixIds, (n) => new Int32Array(n), batch.affixCount ?? 2),
-      ...(batch.affixCount === undefined ? {} : { affixCount: batch.affixCount }),
-      ...(batch.charWidth && batch.charIds
-        ? {
-          charWidth: batch.charWidth,
-          charIds: take(batch.charIds, (n) => new Int32Array(n), batch.charWidth),
-        }
-        : {}),
-      mask: take(batch.mask, (n) => new Float32Array(n)),
-      tokenLabels: Object.fromEntries(
-        Object.entries(batch.tokenLabels).map(([task, ids]) => [
-          task,
-          take(ids, (n) => new Int32Array(n)),
-        ]),
-      ),
-      sentenceLabels: Object.fromEntries(
-        Object.entries(batch.sentenceLabels).map(([task, ids]) => [
-          task,
-          ids.slice(rows[0] ?? 0, (rows[0] ?? 0) + size),
-        ]),
-      ),
-    });
   }
   return out;
+}
+
+/** The given rows of a batch, re-padded to their longest sentence (pair scores not included). */
+function takeRows(batch: PaddedBatch, rows: readonly number[]): PaddedBatch {
+  const size = rows.length;
+  const lengths = rows.map((r) => {
+    let n = 0;
+    for (let t = 0; t < batch.seqLen; t++) n += batch.mask[r * batch.seqLen + t]!;
+    return n;
+  });
+  const seqLen = Math.max(1, ...lengths);
+  const take = <A extends Int32Array | Float32Array>(
+    a: A,
+    make: (n: number) => A,
+    width = 1,
+  ): A => {
+    const result = make(size * seqLen * width);
+    rows.forEach((r, i) =>
+      result.set(
+        a.subarray(r * batch.seqLen * width, (r * batch.seqLen + seqLen) * width),
+        i * seqLen * width,
+      )
+    );
+    return result;
+  };
+  return {
+    batch: size,
+    seqLen,
+    tokenIds: take(batch.tokenIds, (n) => new Int32Array(n)),
+    caseIds: take(batch.caseIds, (n) => new Int32Array(n)),
+    affixIds: take(batch.affixIds, (n) => new Int32Array(n), batch.affixCount ?? 2),
+    ...(batch.affixCount === undefined ? {} : { affixCount: batch.affixCount }),
+    ...(batch.charWidth && batch.charIds
+      ? {
+        charWidth: batch.charWidth,
+        charIds: take(batch.charIds, (n) => new Int32Array(n), batch.charWidth),
+      }
+      : {}),
+    mask: take(batch.mask, (n) => new Float32Array(n)),
+    tokenLabels: Object.fromEntries(
+      Object.entries(batch.tokenLabels).map((
+        [task, ids],
+      ) => [task, take(ids, (n) => new Int32Array(n))]),
+    ),
+    sentenceLabels: Object.fromEntries(
+      Object.entries(batch.sentenceLabels).map((
+        [task, ids],
+      ) => [task, Int32Array.from(rows, (r) => ids[r]!)]),
+    ),
+  };
+}
+
+/**
+ * The task pool of a sentence: the tasks it is labelled for, sorted and joined
+ * by `+` (batches are built within a pool, so a batch's sentences carry the same tasks).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { taskPool } from "./encoding.ts";
+ * assert.equal(taskPool({ tokenLabels: { pos: new Int32Array(1), ner: new Int32Array(1) }, sentenceLabels: {} }), "ner+pos");
+ * assert.equal(taskPool({ tokenLabels: {}, sentenceLabels: {}, pair: { task: "sts" } }), "sts");
+ * ```
+ */
+export function taskPool(
+  example: {
+    readonly tokenLabels: Readonly<Record<string, unknown>>;
+    readonly sentenceLabels: Readonly<Record<string, unknown>>;
+    readonly pair?: { readonly task: string };
+  },
+): string {
+  return [
+    ...Object.keys(example.tokenLabels),
+    ...Object.keys(example.sentenceLabels),
+    ...(example.pair !== undefined ? [example.pair.task] : []),
+  ].sort().join("+");
 }

@@ -4,8 +4,11 @@
  */
 export {
   inferTasks,
+  isPairLabel,
+  type Label,
   loadSentences,
   type LoadSentencesOptions,
+  type PairLabel,
   parseSentences,
   REFERENCE_TASKS,
   type Sentence,
@@ -13,10 +16,13 @@ export {
 export {
   type ConllOptions,
   type LabelledSentenceOptions,
+  type PairOptions,
   parseConll,
   parseLabelledSentences,
+  parsePairs,
 } from "./readers.ts";
-export { decodeText, readText } from "./text.ts";
+export { decodeText, readLines, readText } from "./text.ts";
+export { createMatrixFile, type MatrixFile, type MatrixFormat, npyHeader } from "./npy.ts";
 export {
   CaseFeature,
   caseFeature,
@@ -73,6 +79,7 @@ export {
   distinctRows,
   type EncodedSentence,
   encodeSentence,
+  exampleLength,
   IGNORE_INDEX,
   labelCounts,
   localIds,
@@ -80,6 +87,7 @@ export {
   type PaddedBatch,
   splitBatch,
   type TaskLabels,
+  taskPool,
   wordDropout,
 } from "./encoding.ts";
 export {

@@ -15,7 +15,7 @@
 import type { Sentence } from "./sentences.ts";
 import { DataError } from "../core/errors.ts";
 import { iob1ToIob2, isTag } from "./labels.ts";
-import { whitespaceWords } from "./tokenizer.ts";
+import { splitWords, whitespaceWords } from "./tokenizer.ts";
 
 export { decodeText, readText } from "./text.ts";
 
@@ -247,4 +247,88 @@ export function parseLabelledSentences(
   });
   if (sentences.length === 0) throw new DataError("no sentences in the file", { file });
   return sentences;
+}
+
+/** Options of {@linkcode parsePairs}. */
+export interface PairOptions {
+  /** Task the pairs are for. @default "similarity" */
+  readonly task?: string;
+  /**
+   * `stsb` (the STS Benchmark's TAB-separated lines: score in column 5,
+   * sentences in 6 and 7, extra columns allowed) or `jsonl` (`{"a": …, "b": …,
+   * "score": …}` per line). @default "stsb"
+   */
+  readonly format?: "stsb" | "jsonl";
+  /** Scores are divided by this to lie in [0, 1] (the STS Benchmark's are 0–5). @default 5 for stsb, 1 for jsonl */
+  readonly scale?: number;
+  /** Splits raw text into words. @default splitWords (punctuation split off) */
+  readonly splitWords?: (text: string) => string[];
+}
+
+/**
+ * Parses sentence pairs with a similarity score into sentences labelled for a
+ * pair task (the first sentence's words, with the second and the score scaled
+ * to [0, 1] as the label). Raw text is split into words with punctuation split
+ * off, as the CoNLL and SST-2 files are.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { parsePairs } from "./readers.ts";
+ * const line = "main-captions\tMSRvid\t2012test\t0001\t5.000\tA plane is taking off.\tAn air plane is taking off.";
+ * const [s] = parsePairs(line + "\n", "sts-dev.csv");
+ * assert.deepEqual(s!.words, ["A", "plane", "is", "taking", "off", "."]);
+ * assert.deepEqual(s!.labels.similarity, { other: ["An", "air", "plane", "is", "taking", "off", "."], score: 1 });
+ * ```
+ */
+export function parsePairs(text: string, file: string, options: PairOptions = {}): Sentence[] {
+  const task = options.task ?? "similarity";
+  const format = options.format ?? "stsb";
+  const scale = options.scale ?? (format === "stsb" ? 5 : 1);
+  const split = options.splitWords ?? splitWords;
+  const out: Sentence[] = [];
+  text.replace(/^\uFEFF/, "").split("\n").forEach((raw, index) => {
+    const line = raw.replace(/\r$/, "");
+    if (line.trim() === "") return;
+    const at = { file, line: index + 1 };
+    let a: unknown, b: unknown, score: unknown;
+    if (format === "jsonl") {
+      let record: unknown;
+      try {
+        record = JSON.parse(line);
+      } catch (error) {
+        throw new DataError(`malformed JSON (${(error as Error).message})`, at);
+      }
+      ({ a, b, score } = (record ?? {}) as Record<string, unknown>);
+    } else {
+      const columns = line.split("\t");
+      if (columns.length < 7) {
+        throw new DataError(
+          `expected at least 7 TAB-separated columns (score in 5, sentences in 6 and 7), got ${columns.length}`,
+          at,
+        );
+      }
+      [score, a, b] = [Number(columns[4]), columns[5], columns[6]];
+    }
+    if (typeof score !== "number" || !Number.isFinite(score) || score < 0 || score > scale) {
+      throw new DataError(`expected a score in [0, ${scale}], got ${JSON.stringify(score)}`, {
+        ...at,
+        field: "score",
+      });
+    }
+    for (const [field, sentence] of [["a", a], ["b", b]] as const) {
+      if (typeof sentence !== "string" || split(sentence).length === 0) {
+        throw new DataError("missing sentence", {
+          ...at,
+          field: format === "stsb" ? `sentence ${field === "a" ? 1 : 2}` : field,
+        });
+      }
+    }
+    out.push({
+      words: split(a as string),
+      labels: { [task]: { other: split(b as string), score: (score as number) / scale } },
+    });
+  });
+  if (out.length === 0) throw new DataError("no sentence pairs in the file", { file });
+  return out;
 }

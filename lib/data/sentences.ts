@@ -22,14 +22,32 @@ import { readText } from "./text.ts";
 import { whitespaceWords } from "./tokenizer.ts";
 
 /**
+ * The label of a sentence-pair task: the pair's second sentence and their
+ * similarity, scaled to [0, 1] by the reader.
+ */
+export interface PairLabel {
+  readonly other: readonly string[];
+  readonly score: number;
+}
+
+/** What a sentence may carry for one task. */
+export type Label = readonly string[] | string | PairLabel;
+
+/**
  * One sentence with the labels it has, by task name: a label per word for a
- * token task, one label for a sentence task. A corpus usually labels one task;
- * a sentence without a task's label contributes nothing to that task's loss.
+ * token task, one label for a sentence task, the second sentence and a score
+ * for a pair task. A corpus usually labels one task; a sentence without a
+ * task's label contributes nothing to that task's loss.
  */
 export interface Sentence {
   /** Words, in order. */
   readonly words: readonly string[];
-  readonly labels: Readonly<Record<string, readonly string[] | string>>;
+  readonly labels: Readonly<Record<string, Label>>;
+}
+
+/** Whether a label is a pair task's (second sentence and score). */
+export function isPairLabel(label: Label | undefined): label is PairLabel {
+  return typeof label === "object" && label !== null && !Array.isArray(label);
 }
 
 /** The tasks of the reference data: NER over IOB2 tags, and 3-class sentiment. */
@@ -55,9 +73,16 @@ export const REFERENCE_TASKS: readonly TaskSpec[] = [
  * ```
  */
 export function inferTasks(sentences: readonly Sentence[]): TaskSpec[] {
-  const seen = new Map<string, { kind: "token" | "sentence"; labels: Set<string> }>();
+  const seen = new Map<string, { kind: "token" | "sentence" | "pair"; labels: Set<string> }>();
   for (const s of sentences) {
     for (const [name, value] of Object.entries(s.labels)) {
+      if (isPairLabel(value)) {
+        seen.set(name, seen.get(name) ?? { kind: "pair", labels: new Set() });
+        if (seen.get(name)!.kind !== "pair") {
+          throw new RangeError(`Cannot infer task "${name}": labelled both as pairs and otherwise`);
+        }
+        continue;
+      }
       const kind = typeof value === "string" ? "sentence" : "token";
       const entry = seen.get(name) ?? { kind, labels: new Set<string>() };
       if (entry.kind !== kind) {

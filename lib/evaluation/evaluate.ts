@@ -8,6 +8,7 @@ import { type EncodedSentence, padBatch, type PaddedBatch } from "../data/encodi
 import { accuracyCounts, maskedCrossEntropy, similarityLoss } from "../model/losses.ts";
 import type { MultiTaskModel } from "../model/model.ts";
 import { forwardPadded } from "../model/forward.ts";
+import { taskPool } from "../data/encoding.ts";
 
 /** Figures of one task. */
 export interface TaskEval {
@@ -35,8 +36,20 @@ export function evaluate(
   batchOf: (examples: readonly EncodedSentence[]) => PaddedBatch = padBatch,
 ): EvalMetrics {
   const sums = new Map<string, { loss: number; correct: number; count: number }>();
-  for (let start = 0; start < data.length; start += batchSize) {
-    const padded = batchOf(data.slice(start, start + batchSize));
+  // Batches within one task pool: pairs and single sentences never share a batch.
+  const pools = new Map<string, EncodedSentence[]>();
+  for (const e of data) {
+    const key = taskPool(e);
+    pools.set(key, [...(pools.get(key) ?? []), e]);
+  }
+  const batches = [...pools.values()].flatMap((pool) =>
+    Array.from(
+      { length: Math.ceil(pool.length / batchSize) },
+      (_, i) => pool.slice(i * batchSize, (i + 1) * batchSize),
+    )
+  );
+  for (const examples of batches) {
+    const padded = batchOf(examples);
     const tasks = [
       ...Object.keys(padded.tokenLabels),
       ...Object.keys(padded.sentenceLabels),

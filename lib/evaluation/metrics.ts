@@ -300,3 +300,95 @@ export function unknownWordRecall(
   const finish = (c: { gold: number; found: number }) => ({ ...c, recall: c.found / c.gold });
   return { unknown: finish(counts.unknown), known: finish(counts.known) };
 }
+
+/** Correlations of predicted similarities with gold scores. */
+export interface SimilarityScores {
+  /** Spearman's rank correlation (ties get their average rank). */
+  readonly spearman: number;
+  readonly pearson: number;
+  readonly pairs: number;
+}
+
+/**
+ * Pearson's correlation of two equally long samples (NaN when either is constant).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { pearson } from "./metrics.ts";
+ * assert.equal(pearson([1, 2, 3], [2, 4, 6]), 1);
+ * assert.equal(pearson([1, 2, 3], [3, 2, 1]), -1);
+ * ```
+ */
+export function pearson(x: ArrayLike<number>, y: ArrayLike<number>): number {
+  if (x.length !== y.length) {
+    throw new RangeError(`Cannot correlate ${x.length} with ${y.length} values`);
+  }
+  const n = x.length;
+  let mx = 0, my = 0;
+  for (let i = 0; i < n; i++) {
+    mx += x[i]!;
+    my += y[i]!;
+  }
+  mx /= n;
+  my /= n;
+  let sxy = 0, sxx = 0, syy = 0;
+  for (let i = 0; i < n; i++) {
+    const dx = x[i]! - mx, dy = y[i]! - my;
+    sxy += dx * dy;
+    sxx += dx * dx;
+    syy += dy * dy;
+  }
+  return sxy / Math.sqrt(sxx * syy);
+}
+
+/**
+ * 1-based ranks, ties sharing their average rank (as `scipy.stats.rankdata`).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { ranks } from "./metrics.ts";
+ * assert.deepEqual([...ranks([10, 20, 10, 30])], [1.5, 3, 1.5, 4]);
+ * ```
+ */
+export function ranks(x: ArrayLike<number>): Float64Array {
+  const order = Array.from({ length: x.length }, (_, i) => i).sort((a, b) => x[a]! - x[b]!);
+  const out = new Float64Array(x.length);
+  for (let i = 0; i < order.length;) {
+    let j = i;
+    while (j + 1 < order.length && x[order[j + 1]!] === x[order[i]!]) j++;
+    const rank = (i + j) / 2 + 1;
+    for (let k = i; k <= j; k++) out[order[k]!] = rank;
+    i = j + 1;
+  }
+  return out;
+}
+
+/**
+ * Spearman's rank correlation: Pearson's correlation of the ranks, ties
+ * averaged (as `scipy.stats.spearmanr`, the STS Benchmark's protocol).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { spearman } from "./metrics.ts";
+ * assert.equal(spearman([1, 2, 3, 4], [10, 20, 30, 1000]), 1);
+ * assert.ok(Math.abs(spearman([1, 2, 2, 3], [1, 3, 2, 4]) - 0.9486832980505138) < 1e-12);
+ * ```
+ */
+export function spearman(x: ArrayLike<number>, y: ArrayLike<number>): number {
+  return pearson(ranks(x), ranks(y));
+}
+
+/** Spearman's and Pearson's correlations of predicted and gold similarities. */
+export function similarityScores(
+  gold: ArrayLike<number>,
+  predicted: ArrayLike<number>,
+): SimilarityScores {
+  return {
+    spearman: spearman(predicted, gold),
+    pearson: pearson(predicted, gold),
+    pairs: gold.length,
+  };
+}

@@ -9,8 +9,13 @@ export {
   entityScores,
   type GroupRecall,
   parseConllevalInput,
+  pearson,
   prf,
   type PrfScore,
+  ranks,
+  type SimilarityScores,
+  similarityScores,
+  spearman,
   type UnknownWordRecall,
   unknownWordRecall,
 } from "./metrics.ts";
@@ -19,6 +24,7 @@ export {
   type ScoreCorpora,
   scoreCorpora,
   scoreCorporaParallel,
+  scorePairs,
   scoreTask,
   type TaskScores,
 } from "./score.ts";

@@ -6,16 +6,24 @@
  * @module
  */
 import type { TaskMetric } from "../core/tasks.ts";
-import type { Sentence } from "../data/sentences.ts";
+import { isPairLabel, type Sentence } from "../data/sentences.ts";
 import { UNK_ID } from "../data/tokenizer.ts";
 import type { ModelBundle } from "../model/checkpoint.ts";
 import type { InferencePool } from "../inference/inference_pool.ts";
-import { type InferenceOptions, type Prediction, predictWords } from "../inference/pipeline.ts";
+import {
+  cosineSimilarity,
+  embedWords,
+  type InferenceOptions,
+  type Prediction,
+  predictWords,
+} from "../inference/pipeline.ts";
 import {
   type ClassificationScores,
   classificationScores,
   type EntityScores,
   entityScores,
+  type SimilarityScores,
+  similarityScores,
   type UnknownWordRecall,
   unknownWordRecall,
 } from "./metrics.ts";
@@ -34,6 +42,8 @@ export interface TaskScores {
   readonly unknownWords?: UnknownWordRecall;
   /** Sentence tasks: accuracy, macro-F1, per-label scores, confusion matrix. */
   readonly classes?: ClassificationScores;
+  /** Pair tasks: Spearman and Pearson correlations of the embeddings' cosine with the gold scores. */
+  readonly similarity?: SimilarityScores;
 }
 
 /** Scores per task scored. */
@@ -55,8 +65,21 @@ export function scoreCorpora(
 ): CorpusScores {
   const out: Record<string, TaskScores> = {};
   for (const [sentences, tasks] of byCorpus(corpora)) {
-    const predictions = predictWords(bundle, sentences.map((s) => s.words), options);
-    for (const task of tasks) out[task] = scoreTask(bundle, task, sentences, predictions);
+    const pairs = tasks.filter((t) => isPairTask(bundle, t, sentences));
+    const others = tasks.filter((t) => !isPairTask(bundle, t, sentences));
+    if (others.length > 0) {
+      const predictions = predictWords(bundle, sentences.map((s) => s.words), options);
+      for (const task of others) out[task] = scoreTask(bundle, task, sentences, predictions);
+    }
+    for (const task of pairs) {
+      const { firsts, seconds } = pairsOf(task, sentences);
+      out[task] = scorePairs(
+        task,
+        sentences,
+        embedWords(bundle, firsts, options),
+        embedWords(bundle, seconds, options),
+      );
+    }
   }
   return out;
 }
@@ -67,12 +90,79 @@ export async function scoreCorporaParallel(
   corpora: ScoreCorpora,
   options: InferenceOptions = {},
 ): Promise<CorpusScores> {
+  const bundle = pool.bundle;
   const out: Record<string, TaskScores> = {};
   for (const [sentences, tasks] of byCorpus(corpora)) {
-    const predictions = await pool.predictWords(sentences.map((s) => s.words), options);
-    for (const task of tasks) out[task] = scoreTask(pool.bundle, task, sentences, predictions);
+    const pairs = tasks.filter((t) => isPairTask(bundle, t, sentences));
+    const others = tasks.filter((t) => !isPairTask(bundle, t, sentences));
+    if (others.length > 0) {
+      const predictions = await pool.predictWords(sentences.map((s) => s.words), options);
+      for (const task of others) out[task] = scoreTask(bundle, task, sentences, predictions);
+    }
+    for (const task of pairs) {
+      const { firsts, seconds } = pairsOf(task, sentences);
+      out[task] = scorePairs(
+        task,
+        sentences,
+        await pool.embedWords(firsts, options),
+        await pool.embedWords(seconds, options),
+      );
+    }
   }
   return out;
+}
+
+/**
+ * Scores a pair task: the cosine similarity of each pair's two embeddings
+ * against the gold scores, by Spearman's rank correlation (and Pearson's).
+ */
+export function scorePairs(
+  name: string,
+  sentences: readonly Sentence[],
+  firsts: readonly Float32Array[],
+  seconds: readonly Float32Array[],
+): TaskScores {
+  const gold = sentences.map((s, i) => {
+    const label = s.labels[name];
+    if (!isPairLabel(label)) {
+      throw new RangeError(`Cannot score task "${name}": example ${i} is not a sentence pair`);
+    }
+    return label.score;
+  });
+  const predicted = firsts.map((a, i) => cosineSimilarity(a, seconds[i]!));
+  const similarity = similarityScores(gold, predicted);
+  return { metric: "spearman", score: similarity.spearman, similarity };
+}
+
+function pairsOf(
+  name: string,
+  sentences: readonly Sentence[],
+): { firsts: (readonly string[])[]; seconds: (readonly string[])[] } {
+  const firsts = sentences.map((s) => s.words);
+  const seconds = sentences.map((s, i) => {
+    const label = s.labels[name];
+    if (!isPairLabel(label)) {
+      throw new RangeError(`Cannot score task "${name}": example ${i} is not a sentence pair`);
+    }
+    return label.other;
+  });
+  return { firsts, seconds };
+}
+
+/**
+ * Whether `name` is scored as a pair task: the model's pair task, or sentence
+ * pairs the model has no task for (any model's embeddings can be scored on
+ * similarity pairs, so a model trained without a similarity task too).
+ */
+function isPairTask(bundle: ModelBundle, name: string, sentences: readonly Sentence[]): boolean {
+  const task = bundle.tasks.find((t) => t.name === name);
+  if (task !== undefined) return task.kind === "pair";
+  if (sentences.length > 0 && sentences.every((s) => isPairLabel(s.labels[name]))) return true;
+  throw new RangeError(
+    `Cannot score task "${name}": the model's tasks are ${
+      bundle.tasks.map((t) => t.name).join(", ")
+    }`,
+  );
 }
 
 /** Tasks grouped by corpus: tasks sharing a sentence list are predicted once. */

@@ -33,7 +33,7 @@ import {
 import { DataError } from "../core/errors.ts";
 import { parseSchema } from "../core/schema.ts";
 import { defaultMetric, TASK_METRICS, TASK_NAME, type TaskSpec } from "../core/tasks.ts";
-import { parseConll, parseLabelledSentences, readText } from "../data/readers.ts";
+import { parseConll, parseLabelledSentences, parsePairs, readText } from "../data/readers.ts";
 import { inferTasks, type Sentence } from "../data/sentences.ts";
 import type { ModelBundle } from "../model/checkpoint.ts";
 import type { NamedArrays } from "../model/parameters.ts";
@@ -68,6 +68,19 @@ const SentenceTaskSchema = z.object({
   ...common,
 }).strict();
 
+/** A sentence-pair task read from the STS Benchmark or JSON lines; its test file may be left out. */
+const PairTaskSchema = z.object({
+  kind: z.literal("pair"),
+  format: z.enum(["stsb", "jsonl"]).default("stsb"),
+  /** Scores are divided by this (default 5 for stsb, 1 for jsonl). */
+  scale: z.number().positive().optional(),
+  train: files.train,
+  dev: files.dev,
+  /** Without a test file the task is reported on dev (as the STS Benchmark's public splits allow). */
+  test: files.test.optional(),
+  metric: z.literal("spearman").optional(),
+}).strict();
+
 /** The recipe file format. */
 export const RecipeSchema = z.object({
   description: z.string().optional(),
@@ -83,7 +96,10 @@ export const RecipeSchema = z.object({
   limit: z.number().int().min(1).optional(),
   /** Use at most this many dev and test sentences per task (quick experiments). */
   evalLimit: z.number().int().min(1).optional(),
-  tasks: z.record(z.string(), z.discriminatedUnion("kind", [TokenTaskSchema, SentenceTaskSchema]))
+  tasks: z.record(
+    z.string(),
+    z.discriminatedUnion("kind", [TokenTaskSchema, SentenceTaskSchema, PairTaskSchema]),
+  )
     .superRefine((tasks, ctx) => {
       if (Object.keys(tasks).length === 0) {
         ctx.addIssue({ code: "custom", message: "a recipe needs at least one task" });
@@ -101,7 +117,10 @@ export const RecipeSchema = z.object({
 }).strict();
 
 /** A task entry of a recipe. */
-export type RecipeTask = z.infer<typeof TokenTaskSchema> | z.infer<typeof SentenceTaskSchema>;
+export type RecipeTask =
+  | z.infer<typeof TokenTaskSchema>
+  | z.infer<typeof SentenceTaskSchema>
+  | z.infer<typeof PairTaskSchema>;
 
 /** A recipe file, parsed. */
 export type Recipe = z.infer<typeof RecipeSchema>;
@@ -111,6 +130,7 @@ export interface TaskCorpora {
   readonly spec: TaskSpec;
   readonly train: readonly Sentence[];
   readonly dev: readonly Sentence[];
+  /** Empty when the recipe gives no test file (the task is then reported on dev). */
   readonly test: readonly Sentence[];
 }
 
@@ -144,8 +164,13 @@ export interface RecipeResult {
   readonly tasks: readonly TaskSpec[];
   readonly seeds: readonly SeedResult[];
   readonly summary: {
-    /** Per task: its metric and the test scores' mean and standard deviation over seeds. */
-    readonly tasks: Readonly<Record<string, { readonly metric: string } & MeanStd>>;
+    /**
+     * Per task: its metric and the mean and standard deviation over seeds of its
+     * test score (of the selected epoch's dev score for a task without a test file).
+     */
+    readonly tasks: Readonly<
+      Record<string, { readonly metric: string; readonly split: "test" | "dev" } & MeanStd>
+    >;
     readonly trainSeconds: MeanStd;
   };
 }
@@ -243,11 +268,17 @@ export async function loadRecipeCorpora(recipe: Recipe): Promise<RecipeCorpora> 
         scheme: task.scheme,
         ...(task.labels !== undefined ? { tags: task.labels } : {}),
       })
-      : parseLabelledSentences(await read(path), path, {
+      : task.kind === "sentence"
+      ? parseLabelledSentences(await read(path), path, {
         task: name,
         format: task.format,
         ...(task.labelMap !== undefined ? { labelMap: task.labelMap } : {}),
         ...(task.labels !== undefined ? { labels: task.labels } : {}),
+      })
+      : parsePairs(await read(path), path, {
+        task: name,
+        format: task.format,
+        ...(task.scale !== undefined ? { scale: task.scale } : {}),
       });
   const limit = (s: Sentence[], n: number | undefined) => n === undefined ? s : s.slice(0, n);
   const loaded: Record<
@@ -257,7 +288,7 @@ export async function loadRecipeCorpora(recipe: Recipe): Promise<RecipeCorpora> 
   for (const [name, task] of Object.entries(recipe.tasks)) {
     const train = limit(await load(name, task, task.train), recipe.limit);
     const inferred = inferTasks(train)[0]!;
-    const labels = task.labels ??
+    const labels = task.kind === "pair" ? [] : task.labels ??
       (task.kind === "sentence" && task.labelMap !== undefined
         ? [...new Set(Object.values(task.labelMap))]
         : inferred.labels);
@@ -270,14 +301,17 @@ export async function loadRecipeCorpora(recipe: Recipe): Promise<RecipeCorpora> 
       },
       train,
       dev: limit(await load(name, task, task.dev), recipe.evalLimit),
-      test: limit(await load(name, task, task.test), recipe.evalLimit),
+      test: task.test === undefined
+        ? []
+        : limit(await load(name, task, task.test), recipe.evalLimit),
     };
   }
   // Tasks over the same files share their sentences (labelled for all of them).
   for (const split of ["train", "dev", "test"] as const) {
     const byFile = new Map<string, string[]>();
     for (const [name, task] of Object.entries(recipe.tasks)) {
-      byFile.set(task[split], [...(byFile.get(task[split]) ?? []), name]);
+      const file = task[split];
+      if (file !== undefined) byFile.set(file, [...(byFile.get(file) ?? []), name]);
     }
     for (const names of byFile.values()) {
       if (names.length < 2) continue;
@@ -325,7 +359,9 @@ export async function runRecipe(
   // Each distinct sentence list once (tasks over the same file share theirs).
   const train = [...new Set(Object.values(corpora).map((c) => c.train))].flat();
   const dev = Object.fromEntries(Object.entries(corpora).map(([name, c]) => [name, c.dev]));
-  const test = Object.fromEntries(Object.entries(corpora).map(([name, c]) => [name, c.test]));
+  const test = Object.fromEntries(
+    Object.entries(corpora).filter(([, c]) => c.test.length > 0).map(([name, c]) => [name, c.test]),
+  );
   for (const seed of recipe.seeds) {
     const config = recipeConfig(recipe, seed);
     let best: { score: number; epoch: number; dev: CorpusScores; weights: NamedArrays } | undefined;
@@ -380,10 +416,14 @@ export async function runRecipe(
     tasks,
     seeds: results,
     summary: {
-      tasks: Object.fromEntries(tasks.map((t) => [t.name, {
-        metric: t.metric,
-        ...meanStd(results.map((r) => r.test[t.name]!.score)),
-      }])),
+      tasks: Object.fromEntries(tasks.map((t) => {
+        const split = test[t.name] === undefined ? "dev" : "test";
+        return [t.name, {
+          metric: t.metric,
+          split,
+          ...meanStd(results.map((r) => r[split][t.name]?.score ?? NaN)),
+        }];
+      })),
       trainSeconds: meanStd(results.map((r) => r.trainSeconds)),
     },
   };

@@ -113,14 +113,22 @@ export class InferencePool {
   }
 
   /** Like `embed`, on the pool's workers. */
-  async embed(
+  embed(
     texts: readonly string[],
     options: InferenceOptions & { readonly normalize?: boolean } = {},
   ): Promise<Float32Array[]> {
+    return this.embedWords(texts.map(splitWords), options);
+  }
+
+  /** Like `embedWords`, on the pool's workers. */
+  async embedWords(
+    sentences: readonly (readonly string[])[],
+    options: InferenceOptions & { readonly normalize?: boolean } = {},
+  ): Promise<Float32Array[]> {
     const hidden = this.bundle.config.model.hiddenSize;
-    const batches = chunks(texts, options.batchSize ?? 64);
+    const batches = chunks(sentences, options.batchSize ?? 64);
     const results = await this.#queue(batches, async (worker, batch) => {
-      const padded = padBatch(encodeWordLists(this.bundle, batch.map(splitWords)));
+      const padded = padBatch(encodeWordLists(this.bundle, batch));
       const reply = await this.#ask(worker, {
         type: "embed",
         batch: padded,

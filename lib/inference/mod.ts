@@ -6,6 +6,7 @@ export {
   cosineSimilarity,
   decodeBatch,
   embed,
+  embedWords,
   encodeWordLists,
   type Entity,
   inBatches,

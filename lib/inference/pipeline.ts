@@ -221,9 +221,18 @@ export function embed(
   texts: readonly string[],
   options: InferenceOptions & { readonly normalize?: boolean } = {},
 ): Float32Array[] {
+  return embedWords(bundle, texts.map(splitWords), options);
+}
+
+/** Like {@linkcode embed}, for sentences already split into words. */
+export function embedWords(
+  bundle: ModelBundle,
+  sentences: readonly (readonly string[])[],
+  options: InferenceOptions & { readonly normalize?: boolean } = {},
+): Float32Array[] {
   const hidden = bundle.config.model.hiddenSize;
-  return inBatches(texts, options.batchSize, (batch) => {
-    const padded = padBatch(encodeWordLists(bundle, batch.map(splitWords)));
+  return inBatches(sentences, options.batchSize, (batch) => {
+    const padded = padBatch(encodeWordLists(bundle, batch));
     const values = embedPadded(bundle.model, padded, options.normalize ?? false);
     return batch.map((_, i) => values.slice(i * hidden, (i + 1) * hidden));
   });

@@ -8,6 +8,7 @@
 import {
   bucketBatches,
   type EncodedSentence,
+  exampleLength,
   padBatch,
   type PaddedBatch,
   wordDropout,
@@ -17,7 +18,10 @@ import type { MultiTaskModel } from "../model/model.ts";
 import type { StepRunner } from "./trainer.ts";
 import { deriveSeed, mulberry32, shuffled } from "../core/random.ts";
 import type { StepMetrics } from "./trainer.ts";
-import type { TaskSampling } from "../core/config.ts";
+import type { TaskSampling, TrainConfig } from "../core/config.ts";
+
+/** Batches per task of `balanced` sampling (see `TrainConfig.balancedSteps`). */
+type BalancedSteps = TrainConfig["balancedSteps"];
 import { TrainingError } from "../core/errors.ts";
 
 /** Summary of one epoch. */
@@ -67,41 +71,18 @@ export interface FitOptions {
   readonly onEpochEnd?: (record: EpochRecord) => void | Promise<void>;
   /** Called before every epoch, e.g. to unfreeze layers. */
   readonly beforeEpoch?: (epoch: number) => void | Promise<void>;
-  /** Task pool of each sentence (see {@linkcode taskPool}); batches never mix pools. */
+  /** Task pool of each sentence (see `taskPool` of data/encoding.ts); batches never mix pools. */
   readonly pools?: readonly string[];
   /** How pools are mixed. @default "proportional" */
   readonly sampling?: TaskSampling;
   /** @default 2 */
   readonly temperature?: number;
+  /** Batches per task of `balanced` sampling. @default "smallest" */
+  readonly balancedSteps?: BalancedSteps;
   /** Probability of replacing a training word id by `[UNK]` (see `wordDropout`). @default 0 */
   readonly wordDropout?: number;
   /** Builds a batch from its examples. @default padBatch */
   readonly batchOf?: (examples: readonly EncodedSentence[]) => PaddedBatch;
-}
-
-/**
- * The task pool of a sentence: the tasks it is labelled for, sorted and joined
- * by `+` (batches are built within a pool, so a batch's sentences carry the same tasks).
- *
- * @example
- * ```ts
- * import assert from "node:assert/strict";
- * import { taskPool } from "./fit.ts";
- * assert.equal(taskPool({ tokenLabels: { pos: new Int32Array(1), ner: new Int32Array(1) }, sentenceLabels: {} }), "ner+pos");
- * ```
- */
-export function taskPool(
-  sentence: {
-    tokenLabels: Readonly<Record<string, unknown>>;
-    sentenceLabels: Readonly<Record<string, unknown>>;
-    pairScores?: Readonly<Record<string, unknown>>;
-  },
-): string {
-  return [
-    ...Object.keys(sentence.tokenLabels),
-    ...Object.keys(sentence.sentenceLabels),
-    ...Object.keys(sentence.pairScores ?? {}),
-  ].sort().join("+");
 }
 
 /**
@@ -117,7 +98,7 @@ export async function fit(
   options: FitOptions,
 ): Promise<EpochRecord[]> {
   const history: EpochRecord[] = [];
-  const lengths = data.map((s) => s.tokenIds.length);
+  const lengths = data.map(exampleLength);
   const batchOf = options.batchOf ?? padBatch;
   for (let epoch = options.startEpoch ?? 1; epoch <= options.epochs; epoch++) {
     const batches = epochBatches(
@@ -128,6 +109,7 @@ export async function fit(
         ...(options.pools !== undefined ? { pools: options.pools } : {}),
         ...(options.sampling !== undefined ? { sampling: options.sampling } : {}),
         ...(options.temperature !== undefined ? { temperature: options.temperature } : {}),
+        ...(options.balancedSteps !== undefined ? { balancedSteps: options.balancedSteps } : {}),
       },
     );
     await options.beforeEpoch?.(epoch);
@@ -199,8 +181,8 @@ export interface EpochBatchOptions {
   readonly sampling?: TaskSampling;
   /** @default 2 */
   readonly temperature?: number;
-  /** Probability of replacing a training word id by `[UNK]` (see `wordDropout`). @default 0 */
-  readonly wordDropout?: number;
+  /** Batches per pool of `balanced` sampling. @default "smallest" */
+  readonly balancedSteps?: BalancedSteps;
 }
 
 /**
@@ -211,11 +193,12 @@ export interface EpochBatchOptions {
  * 2. `temperature`: as many batches as (1), each from a pool drawn with
  *    probability ∝ (pool size)^(1/T), cycling through that pool's batches;
  * 3. `round-robin`: as many batches as (1), pools in turn, cycling;
- * 4. `balanced`: from every pool as many batches as the smallest pool has, pools
- *    in turn, so each task gets the same number of steps; a larger pool gives
- *    a different random part of its batches each epoch (e.g. 67k SST-2 phrases
- *    beside 14k CoNLL sentences: every epoch is one pass over CoNLL and as
- *    many phrase batches).
+ * 4. `balanced`: from every pool as many batches as the smallest pool has (or
+ *    the median or largest pool, by `balancedSteps`), pools in turn, so each
+ *    task gets the same number of steps; a larger pool gives a different random
+ *    part of its batches each epoch, a smaller one cycles (e.g. 67k SST-2
+ *    phrases beside 14k CoNLL sentences: every epoch is one pass over CoNLL and
+ *    as many phrase batches).
  *
  * @returns lists of sentence indices
  *
@@ -230,6 +213,8 @@ export interface EpochBatchOptions {
  * assert.deepEqual(rr.map((b) => pools[b[0]!]), ["ner", "sentiment", "ner"]);
  * const balanced = epochBatches(lengths, 2, 7, { pools, sampling: "balanced" });
  * assert.deepEqual(balanced.map((b) => pools[b[0]!]), ["ner", "sentiment"]);
+ * const largest = epochBatches(lengths, 2, 7, { pools, sampling: "balanced", balancedSteps: "largest" });
+ * assert.deepEqual(largest.map((b) => pools[b[0]!]), ["ner", "sentiment", "ner", "sentiment"]);
  * ```
  */
 export function epochBatches(
@@ -256,8 +241,13 @@ export function epochBatches(
     return Array.from({ length: total }, (_, k) => take(k % ids.length));
   }
   if (sampling === "balanced") {
-    const smallest = Math.min(...perPool.map((b) => b.length));
-    return Array.from({ length: smallest * ids.length }, (_, k) => take(k % ids.length));
+    const sizes = perPool.map((b) => b.length).sort((a, b) => a - b);
+    const steps = options.balancedSteps === "largest"
+      ? sizes.at(-1)!
+      : options.balancedSteps === "median"
+      ? sizes[Math.floor((sizes.length - 1) / 2)]!
+      : sizes[0]!;
+    return Array.from({ length: steps * ids.length }, (_, k) => take(k % ids.length));
   }
   const exponent = 1 / (options.temperature ?? 2);
   const weights = perPool.map((b) => b.reduce((n, batch) => n + batch.length, 0) ** exponent);

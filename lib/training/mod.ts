@@ -39,7 +39,6 @@ export {
   fit,
   type FitOptions,
   type StepProgress,
-  taskPool,
 } from "./fit.ts";
 export { type ParallelOptions, ParallelTrainer } from "./parallel.ts";
 export {

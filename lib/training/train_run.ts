@@ -8,10 +8,10 @@ import type { Config } from "../core/config.ts";
 import { loadModel, type ModelBundle, saveModel, type TrainedTask } from "../model/checkpoint.ts";
 import { loadTrainingState, savedTraining, type TrainingState } from "./training_state.ts";
 import type { Sentence } from "../data/sentences.ts";
-import { encodeSentence } from "../data/encoding.ts";
+import { encodeSentence, exampleLength, taskPool } from "../data/encoding.ts";
 import { inferTasks } from "../data/sentences.ts";
 import { isChunkTagSet, type TaskSpec, validateTasks } from "../core/tasks.ts";
-import { epochBatches, type EpochRecord, fit, type StepProgress, taskPool } from "./fit.ts";
+import { epochBatches, type EpochRecord, fit, type StepProgress } from "./fit.ts";
 import { tagTransitions } from "../data/tag_transitions.ts";
 import * as tf from "@tensorflow/tfjs";
 import type { ModelConfig } from "../core/config.ts";
@@ -307,10 +307,10 @@ async function run(
     pools,
     sampling: config.train.taskSampling,
     temperature: config.train.samplingTemperature,
+    balancedSteps: config.train.balancedSteps,
   };
   const stepsPerEpoch =
-    epochBatches(trainSet.map((s) => s.tokenIds.length), config.train.batchSize, 0, sampling)
-      .length;
+    epochBatches(trainSet.map(exampleLength), config.train.batchSize, 0, sampling).length;
   const totalSteps = Math.max(1, stepsPerEpoch * config.train.epochs);
   const numLayers = config.model.numLayers;
   const trainableAt = (epoch: number) => {
