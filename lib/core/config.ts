@@ -132,9 +132,9 @@ export const TrainConfigSchema = z.object({
   taskSampling: z.enum(["proportional", "temperature", "round-robin", "balanced"]),
   /**
    * Batches per task per epoch of `balanced` sampling: as many as the `smallest`
-   * task has, the `median` task (the lower one of two middle ones), or the
-   * `largest`; a task with fewer batches cycles through them again, one with
-   * more gives a different random part of them each epoch. @default "smallest"
+   * task has, or at most as many as the `median` task (the lower one of two
+   * middle ones) or the `largest` has; a task with more batches gives a
+   * different random part of them each epoch. @default "smallest"
    */
   balancedSteps: z.enum(["smallest", "median", "largest"]),
   /** T of temperature sampling (1 = proportional, large = uniform). @default 2 */

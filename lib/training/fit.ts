@@ -193,12 +193,13 @@ export interface EpochBatchOptions {
  * 2. `temperature`: as many batches as (1), each from a pool drawn with
  *    probability ∝ (pool size)^(1/T), cycling through that pool's batches;
  * 3. `round-robin`: as many batches as (1), pools in turn, cycling;
- * 4. `balanced`: from every pool as many batches as the smallest pool has (or
- *    the median or largest pool, by `balancedSteps`), pools in turn, so each
- *    task gets the same number of steps; a larger pool gives a different random
- *    part of its batches each epoch, a smaller one cycles (e.g. 67k SST-2
- *    phrases beside 14k CoNLL sentences: every epoch is one pass over CoNLL and
- *    as many phrase batches).
+ * 4. `balanced`: from every pool as many batches as the smallest pool has (or,
+ *    by `balancedSteps`, at most as many as the median or the largest pool
+ *    has), spread evenly over the epoch, so tasks get equal numbers of steps; a
+ *    larger pool gives a different random part of its batches each epoch (e.g.
+ *    67k SST-2 phrases beside 14k CoNLL sentences: every epoch is one pass over
+ *    CoNLL and as many phrase batches, alternating; with 5.7k STSb pairs beside
+ *    them and `median`, also one pass over STSb, every fifth batch or so).
  *
  * @returns lists of sentence indices
  *
@@ -214,7 +215,7 @@ export interface EpochBatchOptions {
  * const balanced = epochBatches(lengths, 2, 7, { pools, sampling: "balanced" });
  * assert.deepEqual(balanced.map((b) => pools[b[0]!]), ["ner", "sentiment"]);
  * const largest = epochBatches(lengths, 2, 7, { pools, sampling: "balanced", balancedSteps: "largest" });
- * assert.deepEqual(largest.map((b) => pools[b[0]!]), ["ner", "sentiment", "ner", "sentiment"]);
+ * assert.deepEqual(largest.map((b) => pools[b[0]!]), ["ner", "sentiment", "ner"]);
  * ```
  */
 export function epochBatches(
@@ -242,12 +243,17 @@ export function epochBatches(
   }
   if (sampling === "balanced") {
     const sizes = perPool.map((b) => b.length).sort((a, b) => a - b);
-    const steps = options.balancedSteps === "largest"
+    const target = options.balancedSteps === "largest"
       ? sizes.at(-1)!
       : options.balancedSteps === "median"
       ? sizes[Math.floor((sizes.length - 1) / 2)]!
       : sizes[0]!;
-    return Array.from({ length: steps * ids.length }, (_, k) => take(k % ids.length));
+    // Pool p's k-th of n batches sits at (k + 1/2) / n of the epoch: evenly spread.
+    const slots = perPool.flatMap((batches, p) => {
+      const n = Math.min(batches.length, target);
+      return Array.from({ length: n }, (_, k) => ({ at: (k + 0.5) / n, p, batch: batches[k]! }));
+    });
+    return slots.sort((a, b) => a.at - b.at || a.p - b.p).map((s) => s.batch);
   }
   const exponent = 1 / (options.temperature ?? 2);
   const weights = perPool.map((b) => b.reduce((n, batch) => n + batch.length, 0) ** exponent);
