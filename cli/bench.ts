@@ -10,13 +10,14 @@ import { backendInfo } from "../lib/backend/mod.ts";
 import { disposeBatch, SPECIAL_TOKENS, WordTokenizer } from "../lib/data/mod.ts";
 import { MultiTaskModel } from "../lib/model/mod.ts";
 import { InferencePool, predictWords } from "../lib/inference/mod.ts";
-import { ParallelTrainer, Trainer } from "../lib/training/mod.ts";
+import { ParallelTrainer, type StepTiming, Trainer } from "../lib/training/mod.ts";
 import {
   BENCH_TASKS,
   fixedLengthBatch,
   fixedLengthPadded,
   matmulGflops,
   median,
+  medianTiming,
   percentile,
   syntheticSentences,
   timeCalls,
@@ -31,11 +32,13 @@ const USAGE = `Usage: deno task bench [options]
   --config NAME    reference (the peer's model: vocab 8000, hidden 128, FFN 512, batch 32) | default | tiny
   --steps N        timed training steps (default 20); inference uses 2N
   --warmup N       untimed steps first (default 3)
-  --workers N      training replicas and inference workers, one Deno Worker each (default 1)
+  --workers N      training replicas and inference workers, one Deno Worker each (default 1);
+                   one worker is timed too, for the speed-up and the serial part
   --vocab N        vocabulary size, i.e. rows of the word embedding table (default: the preset's)
   --seq-len N      padded sentence length (default: the preset's maxLength; real CoNLL
                    batches are ≈ 16)
-  --batch N        sentences per training batch (default: the preset's)
+  --batch N        sentences per training batch, the global batch cut across the
+                   workers (default: the preset's)
   --embedding-updates MODE  dense | lazy: how the embedding tables are updated (default lazy)
   --freeze LIST    also time steps with these parameters frozen (e.g. backbone),
                    interleaved with unfrozen steps, and print the ratio
@@ -99,14 +102,22 @@ export async function run(args: string[]): Promise<void> {
 
   const model = new MultiTaskModel(config.model, dims, config.seed);
   const trainer = new Trainer(model, { train: config.train, seed: config.seed });
-  const runner = workers > 1
-    ? await ParallelTrainer.create(model, config, { replicas: workers })
-    : trainer;
   const trainBatches = [0, 1, 2, 3].map((i) =>
     fixedLengthPadded(syntheticSentences(batchSize, seqLen, dims, 100 + i), seqLen)
   );
-  const stepMs = await timeTrainSteps(runner, trainBatches, steps, warmup);
-  if (runner instanceof ParallelTrainer) runner.close();
+  // One worker (this thread) always; with --workers W > 1 the sharded
+  // data-parallel trainer too, in the same run, so the speed-up is a ratio.
+  const one = await timeTrainSteps(trainer, trainBatches, steps, warmup);
+  let many: Awaited<ReturnType<typeof timeTrainSteps>> | undefined;
+  if (workers > 1) {
+    const runner = await ParallelTrainer.create(model, config, { replicas: workers });
+    try {
+      many = await timeTrainSteps(runner, trainBatches, steps, warmup);
+    } finally {
+      runner.close();
+    }
+  }
+  const stepMs = (many ?? one).times;
   sampleMemory();
   // Inference through the prediction pipeline (encoding, forward, decoding), on this thread
   // and, with several workers, on an InferencePool that hands each worker whole batches.
@@ -160,6 +171,14 @@ export async function run(args: string[]): Promise<void> {
 
   const info = backendInfo();
   const stepMedian = median(stepMs);
+  const oneWorkerMedian = median(one.times);
+  // What does not shrink with W (Amdahl): the step's time above a perfect 1/W of one worker's.
+  const serialMs = stepMedian - oneWorkerMedian / workers;
+  const breakdown = medianTiming((many ?? one).timings);
+  const roundTiming = (t: StepTiming | undefined) =>
+    t === undefined
+      ? undefined
+      : Object.fromEntries(Object.entries(t).map(([k, v]) => [k.replace(/Ms$/, ""), round(v)]));
   const tokensPerSecond = (batchSize * seqLen) / (stepMedian / 1000);
   const flopsPerToken = trainingFlopsPerToken(config.model, seqLen, dims);
   const achievedGflops = (flopsPerToken * tokensPerSecond) / 1e9;
@@ -203,8 +222,15 @@ export async function run(args: string[]): Promise<void> {
     vocab: dims.vocabSize,
     embeddingUpdates,
     batch: batchSize,
+    perWorkerBatch: Math.ceil(batchSize / workers),
     seqLen,
     trainStepMsMedian: round(stepMedian),
+    oneWorkerStepMsMedian: round(oneWorkerMedian),
+    speedupOverOneWorker: round(oneWorkerMedian / stepMedian),
+    stepBreakdownMs: roundTiming(breakdown),
+    oneWorkerStepBreakdownMs: roundTiming(medianTiming(one.timings)),
+    serialMs: round(serialMs),
+    serialFractionOfOneWorkerStep: Math.round((serialMs / oneWorkerMedian) * 1000) / 1000,
     trainTokensPerSecond: Math.round(tokensPerSecond),
     inferBatch,
     inferSentencesPerSecond: Math.round(inferBatch / (median(poolInferMs ?? inferMs) / 1000)),
@@ -229,6 +255,17 @@ export async function run(args: string[]): Promise<void> {
         workers === 1 ? "" : "s"
       })`,
     );
+    if (workers > 1) {
+      const b = result.stepBreakdownMs!;
+      console.log(
+        `scaling    ${result.speedupOverOneWorker}× one worker (${result.oneWorkerStepMsMedian} ms/step, batch ${batchSize}; ${result.perWorkerBatch} per worker); serial part ${result.serialMs} ms = ${
+          (100 * result.serialFractionOfOneWorkerStep).toFixed(1)
+        } % of a one-worker step`,
+      );
+      console.log(
+        `step       compute ${b.compute} ms, reduce ${b.reduce}, optimizer ${b.optimizer}, gather ${b.gather}, wait ${b.wait}, coordination ${b.coordination} (median per replica)`,
+      );
+    }
     console.log(
       `inference  ${result.inferSentencesPerSecond} sentences/s (batch ${inferBatch}${
         workers > 1

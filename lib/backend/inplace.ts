@@ -8,6 +8,10 @@
  * its own arrays to `dataSync` callers) fall back to `tensorScatterUpdate` +
  * `assign`, which copies the table.
  *
+ * Only for tables read by `gather`: tfjs-wasm caches the weights of a matmul
+ * packed for XNNPACK per tensor, so a matmul weight written in place keeps
+ * computing with its old values (replace it with `assign` instead).
+ *
  * This touches backend internals, which is why tfjs is pinned exactly.
  * @module
  */

@@ -16,7 +16,7 @@ import {
 import type { ModelDims, MultiTaskModel } from "../model/model.ts";
 import { mulberry32 } from "../core/random.ts";
 import { CaseFeature, CLS_ID } from "../data/tokenizer.ts";
-import type { StepRunner } from "../training/trainer.ts";
+import type { StepRunner, StepTiming } from "../training/trainer.ts";
 
 /** The tasks of the peer's model: NER with 9 tags and 2-class sentiment. */
 export const BENCH_TASKS = [
@@ -114,20 +114,41 @@ export function timeCalls(fn: (i: number) => void, steps: number, warmup: number
   return times;
 }
 
-/** Milliseconds per training step over rotating batches (single or data-parallel trainer). */
+/**
+ * Milliseconds per training step over rotating batches (single or data-parallel
+ * trainer), with each step's breakdown where the trainer reports one.
+ */
 export async function timeTrainSteps(
   trainer: StepRunner,
   batches: readonly PaddedBatch[],
   steps: number,
   warmup: number,
-): Promise<number[]> {
+): Promise<{ times: number[]; timings: StepTiming[] }> {
   const times: number[] = [];
+  const timings: StepTiming[] = [];
   for (let i = 0; i < warmup + steps; i++) {
     const started = performance.now();
-    await trainer.trainPadded(batches[i % batches.length]!);
-    if (i >= warmup) times.push(performance.now() - started);
+    const metrics = await trainer.trainPadded(batches[i % batches.length]!);
+    if (i >= warmup) {
+      times.push(performance.now() - started);
+      if (metrics.timing !== undefined) timings.push(metrics.timing);
+    }
   }
-  return times;
+  return { times, timings };
+}
+
+/** The median of each phase of step breakdowns. */
+export function medianTiming(timings: readonly StepTiming[]): StepTiming | undefined {
+  if (timings.length === 0) return undefined;
+  const of = (key: keyof StepTiming) => median(timings.map((t) => t[key]));
+  return {
+    computeMs: of("computeMs"),
+    reduceMs: of("reduceMs"),
+    optimizerMs: of("optimizerMs"),
+    gatherMs: of("gatherMs"),
+    waitMs: of("waitMs"),
+    coordinationMs: of("coordinationMs"),
+  };
 }
 
 /** Milliseconds per inference pass (both heads, results read back to JS). */

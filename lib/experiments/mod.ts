@@ -27,6 +27,7 @@ export {
   fixedLengthPadded,
   matmulGflops,
   median,
+  medianTiming,
   percentile,
   syntheticSentences,
   timeCalls,

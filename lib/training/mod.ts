@@ -5,9 +5,11 @@
 export {
   batchTasks,
   logVarianceName,
+  type ReplicaUpdate,
   type StepMetrics,
   type StepOptions,
   type StepRunner,
+  type StepTiming,
   type TaskStepMetrics,
   Trainer,
   type TrainerOptions,
@@ -41,6 +43,15 @@ export {
   type StepProgress,
 } from "./fit.ts";
 export { type ParallelOptions, ParallelTrainer } from "./parallel.ts";
+export {
+  adamSegment,
+  type AdamStep,
+  type FlatLayout,
+  flatLayout,
+  type FlatState,
+  type GradientEntry,
+  shardRange,
+} from "./sharded.ts";
 export {
   MASK_PROBABILITY,
   maskBatch,

@@ -143,6 +143,14 @@ export class Adam {
     });
   }
 
+  /**
+   * Counts an update applied elsewhere (the sharded optimizer keeps the moments
+   * in shared memory); returns the new 1-based update count.
+   */
+  countStep(): number {
+    return ++this.#step;
+  }
+
   /** A copy of the state. */
   getState(): AdamState {
     return {

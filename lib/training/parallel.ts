@@ -5,10 +5,13 @@
  *
  * Each step, the batch is cut into one slice per replica; every replica computes
  * its losses normalised by the whole batch's label counts, so the sum of the
- * replicas' gradients is exactly the full-batch gradient. Gradients are summed
- * through a SharedArrayBuffer in a fixed order, and every replica applies the
- * same clipped Adam update, so replicas stay identical and a run is deterministic
- * for a given seed and replica count.
+ * replicas' gradients is exactly the full-batch gradient. The update is the
+ * sharded optimizer of `sharded.ts`: parameters and Adam moments live once in
+ * shared memory, each replica sums and updates its own 1/W of the step's
+ * gradient (by size) and copies the result into its tensors, synchronised by
+ * barriers the replicas run themselves. A run is deterministic for a given seed
+ * and replica count; weights and optimizer state are read from the shared
+ * memory between steps, without asking the workers.
  * @module
  */
 import type { Config } from "../core/config.ts";
@@ -20,7 +23,8 @@ import type { BackendName } from "../backend/backend.ts";
 import type { NamedArrays } from "../model/parameters.ts";
 import * as tf from "@tensorflow/tfjs";
 import { learningRateAt } from "./schedule.ts";
-import type { StepMetrics, StepRunner } from "./trainer.ts";
+import { allocateShared, type FlatLayout, flatLayout, type ShardedBuffers } from "./sharded.ts";
+import { logVarianceName, type StepMetrics, type StepRunner, type StepTiming } from "./trainer.ts";
 import type { ToWorker } from "./_parallel_worker.ts";
 import { askWorker } from "../backend/ask_worker.ts";
 
@@ -43,9 +47,6 @@ export interface ParallelOptions {
 type FromWorker =
   | { type: "ready" | "ok" }
   | { type: "stepped"; metrics: StepMetrics }
-  | { type: "weights"; weights: NamedArrays }
-  | { type: "lossState"; state: Record<string, number> }
-  | { type: "optimizerState"; state: AdamState }
   | { type: "error"; message: string };
 
 /**
@@ -59,6 +60,8 @@ export class ParallelTrainer implements StepRunner {
   readonly #config: Config;
   readonly #workers: Worker[];
   readonly #rate: (step: number) => number;
+  readonly #layout: FlatLayout;
+  readonly #buffers: ShardedBuffers;
   #step: number;
   #trainable: Set<string>;
 
@@ -69,6 +72,8 @@ export class ParallelTrainer implements StepRunner {
     step: number,
     rate: (step: number) => number,
     trainable: readonly string[],
+    layout: FlatLayout,
+    buffers: ShardedBuffers,
   ) {
     this.model = model;
     this.#config = config;
@@ -77,6 +82,8 @@ export class ParallelTrainer implements StepRunner {
     this.#step = step;
     this.#rate = rate;
     this.#trainable = new Set(trainable);
+    this.#layout = layout;
+    this.#buffers = buffers;
   }
 
   /** Starts the workers, copies the model's weights into each, and waits until they are ready. */
@@ -89,20 +96,47 @@ export class ParallelTrainer implements StepRunner {
       throw new RangeError(`Cannot start data-parallel training: replicas must be >= 1`);
     }
     const trainable = [...(options.trainable ?? model.parameters.names())];
-    // Room for every parameter (the trainable set may grow when unfreezing) and two loss weights.
-    const total = model.countParameters() + 2;
-    const gradients = new SharedArrayBuffer(2 * options.replicas * total * 4);
-    const barrier = new SharedArrayBuffer(8);
-    const weights = model.parameters.read();
+    // The shared layout: every parameter (the trainable set may grow when
+    // unfreezing), then the learned loss weights of uncertainty weighting.
+    const losses = config.train.taskWeighting === "uncertainty"
+      ? [...model.heads.keys()].map((task) => [logVarianceName(task), []] as [string, number[]])
+      : [];
+    const entries: [string, number[]][] = [
+      ...model.parameters.entries().map(([name, v]) => [name, [...v.shape]] as [string, number[]]),
+      ...losses,
+    ];
+    const layout = flatLayout(entries);
+    const buffers = allocateShared(layout, options.replicas, layout.total);
+    const params = new Float32Array(buffers.params);
+    for (const [name, { values }] of Object.entries(model.parameters.read())) {
+      params.set(values, layout.offsets[layout.index.get(name)!]);
+    }
+    for (const [name] of losses) {
+      params[layout.offsets[layout.index.get(name)!]!] = options.lossState?.[name] ?? 0;
+    }
+    if (options.optimizerState !== undefined) {
+      const [m, v] = [new Float32Array(buffers.m), new Float32Array(buffers.v)];
+      const hasState = new Int32Array(buffers.hasState);
+      for (const [key, { values }] of Object.entries(options.optimizerState.moments)) {
+        const name = key.slice(0, -2);
+        const i = layout.index.get(name);
+        if (i === undefined || values.length !== layout.sizes[i]) {
+          throw new RangeError(`Cannot resume the optimizer: ${key} does not fit the model`);
+        }
+        (key.endsWith("/m") ? m : v).set(values, layout.offsets[i]);
+        hasState[i] = 1;
+      }
+    }
     const workers = Array.from(
       { length: options.replicas },
       () => new Worker(new URL("./_parallel_worker.ts", import.meta.url).href, { type: "module" }),
     );
+    const step = options.optimizerState?.step ?? 0;
     const trainer = new ParallelTrainer(
       model,
       config,
       workers,
-      options.optimizerState?.step ?? 0,
+      step,
       options.learningRate ?? ((step) =>
         learningRateAt(config.train.schedule, step, {
           learningRate: config.train.learningRate,
@@ -111,6 +145,8 @@ export class ParallelTrainer implements StepRunner {
           warmupSteps: config.train.warmupSteps,
         })),
       trainable,
+      layout,
+      buffers,
     );
     try {
       await trainer.#all((replica) => ({
@@ -122,17 +158,10 @@ export class ParallelTrainer implements StepRunner {
         replicas: options.replicas,
         trainable,
         totalSteps: options.totalSteps ?? 0,
-        slotSize: total,
-        weights,
-        gradients,
-        barrier,
+        step,
+        layout: entries,
+        buffers,
       }));
-      if (options.optimizerState !== undefined) {
-        await trainer.#all(() => ({ type: "setOptimizerState", state: options.optimizerState! }));
-      }
-      if (options.lossState !== undefined) {
-        await trainer.#all(() => ({ type: "setLossState", state: options.lossState! }));
-      }
     } catch (error) {
       trainer.close();
       throw error;
@@ -154,14 +183,18 @@ export class ParallelTrainer implements StepRunner {
     this.#trainable = new Set(names);
   }
 
-  /** Replica 0's learned loss weights. */
-  async lossState(): Promise<Record<string, number>> {
-    const reply = await this.#ask(0, { type: "getLossState" });
-    return (reply as { state: Record<string, number> }).state;
+  /** The learned loss weights, from the shared memory. */
+  lossState(): Record<string, number> {
+    const params = new Float32Array(this.#buffers.params);
+    return Object.fromEntries(
+      this.#layout.names.filter((n) => n.startsWith("loss/"))
+        .map((n) => [n, params[this.#layout.offsets[this.#layout.index.get(n)!]!]!]),
+    );
   }
 
   /** Splits the batch by sentences into one slice per replica and runs one step on all. */
   async trainPadded(batch: PaddedBatch): Promise<StepMetrics> {
+    const started = performance.now();
     const slices = splitBatch(batch, this.replicas);
     const denominators = labelCounts(batch);
     // Lazy embedding updates: every replica differentiates the rows the whole batch reads.
@@ -177,10 +210,28 @@ export class ParallelTrainer implements StepRunner {
       denominators,
       rows,
     }));
+    const wall = performance.now() - started;
     this.#step++;
     const parts = replies.map((r) => (r as { metrics: StepMetrics }).metrics);
     const first = parts[0]!;
+    const mean = (key: keyof StepTiming) =>
+      parts.reduce((n, p) => n + (p.timing?.[key] ?? 0), 0) / parts.length;
+    const busy = Math.max(
+      ...parts.map((p) =>
+        (p.timing?.computeMs ?? 0) + (p.timing?.reduceMs ?? 0) + (p.timing?.optimizerMs ?? 0) +
+        (p.timing?.gatherMs ?? 0) + (p.timing?.waitMs ?? 0)
+      ),
+    );
+    const timing: StepTiming = {
+      computeMs: mean("computeMs"),
+      reduceMs: mean("reduceMs"),
+      optimizerMs: mean("optimizerMs"),
+      gatherMs: mean("gatherMs"),
+      waitMs: mean("waitMs"),
+      coordinationMs: Math.max(0, wall - busy),
+    };
     return {
+      timing,
       loss: parts.reduce((n, m) => n + m.loss, 0),
       tasks: Object.fromEntries(
         Object.entries(first.tasks).map(([task, m]) => [task, {
@@ -195,16 +246,35 @@ export class ParallelTrainer implements StepRunner {
     };
   }
 
-  /** Copies replica 0's weights (all replicas are identical) into the main-thread model. */
-  async syncModel(): Promise<void> {
-    const reply = await this.#ask(0, { type: "getWeights" });
-    this.model.parameters.assign((reply as { weights: NamedArrays }).weights, "replica 0");
+  /** Copies the trained weights from the shared memory into the main-thread model. */
+  syncModel(): Promise<void> {
+    const params = new Float32Array(this.#buffers.params);
+    const weights: Record<string, NamedArrays[string]> = {};
+    for (const name of this.model.parameters.names()) {
+      const i = this.#layout.index.get(name)!;
+      const at = this.#layout.offsets[i]!;
+      weights[name] = {
+        shape: [...this.#layout.shapes[i]!],
+        values: params.slice(at, at + this.#layout.sizes[i]!),
+      };
+    }
+    this.model.parameters.assign(weights, "the shared weights");
+    return Promise.resolve();
   }
 
-  /** Replica 0's optimizer state. */
-  async optimizerState(): Promise<AdamState> {
-    const reply = await this.#ask(0, { type: "getOptimizerState" });
-    return (reply as { state: AdamState }).state;
+  /** The optimizer state (moments of every parameter updated so far), from the shared memory. */
+  optimizerState(): Promise<AdamState> {
+    const [m, v] = [new Float32Array(this.#buffers.m), new Float32Array(this.#buffers.v)];
+    const hasState = new Int32Array(this.#buffers.hasState);
+    const moments: Record<string, NamedArrays[string]> = {};
+    this.#layout.names.forEach((name, i) => {
+      if (hasState[i] !== 1) return;
+      const at = this.#layout.offsets[i]!, end = at + this.#layout.sizes[i]!;
+      const shape = [...this.#layout.shapes[i]!];
+      moments[`${name}/m`] = { shape, values: m.slice(at, end) };
+      moments[`${name}/v`] = { shape, values: v.slice(at, end) };
+    });
+    return Promise.resolve({ step: this.#step, moments });
   }
 
   /** Stops the workers. */

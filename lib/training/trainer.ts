@@ -45,6 +45,24 @@ export interface StepMetrics {
   readonly gradNorm: number;
   /** Base learning rate used for this step (before layer-wise multipliers). */
   readonly learningRate: number;
+  /** Data-parallel steps: where the step's time went. */
+  readonly timing?: StepTiming;
+}
+
+/**
+ * Where a data-parallel step's time went, in ms, averaged over the replicas:
+ * forward and backward pass (`compute`), writing and summing gradients
+ * (`reduce`), the sharded Adam update (`optimizer`), copying the updated
+ * values into the replica's tensors (`gather`), waiting at barriers (`wait`),
+ * and the main thread's part: cutting the batch, messages (`coordination`).
+ */
+export interface StepTiming {
+  readonly computeMs: number;
+  readonly reduceMs: number;
+  readonly optimizerMs: number;
+  readonly gatherMs: number;
+  readonly waitMs: number;
+  readonly coordinationMs: number;
 }
 
 /** What runs training steps: a {@linkcode Trainer} or a data-parallel trainer. */
@@ -76,14 +94,30 @@ export interface TrainerOptions {
   /** Steps of the whole run, for schedules that need it (linear, cosine, slanted triangular). */
   readonly totalSteps?: number;
   /**
-   * Data parallelism: combines this replica's gradients with the other replicas'
-   * (an all-reduce returning the sum, identical on every replica). Called once
-   * per step, synchronously, between backward pass and update, with the
-   * gradients in {@linkcode Trainer.gradientNames} order.
+   * Data parallelism: applies the step's update instead of this trainer's own
+   * optimizer (the sharded optimizer of `parallel.ts`), from this replica's
+   * gradients; returns the global gradient norm. Called once per step,
+   * synchronously, between backward pass and the end of the step.
    */
-  readonly allReduce?: (grads: Readonly<Record<string, tf.Tensor>>) => Record<string, tf.Tensor>;
+  readonly applyUpdate?: (update: ReplicaUpdate) => number;
   /** This replica's index, mixed into dropout seeds. @default 0 */
   readonly replica?: number;
+}
+
+/** What a replica hands the sharded optimizer each step (see `TrainerOptions.applyUpdate`). */
+export interface ReplicaUpdate {
+  /** Everything that gets a gradient this step, in {@linkcode Trainer.gradientNames} order. */
+  readonly names: readonly string[];
+  /** This replica's gradients by name (a row-sparse table's: of `rows` only). */
+  readonly grads: Readonly<Record<string, tf.Tensor>>;
+  /** The variables behind the names, to receive the updated values. */
+  readonly variables: ReadonlyMap<string, tf.Variable>;
+  /** Row-sparse tables: the rows their gradients cover. */
+  readonly rows: Readonly<Record<string, Int32Array>>;
+  /** This step's learning rate of a name. */
+  readonly learningRate: (name: string) => number;
+  /** The 1-based update count (Adam's bias correction). */
+  readonly step: number;
 }
 
 /** Options of {@linkcode Trainer.trainStep}. */
@@ -155,7 +189,7 @@ export class Trainer implements StepRunner {
   readonly #train: TrainConfig;
   readonly #seed: number;
   readonly #totalSteps: number;
-  readonly #allReduce: TrainerOptions["allReduce"];
+  readonly #applyUpdate: TrainerOptions["applyUpdate"];
   readonly #replica: number;
   readonly #logVariances: Map<string, tf.Variable>;
   #params: [string, tf.Variable][] = [];
@@ -165,7 +199,7 @@ export class Trainer implements StepRunner {
     this.#train = options.train;
     this.#seed = options.seed;
     this.#totalSteps = options.totalSteps ?? 0;
-    this.#allReduce = options.allReduce;
+    this.#applyUpdate = options.applyUpdate;
     this.#replica = options.replica ?? 0;
     if (this.#train.schedule !== "inverse-time" && this.#totalSteps <= 0) {
       throw new RangeError(
@@ -266,6 +300,8 @@ export class Trainer implements StepRunner {
    *   and the learning rate, as numbers
    */
   trainStep(batch: BatchTensors, options: StepOptions = {}): StepMetrics {
+    const started = performance.now();
+    let updateStarted = started, updateEnded = started;
     const learningRate = this.learningRate();
     const dropoutSeed = this.#replica === 0
       ? deriveSeed(this.#seed, "dropout", this.step)
@@ -329,23 +365,37 @@ export class Trainer implements StepRunner {
           }
           : tf.variableGrads(objective(parts), differentiated.map(([, v]) => v));
         if (empty) parts.push(...Array.from({ length: 3 * tasks.length }, () => tf.scalar(0)));
-        let byName: Record<string, tf.Tensor> = {};
+        const byName: Record<string, tf.Tensor> = {};
         for (const [name, v] of differentiated) {
           const g = grads[v.name];
           if (g !== undefined) byName[name] = g;
         }
-        if (this.#allReduce !== undefined) byName = this.#allReduce(byName);
-        const gradNorm = globalNorm(Object.values(byName));
-        const scale = this.#train.clipNorm > 0
-          ? tf.minimum(1, tf.div(this.#train.clipNorm, gradNorm.add(1e-6))) as tf.Scalar
-          : undefined;
-        this.optimizer.apply(
-          [...params, ...logVariances],
-          byName,
-          (name) => this.rateFor(name, learningRate),
-          scale,
-          sparse.rows,
-        );
+        let gradNorm: tf.Scalar;
+        updateStarted = performance.now();
+        if (this.#applyUpdate !== undefined) {
+          const variables = new Map<string, tf.Variable>([...params, ...logVariances]);
+          gradNorm = tf.scalar(this.#applyUpdate({
+            names: this.gradientNames(tasks),
+            grads: byName,
+            variables,
+            rows: sparse.rows,
+            learningRate: (name) => this.rateFor(name, learningRate),
+            step: this.optimizer.countStep(),
+          }));
+        } else {
+          gradNorm = globalNorm(Object.values(byName));
+          const scale = this.#train.clipNorm > 0
+            ? tf.minimum(1, tf.div(this.#train.clipNorm, gradNorm.add(1e-6))) as tf.Scalar
+            : undefined;
+          this.optimizer.apply(
+            [...params, ...logVariances],
+            byName,
+            (name) => this.rateFor(name, learningRate),
+            scale,
+            sparse.rows,
+          );
+        }
+        updateEnded = performance.now();
         const summary = tf.stack([value, ...parts, gradNorm]);
         tf.dispose(parts);
         return summary;
@@ -356,7 +406,16 @@ export class Trainer implements StepRunner {
     const numbers = Array.from(summary.dataSync());
     summary.dispose();
     const weights = this.taskWeights();
+    const optimizerMs = updateEnded - updateStarted;
     return {
+      timing: {
+        computeMs: performance.now() - started - optimizerMs,
+        reduceMs: 0,
+        optimizerMs,
+        gatherMs: 0,
+        waitMs: 0,
+        coordinationMs: 0,
+      },
       loss: numbers[0]!,
       tasks: Object.fromEntries(tasks.map((task, i) => [task, {
         loss: numbers[1 + 3 * i]!,
@@ -383,7 +442,13 @@ export class Trainer implements StepRunner {
     const terms = tasks.map((task, i) => {
       const s = this.#logVariances.get(task);
       const loss = losses[i]!;
-      const term = s === undefined ? loss : tf.exp(s.neg()).mul(loss).add(s.mul(0.5));
+      // The s/2 regulariser once per step: on replica 0 (the others' losses are
+      // parts of the same batch's loss, summed across replicas).
+      const term = s === undefined
+        ? loss
+        : this.#replica === 0
+        ? tf.exp(s.neg()).mul(loss).add(s.mul(0.5))
+        : tf.exp(s.neg()).mul(loss);
       return term.mul(this.#staticWeight(task));
     });
     return (terms.length === 0 ? tf.scalar(0) : tf.addN(terms)) as tf.Scalar;
