@@ -6,21 +6,27 @@
  * @module
  */
 import {
+  isPairLabel,
+  loadWordVectors,
   parseConll,
   parseLabelledSentences,
   parsePairs,
   readText,
   type Sentence,
 } from "../lib/data/mod.ts";
+import { DEFAULT_VECTOR_CACHE } from "../lib/training/mod.ts";
+import { cosineSimilarity } from "../lib/inference/mod.ts";
 import { loadModel } from "../lib/model/mod.ts";
 import {
   type ClassificationScores,
   type EntityScores,
   entityScores,
+  meanWordVectors,
   parseConllevalInput,
   scoreCorpora,
   scoreCorporaParallel,
   type SimilarityScores,
+  similarityScores,
 } from "../lib/evaluation/mod.ts";
 import {
   DEFAULT_MODEL_DIR,
@@ -44,6 +50,8 @@ const USAGE = `Usage: deno task eval [options]
   --similarity FILE  score the sentence embeddings on sentence pairs with gold scores
                      (STS Benchmark TSV, or .jsonl {"a", "b", "score"}): Spearman and
                      Pearson x100 of the embeddings' cosine vs the scores; any model
+  --word-vectors V   with --similarity and no model: the baseline of averaged word
+                     vectors (glove-100d or a GloVe/word2vec/fastText text file)
   --column TASK=N    the 0-based tag column of a token task's CoNLL file
   --ner FILE         the same as --data ner=FILE
   --sentiment FILE   the same as --data sentiment=FILE
@@ -68,6 +76,7 @@ export async function run(args: string[]): Promise<void> {
       ner: { type: "string" },
       sentiment: { type: "string" },
       similarity: { type: "string" },
+      "word-vectors": { type: "string" },
       conlleval: { type: "string" },
       decoding: { type: "string" },
       "tag-prior-weight": { type: "string" },
@@ -88,6 +97,36 @@ export async function run(args: string[]): Promise<void> {
     const ner = entityScores(gold, predicted);
     if (values.json === true) console.log(JSON.stringify({ ner }));
     else printNer(file, ner);
+    return;
+  }
+  const vectors = stringFlag(values["word-vectors"]);
+  if (vectors !== undefined) {
+    const file = stringFlag(values.similarity);
+    if (file === undefined || values.model !== undefined || values.data !== undefined) {
+      throw new UsageError(
+        "--word-vectors scores averaged vectors on --similarity FILE, without a model",
+      );
+    }
+    const pairs = readPairs(await readText(file), file, "similarity");
+    const table = await loadWordVectors(vectors, {
+      cacheDir: DEFAULT_VECTOR_CACHE,
+      onProgress: (message) => console.error(message),
+    });
+    const second = pairs.map((p) => {
+      const label = p.labels.similarity;
+      return isPairLabel(label) ? label.other : [];
+    });
+    const [a, b] = [
+      meanWordVectors(table, pairs.map((p) => p.words)),
+      meanWordVectors(table, second),
+    ];
+    const gold = pairs.map((p) => {
+      const label = p.labels.similarity;
+      return isPairLabel(label) ? label.score : 0;
+    });
+    const scores = similarityScores(gold, a.map((v, i) => cosineSimilarity(v, b[i]!)));
+    if (values.json === true) console.log(JSON.stringify({ similarity: scores }));
+    else printSimilarity(`averaged word vectors (${vectors}) ${file}`, scores);
     return;
   }
   const files = pairs([

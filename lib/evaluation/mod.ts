@@ -29,3 +29,4 @@ export {
   type TaskScores,
 } from "./score.ts";
 export { type EvalMetrics, evaluate, type TaskEval } from "./evaluate.ts";
+export { meanWordVectors } from "./baselines.ts";

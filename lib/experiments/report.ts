@@ -255,3 +255,44 @@ function escapeHtml(s: string): string {
   return s.replaceAll("&", "&amp;").replaceAll("<", "&lt;").replaceAll(">", "&gt;")
     .replaceAll('"', "&quot;");
 }
+
+/**
+ * Several charts as one displayable (their SVGs side by side, wrapping), so a
+ * notebook cell shows them all through one output: the cell's value, which the
+ * kernel sends with the cell's result rather than as a separate message.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { sideBySide } from "./report.ts";
+ * const shown = sideBySide([{ svg: "<svg>a</svg>" }, { svg: "<svg>b</svg>" }]);
+ * assert.match(shown.mime["text/html"]!, /<svg>a<\/svg><\/div><div[^>]*><svg>b<\/svg>/);
+ * ```
+ */
+export function sideBySide(charts: readonly { readonly svg: string }[]): Displayable {
+  const cells = charts.map((c) =>
+    `<div style="display:inline-block;vertical-align:top">${c.svg}</div>`
+  );
+  return displayable({
+    "text/html": `<div>${cells.join("")}</div>`,
+    "text/plain": `[${charts.length} charts]`,
+  });
+}
+
+/**
+ * Displays `item` in a Jupyter notebook on the Deno kernel, then waits a
+ * moment: a display sent at the very end of a cell can reach the client after
+ * the kernel has reported the cell finished, and be dropped (seen with
+ * `nbconvert --execute`). Outside a notebook it prints the plain-text form.
+ */
+export async function show(item: Displayable, settleMs = 200): Promise<void> {
+  const jupyter = (Deno as unknown as {
+    jupyter?: { display(x: unknown, o?: { raw?: boolean }): Promise<void> };
+  }).jupyter;
+  if (jupyter === undefined) {
+    console.log(item.toString());
+    return;
+  }
+  await jupyter.display(item.mime, { raw: true });
+  await new Promise((resolve) => setTimeout(resolve, settleMs));
+}
