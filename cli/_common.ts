@@ -253,6 +253,7 @@ export const STRATEGY_FLAGS = {
   "gradual-unfreeze": { type: "boolean" },
   "task-weighting": { type: "string" },
   "task-sampling": { type: "string" },
+  "balanced-steps": { type: "string" },
   "word-dropout": { type: "string" },
   "embedding-updates": { type: "string" },
   "word-vectors": { type: "string" },
@@ -262,9 +263,9 @@ export const STRATEGY_FLAGS = {
 /** Usage lines of {@linkcode STRATEGY_FLAGS}. */
 export const STRATEGY_USAGE = `
 Training strategies (recorded in the saved config):
-  --freeze LIST            none | all | backbone | ner-head | sentiment-head, or selectors:
-                           embeddings, word-vectors, encoder, layer:I[-J], final-norm
-                           (comma-separated)
+  --freeze LIST            none | all | backbone | heads | TASK-head (e.g. ner-head), or
+                           selectors: embeddings, word-vectors, encoder, layer:I[-J],
+                           final-norm (comma-separated)
   --layer-lr-decay X       layer-wise rate decay (1 = off; "ulmfit" = 1/2.6)
   --head-lr-multiplier X   extra rate multiplier of the heads
   --schedule NAME          inverse-time (reference) | linear | cosine | slanted-triangular
@@ -275,6 +276,8 @@ Training strategies (recorded in the saved config):
   --gradual-unfreeze       ULMFiT: epoch e trains the top e layer groups
   --task-weighting NAME    static | uncertainty (Kendall et al. 2018)
   --task-sampling NAME     proportional | temperature | round-robin | balanced
+  --balanced-steps NAME    balanced sampling: batches per task per epoch as the smallest,
+                           median or largest task has (default smallest)
   --word-dropout P         replace training word ids by [UNK] with probability P
   --embedding-updates M    dense | lazy (only the rows a batch reads; cost independent of
                            the vocabulary size)
@@ -310,6 +313,7 @@ export function strategyOverrides(values: Flags): Record<string, unknown> {
   if (values["gradual-unfreeze"] === true) out.gradualUnfreeze = true;
   if (typeof values["task-weighting"] === "string") out.taskWeighting = values["task-weighting"];
   if (typeof values["task-sampling"] === "string") out.taskSampling = values["task-sampling"];
+  if (typeof values["balanced-steps"] === "string") out.balancedSteps = values["balanced-steps"];
   if (values["word-dropout"] !== undefined) out.wordDropout = num("word-dropout");
   if (typeof values["embedding-updates"] === "string") {
     out.embeddingUpdates = values["embedding-updates"];

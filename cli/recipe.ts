@@ -28,7 +28,9 @@ import {
 
 const USAGE = `Usage: deno task recipe [options]
 
-  --recipe FILE     recipe file (default configs/conll_sst2.json)
+  --recipe FILE     recipe file (default configs/conll4_sst2.json: NER, POS, chunks and
+                    sentiment; configs/conll_sst2.json: NER and sentiment;
+                    configs/conll_sst2_stsb.json: NER, sentiment and similarity)
   --tasks LIST      train only these of the recipe's tasks, e.g. ner or ner,pos
   --seeds LIST      override the seeds, e.g. 1,2,3
   --epochs N        override train.epochs
@@ -63,7 +65,7 @@ export async function run(args: string[]): Promise<void> {
   );
   if (parsed === undefined) return;
   const { values } = parsed;
-  const file = stringFlag(values.recipe) ?? "configs/conll_sst2.json";
+  const file = stringFlag(values.recipe) ?? "configs/conll4_sst2.json";
   const epochs = intFlag(values.epochs, "epochs", 1, 100000);
   const limit = intFlag(values.limit, "limit", 1);
   const workers = values.workers === undefined ? undefined : workersFlag(values.workers);

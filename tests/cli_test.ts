@@ -113,6 +113,10 @@ Deno.test("strategy flags reach the saved config", async () => {
     "adamw",
     "--task-weighting",
     "uncertainty",
+    "--task-sampling",
+    "balanced",
+    "--balanced-steps",
+    "median",
   ]);
   assert.equal(r.code, 0, r.stderr);
   const train = JSON.parse(await Deno.readTextFile(await modelFile(out, "config.json"))).train;
@@ -122,6 +126,8 @@ Deno.test("strategy flags reach the saved config", async () => {
   assert.equal(train.warmupSteps, 2);
   assert.equal(train.optimizer, "adamw");
   assert.equal(train.taskWeighting, "uncertainty");
+  assert.equal(train.taskSampling, "balanced");
+  assert.equal(train.balancedSteps, "median");
   const bad = await run(["task", "train", "--preset", "tiny", "--freeze", "bogus"]);
   assert.equal(bad.code, 1);
   assert.match(bad.stderr, /Invalid config field train.freeze.0: unknown selector/);
