@@ -138,3 +138,36 @@ Deno.test("affix features tell unknown words apart", () => {
   assert.ok(maxAbsDiff(va, vb) > 1e-4);
   model.dispose();
 });
+
+Deno.test("a sentence task may pool its own way; the embedding keeps the model's pooling", async () => {
+  const { MultiTaskModel, modelDims, saveModel, loadModel } = await import("../lib/model/mod.ts");
+  const { WordTokenizer } = await import("../lib/data/mod.ts");
+  const { SENTENCES } = await import("./_helpers.ts");
+  const config = tinyConfig();
+  const tasks = TASKS.map((t) => (t.kind === "sentence" ? { ...t, pooling: "cls" as const } : t));
+  const tokenizer = WordTokenizer.fit(SENTENCES.map((s) => s.words), config.tokenizer);
+  const model = new MultiTaskModel(config.model, modelDims(tokenizer, tasks), 3);
+  const batch = batchToTensors(
+    padBatch(SENTENCES.map((s) => encodeSentence(s, tokenizer, tasks, 16))),
+  );
+  const out = model.forward(batch);
+  // CLS pooling: the logits are the head's dense layer on position 0's vector.
+  const cls = out.sequenceOutput.slice([0, 0, 0], [-1, 1, -1]).squeeze([1]);
+  const expected = cls.matMul(model.parameters.get("sentiment_head/kernel")).add(
+    model.parameters.get("sentiment_head/bias"),
+  );
+  assert.ok(maxAbsDiff(out.outputs.sentiment!.dataSync(), expected.dataSync()) < 1e-5);
+  // The sentence embedding is still the model's (mean) pooling.
+  assert.ok(maxAbsDiff(model.embed(batch).dataSync(), pool(out, "mean").dataSync()) < 1e-6);
+  const dir = await Deno.makeTempDir();
+  await saveModel(`${dir}/m`, { config, tokenizer, tasks, model });
+  const loaded = await loadModel(`${dir}/m`);
+  assert.equal(loaded.tasks.find((t) => t.kind === "sentence")!.pooling, "cls");
+  assert.ok(
+    maxAbsDiff(loaded.model.forward(batch).outputs.sentiment!.dataSync(), expected.dataSync()) <
+      1e-6,
+  );
+  model.dispose();
+  loaded.model.dispose();
+  await Deno.remove(dir, { recursive: true });
+});

@@ -136,7 +136,7 @@ Deno.test("adding a task is a recipe entry: a made-up topic task and POS tags tr
     tasks: {
       ner: { kind: "token", ...files(`${dir}/ner.txt`) },
       pos: { kind: "token", column: 1, ...files(`${dir}/ner.txt`) },
-      topic: { kind: "sentence", format: "jsonl", ...files(`${dir}/topic.jsonl`) },
+      topic: { kind: "sentence", format: "jsonl", pooling: "max", ...files(`${dir}/topic.jsonl`) },
     },
   }, "three.json");
   const corpora = await loadRecipeCorpora(recipe);
@@ -147,6 +147,7 @@ Deno.test("adding a task is a recipe entry: a made-up topic task and POS tags tr
     metric: "accuracy",
   });
   assert.equal(corpora.topic!.spec.metric, "accuracy");
+  assert.equal(corpora.topic!.spec.pooling, "max");
   assert.equal(corpora.ner!.train, corpora.pos!.train, "one file, one sentence list for both");
   assert.deepEqual(Object.keys(corpora.ner!.train[0]!.labels).sort(), ["ner", "pos"]);
   const result = await runRecipe(recipe, corpora);

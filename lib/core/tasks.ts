@@ -28,6 +28,13 @@ export interface TaskSpec {
   /** Label vocabulary in id order (tags, or classes); empty for `pair` tasks. */
   readonly labels: readonly string[];
   readonly metric: TaskMetric;
+  /**
+   * Sentence and pair tasks: how the head pools the token vectors (`mean`,
+   * `cls`, `max`); default the model's `pooling`, which is also the sentence
+   * embedding's. A sentence task pooling its own way (e.g. `cls`) leaves the
+   * embedding's pooling to the others.
+   */
+  readonly pooling?: "mean" | "cls" | "max";
 }
 
 /** The grammar of task names. */
@@ -88,6 +95,9 @@ export function validateTasks(tasks: readonly TaskSpec[]): void {
     }
     if (new Set(task.labels).size !== task.labels.length) {
       throw new RangeError(`Invalid ${at}: a label appears twice`);
+    }
+    if (task.pooling !== undefined && task.kind === "token") {
+      throw new RangeError(`Invalid ${at}: a token task does not pool`);
     }
     const fits = task.kind === "pair"
       ? task.metric === "spearman"

@@ -63,6 +63,8 @@ const TokenTaskSchema = z.object({
 /** A sentence task read from a label file. */
 const SentenceTaskSchema = z.object({
   kind: z.literal("sentence"),
+  /** The head's pooling (default: the model's, the sentence embedding's). */
+  pooling: z.enum(["mean", "cls", "max"]).optional(),
   format: z.enum(["auto", "label-space", "label-tab", "tsv", "jsonl"]).default("auto"),
   labelMap: z.record(z.string(), z.string()).optional(),
   ...common,
@@ -298,6 +300,9 @@ export async function loadRecipeCorpora(recipe: Recipe): Promise<RecipeCorpora> 
         kind: task.kind,
         labels,
         metric: (task.metric ?? defaultMetric(task.kind, labels)) as TaskSpec["metric"],
+        ...(task.kind === "sentence" && task.pooling !== undefined
+          ? { pooling: task.pooling }
+          : {}),
       },
       train,
       dev: limit(await load(name, task, task.dev), recipe.evalLimit),

@@ -83,6 +83,7 @@ export const TasksFileSchema = z.object({
       kind: z.enum(["token", "sentence", "pair"]),
       labels: z.array(z.string()),
       metric: z.enum(["entity-f1", "accuracy", "spearman"]),
+      pooling: z.enum(["mean", "cls", "max"]).optional(),
       tagTransitions: TagTransitionsSchema.optional(),
     }).strict(),
   ),

@@ -5,7 +5,7 @@
  * - {@linkcode TokenClassifier}: a per-token linear classifier (NER, POS,
  *   chunking): logits `[batch, seqLen, numLabels]`;
  * - {@linkcode SentenceClassifier}: pools the token vectors (the sentence
- *   embedding's pooling) and classifies: logits `[batch, numLabels]`;
+ *   embedding's pooling, or the task's own) and classifies: logits `[batch, numLabels]`;
  * - {@linkcode PairSimilarity}: no parameters; the cosine similarity of the
  *   pooled embeddings of the two halves of a pair batch: `[batch / 2]`.
  *
@@ -31,6 +31,8 @@ export interface HeadSpec {
   readonly kind: TaskKind;
   /** Size of the label vocabulary (0 for pairs). */
   readonly numLabels: number;
+  /** Sentence and pair heads: their pooling; default `HeadArgs.pooling`. */
+  readonly pooling?: Pooling;
 }
 
 /** Sizes shared by every head. */
@@ -106,7 +108,7 @@ export class SentenceClassifier implements Head {
     });
     this.#bias = params.create(`${prefix}bias`, [spec.numLabels], { kind: "zeros" });
     this.#dropout = args.dropout;
-    this.#pooling = args.pooling;
+    this.#pooling = spec.pooling ?? args.pooling;
   }
 
   /** @returns logits `[batch, numLabels]` */
@@ -127,7 +129,7 @@ export class PairSimilarity implements Head {
 
   constructor(spec: HeadSpec, args: HeadArgs) {
     this.spec = spec;
-    this.#pooling = args.pooling;
+    this.#pooling = spec.pooling ?? args.pooling;
   }
 
   /** @returns cosine similarities `[batch / 2]` */

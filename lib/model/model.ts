@@ -51,7 +51,12 @@ export function modelDims(
     ...(tokenizer.vectorDim ? { tokenDim: tokenizer.vectorDim } : {}),
     affixBuckets: tokenizer.affixBuckets,
     ...(tokenizer.charVocabSize ? { charVocabSize: tokenizer.charVocabSize } : {}),
-    tasks: tasks.map((t) => ({ name: t.name, kind: t.kind, numLabels: t.labels.length })),
+    tasks: tasks.map((t) => ({
+      name: t.name,
+      kind: t.kind,
+      numLabels: t.labels.length,
+      ...(t.pooling !== undefined ? { pooling: t.pooling } : {}),
+    })),
   };
 }
 
