@@ -251,3 +251,27 @@ Deno.test("eval --similarity scores any model's embeddings: Spearman equals the 
   trainer.dispose();
   await Deno.remove(dir, { recursive: true });
 });
+
+Deno.test("scoring on an inference pool equals scoring on this thread, pair tasks included", async () => {
+  const { scoreCorporaParallel } = await import("../lib/evaluation/mod.ts");
+  const { InferencePool } = await import("../lib/inference/mod.ts");
+  const config = tinyConfig({ train: { epochs: 2, batchSize: 3 } });
+  const { bundle, trainer } = await trainModel(
+    { train: [...SENTENCES, ...PAIRS], validation: [] },
+    config,
+    { tasks: ALL_TASKS },
+  );
+  const corpora = { ner: SENTENCES, sentiment: SENTENCES, sts: PAIRS };
+  const pool = await InferencePool.create(bundle, 2);
+  try {
+    const parallel = await scoreCorporaParallel(pool, corpora);
+    const single = scoreCorpora(bundle, corpora);
+    assert.deepEqual(Object.keys(parallel).sort(), ["ner", "sentiment", "sts"]);
+    for (const task of Object.keys(single)) {
+      assert.ok(Math.abs(parallel[task]!.score - single[task]!.score) < 1e-9, task);
+    }
+  } finally {
+    pool.close();
+    disposeAll(bundle.model, trainer);
+  }
+});

@@ -64,22 +64,20 @@ export function scoreCorpora(
   options: InferenceOptions = {},
 ): CorpusScores {
   const out: Record<string, TaskScores> = {};
-  for (const [sentences, tasks] of byCorpus(corpora)) {
-    const pairs = tasks.filter((t) => isPairTask(bundle, t, sentences));
-    const others = tasks.filter((t) => !isPairTask(bundle, t, sentences));
-    if (others.length > 0) {
-      const predictions = predictWords(bundle, sentences.map((s) => s.words), options);
-      for (const task of others) out[task] = scoreTask(bundle, task, sentences, predictions);
-    }
-    for (const task of pairs) {
-      const { firsts, seconds } = pairsOf(task, sentences);
-      out[task] = scorePairs(
-        task,
-        sentences,
-        embedWords(bundle, firsts, options),
-        embedWords(bundle, seconds, options),
-      );
-    }
+  for (const group of scoringPlan(bundle, corpora)) {
+    const words = group.sentences.map((s) => s.words);
+    Object.assign(
+      out,
+      scoreGroup(
+        bundle,
+        group,
+        group.others.length > 0 ? predictWords(bundle, words, options) : [],
+        group.pairs.map((p) => [
+          embedWords(bundle, p.firsts, options),
+          embedWords(bundle, p.seconds, options),
+        ]),
+      ),
+    );
   }
   return out;
 }
@@ -90,25 +88,59 @@ export async function scoreCorporaParallel(
   corpora: ScoreCorpora,
   options: InferenceOptions = {},
 ): Promise<CorpusScores> {
-  const bundle = pool.bundle;
   const out: Record<string, TaskScores> = {};
-  for (const [sentences, tasks] of byCorpus(corpora)) {
-    const pairs = tasks.filter((t) => isPairTask(bundle, t, sentences));
-    const others = tasks.filter((t) => !isPairTask(bundle, t, sentences));
-    if (others.length > 0) {
-      const predictions = await pool.predictWords(sentences.map((s) => s.words), options);
-      for (const task of others) out[task] = scoreTask(bundle, task, sentences, predictions);
+  for (const group of scoringPlan(pool.bundle, corpora)) {
+    const words = group.sentences.map((s) => s.words);
+    const predictions = group.others.length > 0 ? await pool.predictWords(words, options) : [];
+    const embeddings: [Float32Array[], Float32Array[]][] = [];
+    for (const p of group.pairs) {
+      embeddings.push([
+        await pool.embedWords(p.firsts, options),
+        await pool.embedWords(p.seconds, options),
+      ]);
     }
-    for (const task of pairs) {
-      const { firsts, seconds } = pairsOf(task, sentences);
-      out[task] = scorePairs(
-        task,
-        sentences,
-        await pool.embedWords(firsts, options),
-        await pool.embedWords(seconds, options),
-      );
-    }
+    Object.assign(out, scoreGroup(pool.bundle, group, predictions, embeddings));
   }
+  return out;
+}
+
+/** Tasks scored on one sentence list: predicted ones, and pair tasks with their two halves. */
+interface ScoringGroup {
+  readonly sentences: readonly Sentence[];
+  readonly others: readonly string[];
+  readonly pairs: readonly {
+    readonly task: string;
+    readonly firsts: (readonly string[])[];
+    readonly seconds: (readonly string[])[];
+  }[];
+}
+
+/** What to predict and embed: tasks sharing a sentence list are predicted once. */
+function scoringPlan(bundle: ModelBundle, corpora: ScoreCorpora): ScoringGroup[] {
+  return [...byCorpus(corpora)].map(([sentences, tasks]) => ({
+    sentences,
+    others: tasks.filter((t) => !isPairTask(bundle, t, sentences)),
+    pairs: tasks.filter((t) => isPairTask(bundle, t, sentences)).map((task) => ({
+      task,
+      ...pairsOf(task, sentences),
+    })),
+  }));
+}
+
+/** Scores one group from its predictions and its pair tasks' embeddings (in `group.pairs` order). */
+function scoreGroup(
+  bundle: ModelBundle,
+  group: ScoringGroup,
+  predictions: readonly Prediction[],
+  embeddings: readonly (readonly [Float32Array[], Float32Array[]])[],
+): Record<string, TaskScores> {
+  const out: Record<string, TaskScores> = {};
+  for (const task of group.others) {
+    out[task] = scoreTask(bundle, task, group.sentences, predictions);
+  }
+  group.pairs.forEach((p, i) => {
+    out[p.task] = scorePairs(p.task, group.sentences, embeddings[i]![0], embeddings[i]![1]);
+  });
   return out;
 }
 
