@@ -6,7 +6,6 @@
  * @module
  */
 import {
-  isPairLabel,
   loadWordVectors,
   parseConll,
   parseLabelledSentences,
@@ -15,18 +14,18 @@ import {
   type Sentence,
 } from "../lib/data/mod.ts";
 import { DEFAULT_VECTOR_CACHE } from "../lib/training/mod.ts";
-import { cosineSimilarity } from "../lib/inference/mod.ts";
 import { loadModel } from "../lib/model/mod.ts";
 import {
   type ClassificationScores,
   type EntityScores,
   entityScores,
   meanWordVectors,
+  pairsOf,
   parseConllevalInput,
   scoreCorpora,
   scoreCorporaParallel,
+  scorePairs,
   type SimilarityScores,
-  similarityScores,
 } from "../lib/evaluation/mod.ts";
 import {
   DEFAULT_MODEL_DIR,
@@ -112,19 +111,13 @@ export async function run(args: string[]): Promise<void> {
       cacheDir: DEFAULT_VECTOR_CACHE,
       onProgress: (message) => console.error(message),
     });
-    const second = pairs.map((p) => {
-      const label = p.labels.similarity;
-      return isPairLabel(label) ? label.other : [];
-    });
-    const [a, b] = [
-      meanWordVectors(table, pairs.map((p) => p.words)),
-      meanWordVectors(table, second),
-    ];
-    const gold = pairs.map((p) => {
-      const label = p.labels.similarity;
-      return isPairLabel(label) ? label.score : 0;
-    });
-    const scores = similarityScores(gold, a.map((v, i) => cosineSimilarity(v, b[i]!)));
+    const { firsts, seconds } = pairsOf("similarity", pairs);
+    const scores = scorePairs(
+      "similarity",
+      pairs,
+      meanWordVectors(table, firsts),
+      meanWordVectors(table, seconds),
+    ).similarity!;
     if (values.json === true) console.log(JSON.stringify({ similarity: scores }));
     else printSimilarity(`averaged word vectors (${vectors}) ${file}`, scores);
     return;

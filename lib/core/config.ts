@@ -27,6 +27,9 @@ const int = (min: number, max = Number.MAX_SAFE_INTEGER) => z.number().int().min
 const num = (min: number, max: number) => z.number().min(min).max(max);
 
 /** Shape of the shared encoder and its heads. */
+/** How token vectors become one vector: the sentence embedding, and sentence and pair heads. */
+export const PoolingSchema = z.enum(["mean", "cls", "max"]);
+
 export const ModelConfigSchema = z.object({
   /** Maximum tokens per sentence, including the leading `[CLS]`. @default 64 */
   maxLength: int(2, 4096),
@@ -41,7 +44,7 @@ export const ModelConfigSchema = z.object({
   /** Dropout rate on embeddings, attention probabilities and residual branches. @default 0.1 */
   dropout: num(0, 0.95),
   /** Sentence pooling. @default "mean" */
-  pooling: z.enum(["mean", "cls", "max"]),
+  pooling: PoolingSchema,
   /** Add a learned embedding of each word's letter case (lower, Title, UPPER, ...). @default true */
   caseFeatures: z.boolean(),
   /** Standard deviation of the truncated-normal weight initialiser. @default 0.02 */

@@ -5,6 +5,7 @@
  * a task is a recipe entry, not a code change.
  * @module
  */
+import type { Pooling } from "./config.ts";
 
 /**
  * What a task predicts: `token` one label per word (NER, POS, chunking),
@@ -34,7 +35,7 @@ export interface TaskSpec {
    * embedding's. A sentence task pooling its own way (e.g. `cls`) leaves the
    * embedding's pooling to the others.
    */
-  readonly pooling?: "mean" | "cls" | "max";
+  readonly pooling?: Pooling;
 }
 
 /** The grammar of task names. */

@@ -21,6 +21,7 @@ export {
 } from "./metrics.ts";
 export {
   type CorpusScores,
+  pairsOf,
   type ScoreCorpora,
   scoreCorpora,
   scoreCorporaParallel,

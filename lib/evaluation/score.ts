@@ -166,7 +166,8 @@ export function scorePairs(
   return { metric: "spearman", score: similarity.spearman, similarity };
 }
 
-function pairsOf(
+/** The two word lists of each example of pair task `name` (in example order). */
+export function pairsOf(
   name: string,
   sentences: readonly Sentence[],
 ): { firsts: (readonly string[])[]; seconds: (readonly string[])[] } {

@@ -27,6 +27,7 @@ import { z } from "zod";
 import {
   type Config,
   type ConfigOverrides,
+  PoolingSchema,
   type PresetName,
   resolveConfig,
 } from "../core/config.ts";
@@ -64,7 +65,7 @@ const TokenTaskSchema = z.object({
 const SentenceTaskSchema = z.object({
   kind: z.literal("sentence"),
   /** The head's pooling (default: the model's, the sentence embedding's). */
-  pooling: z.enum(["mean", "cls", "max"]).optional(),
+  pooling: PoolingSchema.optional(),
   format: z.enum(["auto", "label-space", "label-tab", "tsv", "jsonl"]).default("auto"),
   labelMap: z.record(z.string(), z.string()).optional(),
   ...common,

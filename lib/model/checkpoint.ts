@@ -30,7 +30,7 @@
  * @module
  */
 import { z } from "zod";
-import { type Config, validateConfig } from "../core/config.ts";
+import { type Config, PoolingSchema, validateConfig } from "../core/config.ts";
 import { parseSchema } from "../core/schema.ts";
 import { sha256Hex } from "../data/datasets.ts";
 import type { TagTransitions } from "../data/tag_transitions.ts";
@@ -83,7 +83,7 @@ export const TasksFileSchema = z.object({
       kind: z.enum(["token", "sentence", "pair"]),
       labels: z.array(z.string()),
       metric: z.enum(["entity-f1", "accuracy", "spearman"]),
-      pooling: z.enum(["mean", "cls", "max"]).optional(),
+      pooling: PoolingSchema.optional(),
       tagTransitions: TagTransitionsSchema.optional(),
     }).strict(),
   ),
