@@ -22,6 +22,7 @@ import {
   syntheticSentences,
   timeCalls,
   timeInference,
+  timeInterleavedTrainSteps,
   timeTrainSteps,
   trainingFlopsPerToken,
 } from "../lib/experiments/mod.ts";
@@ -106,16 +107,20 @@ export async function run(args: string[]): Promise<void> {
     fixedLengthPadded(syntheticSentences(batchSize, seqLen, dims, 100 + i), seqLen)
   );
   // One worker (this thread) always; with --workers W > 1 the sharded
-  // data-parallel trainer too, in the same run, so the speed-up is a ratio.
-  const one = await timeTrainSteps(trainer, trainBatches, steps, warmup);
+  // data-parallel trainer too, its steps interleaved with the one-worker steps
+  // so that a change in the host's speed during the run hits both alike.
+  let one: Awaited<ReturnType<typeof timeTrainSteps>>;
   let many: Awaited<ReturnType<typeof timeTrainSteps>> | undefined;
   if (workers > 1) {
     const runner = await ParallelTrainer.create(model, config, { replicas: workers });
     try {
-      many = await timeTrainSteps(runner, trainBatches, steps, warmup);
+      const both = await timeInterleavedTrainSteps([trainer, runner], trainBatches, steps, warmup);
+      [one, many] = [both[0]!, both[1]!];
     } finally {
       runner.close();
     }
+  } else {
+    one = await timeTrainSteps(trainer, trainBatches, steps, warmup);
   }
   const stepMs = (many ?? one).times;
   sampleMemory();

@@ -3,7 +3,8 @@ import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs";
 import type { Config } from "../lib/core/mod.ts";
 import type { NamedArrays } from "../lib/model/mod.ts";
-import { encodeSentence, padBatch, WordTokenizer } from "../lib/data/mod.ts";
+import { encodeSentence, padBatch, type PaddedBatch, WordTokenizer } from "../lib/data/mod.ts";
+import { timeInterleavedTrainSteps } from "../lib/experiments/mod.ts";
 import {
   Adam,
   adamSegment,
@@ -11,6 +12,8 @@ import {
   flatLayout,
   ParallelTrainer,
   shardRange,
+  type StepRunner,
+  type StepTiming,
   Trainer,
   trainModel,
 } from "../lib/training/mod.ts";
@@ -233,4 +236,29 @@ Deno.test("1, 2 and 3 replicas train like one thread (lazy rows, AdamW, learned 
     }
   }
   disposeAll(single, model, batch);
+});
+
+Deno.test("interleaved bench timing takes one step of each trainer in turn, warm-up excluded", async () => {
+  const calls: string[] = [];
+  const runner = (name: string, timing?: StepTiming): Pick<StepRunner, "trainPadded"> => ({
+    trainPadded: (batch) => {
+      calls.push(`${name}${batch.batch}`);
+      return { loss: 0, tasks: {}, gradNorm: 0, learningRate: 0, ...(timing ? { timing } : {}) };
+    },
+  });
+  const timing: StepTiming = {
+    computeMs: 1,
+    reduceMs: 2,
+    optimizerMs: 3,
+    gatherMs: 4,
+    waitMs: 5,
+    coordinationMs: 6,
+  };
+  const batches = [1, 2].map((n) => ({ batch: n }) as PaddedBatch);
+  const [a, b] = await timeInterleavedTrainSteps([runner("a"), runner("b", timing)], batches, 3, 1);
+  assert.deepEqual(calls, ["a1", "b1", "a2", "b2", "a1", "b1", "a2", "b2"]);
+  assert.equal(a!.times.length, 3);
+  assert.equal(a!.timings.length, 0);
+  assert.equal(b!.times.length, 3);
+  assert.deepEqual(b!.timings, [timing, timing, timing]);
 });

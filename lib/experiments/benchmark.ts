@@ -124,17 +124,32 @@ export async function timeTrainSteps(
   steps: number,
   warmup: number,
 ): Promise<{ times: number[]; timings: StepTiming[] }> {
-  const times: number[] = [];
-  const timings: StepTiming[] = [];
+  return (await timeInterleavedTrainSteps([trainer], batches, steps, warmup))[0]!;
+}
+
+/**
+ * {@linkcode timeTrainSteps} for several trainers at once, their steps taken in
+ * turn (one step of each, then the next round), so that the ratio of their
+ * times does not depend on when in the run each was measured.
+ */
+export async function timeInterleavedTrainSteps(
+  trainers: readonly Pick<StepRunner, "trainPadded">[],
+  batches: readonly PaddedBatch[],
+  steps: number,
+  warmup: number,
+): Promise<{ times: number[]; timings: StepTiming[] }[]> {
+  const results = trainers.map(() => ({ times: [] as number[], timings: [] as StepTiming[] }));
   for (let i = 0; i < warmup + steps; i++) {
-    const started = performance.now();
-    const metrics = await trainer.trainPadded(batches[i % batches.length]!);
-    if (i >= warmup) {
-      times.push(performance.now() - started);
-      if (metrics.timing !== undefined) timings.push(metrics.timing);
+    for (const [k, trainer] of trainers.entries()) {
+      const started = performance.now();
+      const metrics = await trainer.trainPadded(batches[i % batches.length]!);
+      if (i >= warmup) {
+        results[k]!.times.push(performance.now() - started);
+        if (metrics.timing !== undefined) results[k]!.timings.push(metrics.timing);
+      }
     }
   }
-  return { times, timings };
+  return results;
 }
 
 /** The median of each phase of step breakdowns. */

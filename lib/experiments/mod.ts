@@ -32,6 +32,7 @@ export {
   syntheticSentences,
   timeCalls,
   timeInference,
+  timeInterleavedTrainSteps,
   timeTrainSteps,
   trainingFlopsPerToken,
 } from "./benchmark.ts";
