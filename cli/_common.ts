@@ -8,7 +8,7 @@
 import { parseArgs, type ParseArgsConfig } from "node:util";
 import { type BackendName, describeBackend, initBackend } from "../lib/backend/mod.ts";
 import { decodeText } from "../lib/data/mod.ts";
-import { type ModelBundle } from "../lib/model/mod.ts";
+import { type ModelBundle, type ModelDirLock, prepareModelDir } from "../lib/model/mod.ts";
 import { InferencePool, TAG_DECODINGS, type TagDecoding } from "../lib/inference/mod.ts";
 
 /** Default model directory written by `deno task train`. */
@@ -36,7 +36,20 @@ export async function main(run: (args: string[]) => Promise<void>): Promise<void
     const message = e.message.split("\n")[0]!.trim() || e.name;
     console.error(`error: ${message}${e instanceof UsageError ? " (see --help)" : ""}`);
     Deno.exitCode = e instanceof UsageError ? 2 : 1;
+  } finally {
+    for (const lock of locks.splice(0)) await lock.release();
   }
+}
+
+const locks: ModelDirLock[] = [];
+
+/**
+ * {@linkcode prepareModelDir} for an entry point: the output directory is
+ * checked and locked now, and released when the command ends (a killed
+ * command's lock is taken over by the next one).
+ */
+export async function holdModelDir(dir: string): Promise<void> {
+  locks.push(await prepareModelDir(dir));
 }
 
 /**

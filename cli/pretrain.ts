@@ -5,9 +5,10 @@
  */
 import { type ConfigOverrides, type PresetName, resolveConfig } from "../lib/core/mod.ts";
 import { parseConll, parseLabelledSentences, readText, whitespaceWords } from "../lib/data/mod.ts";
-import { prepareModelDir, saveModel } from "../lib/model/mod.ts";
+import { saveModel } from "../lib/model/mod.ts";
 import { pretrainBackbone } from "../lib/training/mod.ts";
 import {
+  holdModelDir,
   intFlag,
   main,
   parse,
@@ -62,7 +63,7 @@ export async function run(args: string[]): Promise<void> {
   const seed = intFlag(values.seed, "seed", 0, 2 ** 32 - 1);
   const out = stringFlag(values.out) ?? "runs/backbone";
   await setupBackend(values.backend, values.threads);
-  await prepareModelDir(out);
+  await holdModelDir(out);
   const sentences: string[][] = [];
   for (const file of list(values.text)) {
     for (const line of (await readText(file)).split("\n")) {

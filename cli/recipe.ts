@@ -4,7 +4,7 @@
  * and the wall time.
  * @module
  */
-import { prepareModelDir, saveModel } from "../lib/model/mod.ts";
+import { saveModel } from "../lib/model/mod.ts";
 import {
   loadRecipeCorpora,
   type Recipe,
@@ -12,6 +12,7 @@ import {
   validateRecipe,
 } from "../lib/experiments/mod.ts";
 import {
+  holdModelDir,
   intFlag,
   main,
   parse,
@@ -95,7 +96,7 @@ export async function run(args: string[]): Promise<void> {
   };
   recipe = validateRecipe(recipe, file);
   if (out !== undefined) {
-    for (const seed of recipe.seeds) await prepareModelDir(`${out}/seed-${seed}`);
+    for (const seed of recipe.seeds) await holdModelDir(`${out}/seed-${seed}`);
   }
   const corpora = await loadRecipeCorpora(recipe);
   const sizes = Object.entries(corpora).map(([name, c]) =>

@@ -5,7 +5,6 @@
  */
 import { type ConfigOverrides, type PresetName, resolveConfig } from "../lib/core/mod.ts";
 import { encodeSentence, loadSentences, REFERENCE_TASKS, sha256Hex } from "../lib/data/mod.ts";
-import { prepareModelDir } from "../lib/model/mod.ts";
 import { evaluate } from "../lib/evaluation/mod.ts";
 import {
   type EpochRecord,
@@ -15,6 +14,7 @@ import {
 } from "../lib/training/mod.ts";
 import {
   DEFAULT_MODEL_DIR,
+  holdModelDir,
   intFlag,
   main,
   parse,
@@ -103,7 +103,7 @@ export async function run(args: string[]): Promise<void> {
   }
   const dataPath = stringFlag(values.data) ?? state?.dataPath ?? "data/sample_sentences.json";
   // Before any training: a bad output path fails now, not after the first epoch.
-  await prepareModelDir(outDir);
+  await holdModelDir(outDir);
 
   const warn = (message: string) => console.error(`warning: ${message}`);
   const sentences = await loadSentences(dataPath, { onWarning: warn });

@@ -158,3 +158,30 @@ export async function modelFile(model: string, name: string): Promise<string> {
   const meta = JSON.parse(await Deno.readTextFile(`${model}/meta.json`));
   return `${model}/${meta.current}/${name}`;
 }
+
+/**
+ * Another process writing a model directory: it holds the operating system's
+ * lock on `dir/.lock` (as `prepareModelDir` takes it) until killed.
+ */
+export async function lockHolder(dir: string): Promise<Deno.ChildProcess> {
+  const code = `
+    const file = await Deno.open(${
+    JSON.stringify(`${dir}/.lock`)
+  }, { read: true, write: true, create: true });
+    await file.lock(true);
+    await file.truncate(0);
+    await file.write(new TextEncoder().encode(JSON.stringify({ pid: Deno.pid, host: "elsewhere" })));
+    console.log("locked");
+    await new Promise((resolve) => setTimeout(resolve, 120000));
+  `;
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["eval", code],
+    stdout: "piped",
+    stderr: "inherit",
+  }).spawn();
+  const reader = child.stdout.getReader();
+  const { value } = await reader.read();
+  reader.releaseLock();
+  if (!new TextDecoder().decode(value).includes("locked")) throw new Error("no lock taken");
+  return child;
+}

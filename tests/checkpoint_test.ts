@@ -5,7 +5,7 @@ import { FORMAT_VERSION, loadModel, prepareModelDir, saveModel } from "../lib/mo
 import { predict } from "../lib/inference/mod.ts";
 import { loadTrainingState, resumeTraining, trainModel } from "../lib/training/mod.ts";
 import * as tf from "@tensorflow/tfjs";
-import { bitEqual, SENTENCES, setup, snapshot, TASKS, tinyConfig } from "./_helpers.ts";
+import { bitEqual, lockHolder, SENTENCES, setup, snapshot, TASKS, tinyConfig } from "./_helpers.ts";
 
 await setup();
 
@@ -123,9 +123,15 @@ Deno.test("saveModel() replaces a model directory by a new generation, nothing e
 
 Deno.test("prepareModelDir() checks an output path before a run: refusal, probe, parents", async () => {
   const dir = await tempDir();
-  await prepareModelDir(`${dir}/a/b/model`);
+  const lock = await prepareModelDir(`${dir}/a/b/model`);
   assert.ok(Deno.statSync(`${dir}/a/b`).isDirectory, "parents created");
-  assert.deepEqual([...Deno.readDirSync(`${dir}/a/b`)], [], "the probe is gone");
+  assert.deepEqual([...Deno.readDirSync(`${dir}/a/b/model`)].map((e) => e.name), [".lock"]);
+  await lock.release();
+  assert.deepEqual(
+    [...Deno.readDirSync(`${dir}/a/b`)],
+    [],
+    "a run that saved nothing leaves nothing",
+  );
   await Deno.writeTextFile(`${dir}/file.txt`, "x");
   await assert.rejects(prepareModelDir(`${dir}/file.txt`), /it is a file, not a folder/);
   await assert.rejects(prepareModelDir(dir), /it holds other files/);
@@ -270,6 +276,45 @@ Deno.test("resumeTraining() refuses a directory without training state", async (
   });
   await saveModel(`${dir}/m`, bundle);
   await assert.rejects(resumeTraining(`${dir}/m`, SENTENCES), /has no training state/);
+  bundle.model.dispose();
+  trainer.dispose();
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("a model directory is written by one process at a time; a killed writer's lock is taken over", async () => {
+  const dir = await tempDir();
+  const { bundle, trainer } = await trainModel(SENTENCES, tinyConfig({ train: { epochs: 1 } }), {
+    tasks: TASKS,
+  });
+  await saveModel(`${dir}/m`, bundle);
+  assert.deepEqual([...Deno.readDirSync(`${dir}/m`)].map((e) => e.name).sort(), [
+    "gen-000001",
+    "meta.json",
+  ], "a save takes and releases its own lock");
+  const meta = await Deno.readTextFile(`${dir}/m/meta.json`);
+  const other = await lockHolder(`${dir}/m`);
+  await assert.rejects(
+    prepareModelDir(`${dir}/m`),
+    new RegExp(`process ${other.pid} on elsewhere is writing it \\(${dir}/m/\\.lock\\)`),
+  );
+  await assert.rejects(saveModel(`${dir}/m`, bundle), CheckpointError);
+  assert.equal(await Deno.readTextFile(`${dir}/m/meta.json`), meta, "nothing written");
+  other.kill("SIGKILL");
+  await other.status;
+  // Its lock ended with it: the file it left is taken over, and this process's saves go through.
+  const held = await prepareModelDir(`${dir}/m`);
+  assert.equal(JSON.parse(await Deno.readTextFile(`${dir}/m/.lock`)).pid, Deno.pid);
+  await assert.rejects(prepareModelDir(`${dir}/m`), /process \d+ on .* is writing it/);
+  await saveModel(`${dir}/m`, bundle);
+  assert.ok(Deno.statSync(`${dir}/m/.lock`).isFile, "the run's lock outlives its saves");
+  await held.release();
+  assert.deepEqual([...Deno.readDirSync(`${dir}/m`)].map((e) => e.name).sort(), [
+    "gen-000002",
+    "meta.json",
+  ]);
+  const loaded = await loadModel(`${dir}/m`);
+  assert.equal(loaded.tasks.length, 2);
+  loaded.model.dispose();
   bundle.model.dispose();
   trainer.dispose();
   await Deno.remove(dir, { recursive: true });

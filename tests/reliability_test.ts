@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { loadModel } from "../lib/model/mod.ts";
-import { bitEqual, modelFile, runTask, setup, snapshot } from "./_helpers.ts";
+import { bitEqual, lockHolder, modelFile, runTask, setup, snapshot } from "./_helpers.ts";
 
 await setup();
 
@@ -48,6 +48,29 @@ Deno.test("--out never replaces a folder of other files, a file, or the sample d
   assert.equal(await Deno.readTextFile(`${mine}/thesis.txt`), "years of work");
   assert.equal(await Deno.readTextFile(plain), "a file");
   assert.ok((await Deno.stat("data/sample_sentences.json")).isFile);
+});
+
+Deno.test("a second run into a model directory another live process writes is refused", async () => {
+  const out = `${dir}/busy`;
+  const first = await runTask(["task", "train", ...TINY, "--epochs", "1", "--out", out]);
+  assert.equal(first.code, 0, first.stderr);
+  const meta = await Deno.readTextFile(`${out}/meta.json`);
+  const writer = await lockHolder(out);
+  for (const args of [[...TINY, "--out", out], ["--resume", out, "--epochs", "2"]]) {
+    const r = await runTask(["task", "train", ...args]);
+    assert.equal(r.code, 1, r.stderr);
+    oneLineError(r.stderr, new RegExp(`process ${writer.pid} on elsewhere is writing it`));
+    assert.doesNotMatch(r.stdout, /epoch/, "refused before training");
+  }
+  assert.equal(await Deno.readTextFile(`${out}/meta.json`), meta);
+  writer.kill("SIGKILL");
+  await writer.status;
+  const after = await runTask(["task", "train", ...TINY, "--epochs", "1", "--out", out]);
+  assert.equal(after.code, 0, `a killed writer's lock is taken over: ${after.stderr}`);
+  assert.deepEqual([...Deno.readDirSync(out)].map((e) => e.name).sort(), [
+    "gen-000002",
+    "meta.json",
+  ]);
 });
 
 Deno.test("a trailing slash works, and a model directory is replaced by the new model", async () => {

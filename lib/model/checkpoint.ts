@@ -25,6 +25,13 @@
  * replaced. Loading verifies every file: the manifest's shape, the binary sizes,
  * their sha256 against `meta.json`, and that every weight is finite.
  *
+ * One process at a time writes a model directory: {@linkcode prepareModelDir}
+ * takes a lock (the operating system's advisory lock on `.lock`, a file that
+ * names the writer's pid and host) that lasts until the run releases it or
+ * ends, and {@linkcode saveModel} takes one for its own duration when the
+ * process holds none. Another live writer is refused; a killed one's lock
+ * ended with it.
+ *
  * Directories of format version 1 (files at the top level, `labels.json` for
  * the two tasks `ner` and `sentiment`) still load.
  * @module
@@ -46,6 +53,7 @@ export const FORMAT_VERSION = 2;
 export const LIBRARY = "multitask-transformer";
 
 const META = "meta.json";
+const LOCK = ".lock";
 const GENERATION = /^gen-(\d{6,})$/;
 /** Files of a format-1 directory, removed when a format-2 save replaces it. */
 const V1_ENTRIES = [
@@ -163,19 +171,32 @@ export async function inspectModelDir(dir: string): Promise<{ kind: OutputKind; 
     }
     return { kind: "other", why: "its meta.json is not a model of this toolkit" };
   }
-  const foreign = entries.filter((e) => !GENERATION.test(e) && !e.startsWith(`${META}.tmp-`));
+  const foreign = entries.filter((e) =>
+    !GENERATION.test(e) && !e.startsWith(`${META}.tmp-`) && e !== LOCK
+  );
   if (foreign.length === 0) return { kind: "model" }; // a first save that was killed
   return { kind: "other", why: `it holds other files (${foreign.slice(0, 3).join(", ")})` };
 }
 
+/** This process's hold on a model directory, from {@linkcode prepareModelDir}. */
+export interface ModelDirLock {
+  readonly path: string;
+  /** Removes the lock (and the folder, when the run created it and saved nothing). */
+  release(): Promise<void>;
+}
+
+/** Model directories this process holds the lock of. */
+const held = new Set<string>();
+
 /**
- * Checks before a run that `dir` can take a model: it must be absent, an empty
- * folder or a model directory, and writable (a probe file is created and
- * removed). Parent folders are created, and leftovers of killed saves in a
- * model directory are removed.
+ * Checks before a run that `dir` can take a model, and locks it for this
+ * process: it must be absent, an empty folder or a model directory, writable,
+ * and not locked by another live process. The folder and its parents are
+ * created, and leftovers of killed saves in a model directory are removed
+ * (after the lock is taken, so never another writer's save in progress).
  * @throws {CheckpointError} saying why and what to do
  */
-export async function prepareModelDir(dir: string): Promise<void> {
+export async function prepareModelDir(dir: string): Promise<ModelDirLock> {
   const path = normalizeDir(dir);
   const { kind, why } = await inspectModelDir(path);
   if (kind === "other") {
@@ -183,16 +204,78 @@ export async function prepareModelDir(dir: string): Promise<void> {
       `Cannot write a model to ${path}: ${why}; it is not a model directory of this toolkit and is never replaced. Choose another path (a new folder, or an earlier model directory)`,
     );
   }
-  if (kind === "model") await removeLeftovers(path);
-  const parent = path.includes("/") ? path.slice(0, path.lastIndexOf("/")) || "/" : ".";
   try {
-    await Deno.mkdir(parent, { recursive: true });
-    const probeDir = kind === "absent" ? parent : path;
-    const probe = `${probeDir}/.write-probe-${Deno.pid}`;
-    await Deno.writeTextFile(probe, "");
-    await Deno.remove(probe);
+    await Deno.mkdir(path, { recursive: true });
   } catch (error) {
     throw new CheckpointError(`Cannot write a model to ${path}: ${(error as Error).message}`);
+  }
+  const release = await acquireLock(path, "write a model to");
+  if (kind === "model") await removeLeftovers(path);
+  return {
+    path,
+    release: async () => {
+      await release();
+      if (kind === "absent" || kind === "empty") {
+        // Only an empty folder goes (remove without `recursive` refuses any other).
+        await Deno.remove(path).catch(() => {});
+      }
+    },
+  };
+}
+
+/**
+ * Takes `path/.lock` for this process: an exclusive advisory lock of the
+ * operating system on that file, which ends with the process however it ends,
+ * so a killed run's lock file is simply taken over. The file names the holder
+ * (pid, host) for the message another process gets. Returns the release.
+ */
+async function acquireLock(path: string, doing: string): Promise<() => Promise<void>> {
+  const file = `${path}/${LOCK}`;
+  for (let attempt = 0; attempt < 3; attempt++) {
+    let handle: Deno.FsFile;
+    try {
+      handle = await Deno.open(file, { read: true, write: true, create: true });
+    } catch (error) {
+      throw new CheckpointError(`Cannot ${doing} ${path}: ${(error as Error).message}`);
+    }
+    if (!(await handle.tryLock(true))) {
+      handle.close();
+      const owner = await Deno.readTextFile(file).then((t) => JSON.parse(t), () => undefined) as
+        | { pid?: unknown; host?: unknown }
+        | undefined;
+      const who = typeof owner?.pid === "number"
+        ? `process ${owner.pid} on ${String(owner.host)}`
+        : "another process";
+      throw new CheckpointError(
+        `Cannot ${doing} ${path}: ${who} is writing it (${file}); wait for it to end, or choose another path`,
+      );
+    }
+    // A holder that was releasing may have removed the file meanwhile: the lock
+    // counts only on the file that is at the path now.
+    const mine = await handle.stat();
+    const there = await Deno.stat(file).catch(() => undefined);
+    if (there === undefined || there.ino !== mine.ino || there.dev !== mine.dev) {
+      handle.close();
+      continue;
+    }
+    const owner = { pid: Deno.pid, host: hostname(), since: new Date().toISOString() };
+    await handle.truncate(0);
+    await handle.write(new TextEncoder().encode(JSON.stringify(owner) + "\n"));
+    held.add(path);
+    return async () => {
+      held.delete(path);
+      await Deno.remove(file).catch(() => {});
+      handle.close();
+    };
+  }
+  throw new CheckpointError(`Cannot ${doing} ${path}: its lock (${file}) keeps changing hands`);
+}
+
+function hostname(): string {
+  try {
+    return Deno.hostname();
+  } catch {
+    return "unknown";
   }
 }
 
@@ -219,6 +302,23 @@ export async function saveModel(
     ? undefined
     : packWeights(training.arrays, `the training state for ${path}`);
   await Deno.mkdir(path, { recursive: true });
+  const release = held.has(path) ? undefined : await acquireLock(path, "save the model to");
+  try {
+    await commitGeneration(path, kind, bundle, weights, training, arrays);
+  } finally {
+    await release?.();
+  }
+}
+
+async function commitGeneration(
+  path: string,
+  kind: OutputKind,
+  bundle: ModelBundle,
+  weights: ReturnType<typeof packWeights>,
+  training: SavedTraining | undefined,
+  arrays: ReturnType<typeof packWeights> | undefined,
+): Promise<void> {
+  const { model } = bundle;
   const entries: string[] = [];
   for await (const e of Deno.readDir(path)) entries.push(e.name);
   const previous = kind === "model"

@@ -59,6 +59,7 @@ export {
   loadModel,
   loadSavedTraining,
   type ModelBundle,
+  type ModelDirLock,
   type OutputKind,
   prepareModelDir,
   type SavedTraining,
