@@ -35,6 +35,8 @@ const USAGE = `Usage: deno task recipe [options]
   --tasks LIST      train only these of the recipe's tasks, e.g. ner or ner,pos
   --seeds LIST      override the seeds, e.g. 1,2,3
   --epochs N        override train.epochs
+  --average-epochs N  also score the average of the last N epoch-end weights on dev, and
+                    keep it when it beats every epoch (checkpoint averaging; 0: off)
   --limit N         use at most N training sentences per corpus (smoke test)
   --workers N       data-parallel workers (default from the recipe)
   --out DIR         save each seed's selected model to DIR/seed-N
@@ -52,6 +54,7 @@ export async function run(args: string[]): Promise<void> {
       tasks: { type: "string" },
       seeds: { type: "string" },
       epochs: { type: "string" },
+      "average-epochs": { type: "string" },
       limit: { type: "string" },
       workers: { type: "string" },
       out: { type: "string" },
@@ -68,6 +71,10 @@ export async function run(args: string[]): Promise<void> {
   const { values } = parsed;
   const file = stringFlag(values.recipe) ?? "configs/conll4_sst2.json";
   const epochs = intFlag(values.epochs, "epochs", 1, 100000);
+  const averageEpochs = intFlag(values["average-epochs"], "average-epochs", 0, 100000);
+  if (averageEpochs === 1) {
+    throw new UsageError("--average-epochs: average 2 or more epochs (0 turns it off)");
+  }
   const limit = intFlag(values.limit, "limit", 1);
   const workers = values.workers === undefined ? undefined : workersFlag(values.workers);
   const seeds = stringFlag(values.seeds)?.split(",").map((seed) => {
@@ -86,6 +93,7 @@ export async function run(args: string[]): Promise<void> {
     ...(tasks !== undefined ? { tasks: pickTasks(recipe, tasks) } : {}),
     ...(seeds !== undefined ? { seeds } : {}),
     ...(limit !== undefined ? { limit } : {}),
+    ...(averageEpochs !== undefined ? { averageEpochs: averageEpochs || undefined } : {}),
     ...(workers !== undefined ? { workers } : {}),
     tokenizer: { ...recipe.tokenizer, ...vectorOverrides(values) },
     train: {
@@ -134,9 +142,11 @@ export async function run(args: string[]): Promise<void> {
   console.log(`| --- | --- | ${names.map(() => "---").join(" | ")} | --- |`);
   for (const s of result.seeds) {
     console.log(
-      `| ${s.seed} | ${s.bestEpoch} | ${
-        names.map((t) => percent((s.test[t] ?? s.dev[t])!.score)).join(" | ")
-      } | ${(s.trainSeconds / 60).toFixed(1)} min |`,
+      `| ${s.seed} | ${
+        s.averaged === undefined ? s.bestEpoch : `mean of ${s.averaged.from}–${s.averaged.to}`
+      } | ${names.map((t) => percent((s.test[t] ?? s.dev[t])!.score)).join(" | ")} | ${
+        (s.trainSeconds / 60).toFixed(1)
+      } min |`,
     );
   }
   const m = result.summary;

@@ -6,6 +6,7 @@ import {
   selectionScore,
   validateRecipe,
 } from "../lib/experiments/mod.ts";
+import { scoreCorpora } from "../lib/evaluation/mod.ts";
 import { setup } from "./_helpers.ts";
 
 await setup();
@@ -115,6 +116,49 @@ Deno.test("runRecipe() trains per seed, keeps the best dev epoch and reports tes
     split: "test",
     ...meanStd(f1),
   });
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("averageEpochs scores the mean of the last epochs' weights and keeps it only when dev prefers it", async () => {
+  const { dir, recipe } = await files();
+  const r = validateRecipe({
+    ...recipe,
+    train: { epochs: 4, batchSize: 2, learningRate: 0.03 },
+    seeds: [1, 2, 3, 4, 5, 6],
+    averageEpochs: 3,
+  }, "recipe.json");
+  const corpora = await loadRecipeCorpora(r);
+  const kept: Record<number, number> = {};
+  const result = await runRecipe(r, corpora, {
+    onModel: (seed, bundle) => {
+      // The model handed on is the selected one: it scores on dev as reported.
+      kept[seed] = selectionScore(
+        scoreCorpora(bundle, { ner: corpora.ner!.dev, sentiment: corpora.sentiment!.dev }),
+      );
+    },
+  });
+  for (const s of result.seeds) {
+    // Each epoch's selection score: the mean of its tasks' dev scores.
+    const mean = (xs: number[]) => xs.reduce((x, y) => x + y, 0) / xs.length;
+    const epochs = s.devHistory.map((h) => mean(Object.values(h.scores)));
+    assert.equal(kept[s.seed], selectionScore(s.dev));
+    assert.ok(s.averageDev !== undefined);
+    assert.equal(s.averaged !== undefined, selectionScore(s.averageDev) > Math.max(...epochs));
+    if (s.averaged !== undefined) {
+      assert.deepEqual(s.averaged, { from: 2, to: 4 });
+      assert.equal(s.bestEpoch, 4);
+      assert.ok(selectionScore(s.dev) > Math.max(...epochs), `seed ${s.seed}`);
+    } else {
+      assert.equal(selectionScore(s.dev), Math.max(...epochs), `seed ${s.seed}`);
+      assert.equal(epochs[s.bestEpoch - 1], Math.max(...epochs));
+    }
+  }
+  assert.ok(
+    result.seeds.some((s) => s.averaged !== undefined),
+    `no seed kept the average: ${
+      JSON.stringify(result.seeds.map((s) => [s.devHistory, s.averageDev]))
+    }`,
+  );
   await Deno.remove(dir, { recursive: true });
 });
 

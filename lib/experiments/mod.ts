@@ -20,6 +20,7 @@ export {
   selectionScore,
   type TaskCorpora,
   validateRecipe,
+  WeightAverage,
 } from "./recipe.ts";
 export {
   BENCH_TASKS,

@@ -99,6 +99,11 @@ export const RecipeSchema = z.object({
   limit: z.number().int().min(1).optional(),
   /** Use at most this many dev and test sentences per task (quick experiments). */
   evalLimit: z.number().int().min(1).optional(),
+  /**
+   * Also score the average of the last N epoch-end weights on dev (checkpoint
+   * averaging); it is kept when its mean dev score beats every single epoch's.
+   */
+  averageEpochs: z.number().int().min(2).optional(),
   tasks: z.record(
     z.string(),
     z.discriminatedUnion("kind", [TokenTaskSchema, SentenceTaskSchema, PairTaskSchema]),
@@ -143,8 +148,12 @@ export type RecipeCorpora = Readonly<Record<string, TaskCorpora>>;
 /** One seed's outcome. */
 export interface SeedResult {
   readonly seed: number;
-  /** Epoch (1-based) whose weights were selected on dev. */
+  /** Epoch (1-based) whose weights were selected on dev (the last one averaged, for an average). */
   readonly bestEpoch: number;
+  /** When the average of epoch-end weights was selected: the epochs averaged. */
+  readonly averaged?: { readonly from: number; readonly to: number };
+  /** With `averageEpochs`: the dev scores of the averaged weights, kept or not. */
+  readonly averageDev?: CorpusScores;
   readonly dev: CorpusScores;
   readonly test: CorpusScores;
   readonly trainSeconds: number;
@@ -370,7 +379,16 @@ export async function runRecipe(
   );
   for (const seed of recipe.seeds) {
     const config = recipeConfig(recipe, seed);
-    let best: { score: number; epoch: number; dev: CorpusScores; weights: NamedArrays } | undefined;
+    let best:
+      | {
+        score: number;
+        epoch: number;
+        dev: CorpusScores;
+        weights: NamedArrays;
+        averaged?: { from: number; to: number };
+      }
+      | undefined;
+    const averaging = new WeightAverage(config.train.epochs - (recipe.averageEpochs ?? 0));
     const started = performance.now();
     const devHistory: { epoch: number; scores: Record<string, number> }[] = [];
     const { bundle, history, trainer } = await trainModel({ train, validation: [] }, config, {
@@ -387,16 +405,31 @@ export async function runRecipe(
         });
         options.onEpoch?.(seed, record, scores);
         const score = selectionScore(scores);
-        if (best === undefined || score > best.score) {
-          best = {
-            score,
-            epoch: record.epoch,
-            dev: scores,
-            weights: current.model.parameters.read(),
-          };
-        }
+        const better = best === undefined || score > best.score;
+        const averaged = recipe.averageEpochs !== undefined && averaging.takes(record.epoch);
+        if (!better && !averaged) return;
+        const weights = current.model.parameters.read();
+        if (averaged) averaging.add(record.epoch, weights);
+        if (better) best = { score, epoch: record.epoch, dev: scores, weights };
       },
     });
+    const averaged = averaging.mean();
+    let averageDev: CorpusScores | undefined;
+    if (averaged !== undefined && best !== undefined) {
+      bundle.model.parameters.assign(averaged.weights, "the averaged epochs");
+      const scores = scoreCorpora(bundle, dev);
+      averageDev = scores;
+      const score = selectionScore(scores);
+      if (score > best.score) {
+        best = {
+          score,
+          epoch: averaged.to,
+          dev: scores,
+          weights: averaged.weights,
+          averaged: { from: averaged.from, to: averaged.to },
+        };
+      }
+    }
     const trainSeconds = (performance.now() - started) / 1000;
     if (best !== undefined) bundle.model.parameters.assign(best.weights, "the best epoch");
     const testScores = scoreCorpora(bundle, test);
@@ -404,6 +437,8 @@ export async function runRecipe(
     results.push({
       seed,
       bestEpoch: best?.epoch ?? 0,
+      ...(best?.averaged !== undefined ? { averaged: best.averaged } : {}),
+      ...(averageDev !== undefined ? { averageDev } : {}),
       dev: best?.dev ?? {},
       test: testScores,
       trainSeconds,
@@ -448,6 +483,66 @@ export async function runRecipe(
 export function selectionScore(scores: CorpusScores): number {
   const values = Object.values(scores).map((s) => s.score);
   return values.reduce((a, b) => a + b, 0) / Math.max(1, values.length);
+}
+
+/**
+ * The running mean of the epoch-end weights of the epochs after `after`
+ * (checkpoint averaging), summed in float64.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { WeightAverage } from "./recipe.ts";
+ * const avg = new WeightAverage(1);
+ * for (const [epoch, w] of [[1, 9], [2, 1], [3, 2]] as const) {
+ *   avg.add(epoch, { w: { shape: [2], values: Float32Array.of(w, -w) } });
+ * }
+ * const mean = avg.mean()!;
+ * assert.deepEqual([mean.from, mean.to], [2, 3]);
+ * assert.deepEqual([...mean.weights.w!.values], [1.5, -1.5]);
+ * ```
+ */
+export class WeightAverage {
+  readonly #after: number;
+  #sums = new Map<string, { shape: readonly number[]; values: Float64Array }>();
+  #from = 0;
+  #to = 0;
+  #count = 0;
+
+  constructor(after: number) {
+    this.#after = after;
+  }
+
+  /** Whether an epoch is one to average (past `after`). */
+  takes(epoch: number): boolean {
+    return epoch > this.#after;
+  }
+
+  /** Adds an epoch's weights when the epoch is past `after`. */
+  add(epoch: number, weights: NamedArrays): void {
+    if (!this.takes(epoch)) return;
+    for (const [name, { shape, values }] of Object.entries(weights)) {
+      let sum = this.#sums.get(name);
+      if (sum === undefined) {
+        sum = { shape, values: new Float64Array(values.length) };
+        this.#sums.set(name, sum);
+      }
+      for (let i = 0; i < values.length; i++) sum.values[i]! += values[i]!;
+    }
+    if (this.#count === 0) this.#from = epoch;
+    this.#to = epoch;
+    this.#count++;
+  }
+
+  /** The mean weights, or undefined with fewer than two epochs added. */
+  mean(): { from: number; to: number; weights: NamedArrays } | undefined {
+    if (this.#count < 2) return undefined;
+    const weights: Record<string, { shape: readonly number[]; values: Float32Array }> = {};
+    for (const [name, { shape, values }] of this.#sums) {
+      weights[name] = { shape, values: Float32Array.from(values, (v) => v / this.#count) };
+    }
+    return { from: this.#from, to: this.#to, weights };
+  }
 }
 
 /**
