@@ -180,6 +180,13 @@ export async function run(args: string[]): Promise<void> {
   // What does not shrink with W (Amdahl): the step's time above a perfect 1/W of one worker's.
   const serialMs = stepMedian - oneWorkerMedian / workers;
   const breakdown = medianTiming((many ?? one).timings);
+  // Is one replica slower than the others, or do they take turns? Per replica the
+  // median compute, and the median over steps of the gap between the slowest and fastest.
+  const perReplica = many?.replicaComputeMs ?? [];
+  const replicaCompute = perReplica.length === 0 || perReplica[0]!.length === 0 ? undefined : {
+    replicaComputeMs: perReplica[0]!.map((_, r) => round(median(perReplica.map((c) => c[r]!)))),
+    replicaGapMs: round(median(perReplica.map((c) => Math.max(...c) - Math.min(...c)))),
+  };
   const roundTiming = (t: StepTiming | undefined) =>
     t === undefined
       ? undefined
@@ -233,6 +240,7 @@ export async function run(args: string[]): Promise<void> {
     oneWorkerStepMsMedian: round(oneWorkerMedian),
     speedupOverOneWorker: round(oneWorkerMedian / stepMedian),
     stepBreakdownMs: roundTiming(breakdown),
+    ...(replicaCompute !== undefined ? replicaCompute : {}),
     oneWorkerStepBreakdownMs: roundTiming(medianTiming(one.timings)),
     serialMs: round(serialMs),
     serialFractionOfOneWorkerStep: Math.round((serialMs / oneWorkerMedian) * 1000) / 1000,
@@ -270,6 +278,13 @@ export async function run(args: string[]): Promise<void> {
       console.log(
         `step       compute ${b.compute} ms, reduce ${b.reduce}, optimizer ${b.optimizer}, gather ${b.gather}, wait ${b.wait}, coordination ${b.coordination} (median per replica)`,
       );
+      if (replicaCompute !== undefined) {
+        console.log(
+          `replicas   compute ${
+            replicaCompute.replicaComputeMs.join(" / ")
+          } ms (each one's median); slowest − fastest ${replicaCompute.replicaGapMs} ms (median over steps)`,
+        );
+      }
     }
     console.log(
       `inference  ${result.inferSentencesPerSecond} sentences/s (batch ${inferBatch}${

@@ -47,7 +47,12 @@ async function parallelLosses(
   const runner = await ParallelTrainer.create(model, config, { replicas: 2 });
   const losses: number[] = [];
   try {
-    for (let i = 0; i < steps; i++) losses.push((await runner.trainPadded(paddedBatch())).loss);
+    for (let i = 0; i < steps; i++) {
+      const metrics = await runner.trainPadded(paddedBatch());
+      losses.push(metrics.loss);
+      assert.equal(metrics.replicaComputeMs?.length, 2);
+      assert.ok(metrics.replicaComputeMs.every((ms) => ms > 0), `${metrics.replicaComputeMs}`);
+    }
     await runner.syncModel();
     return { losses, weights: snapshot(model) };
   } finally {
@@ -243,7 +248,8 @@ Deno.test("interleaved bench timing takes one step of each trainer in turn, warm
   const runner = (name: string, timing?: StepTiming): Pick<StepRunner, "trainPadded"> => ({
     trainPadded: (batch) => {
       calls.push(`${name}${batch.batch}`);
-      return { loss: 0, tasks: {}, gradNorm: 0, learningRate: 0, ...(timing ? { timing } : {}) };
+      const replicas = timing ? { timing, replicaComputeMs: [1, 2] } : {};
+      return { loss: 0, tasks: {}, gradNorm: 0, learningRate: 0, ...replicas };
     },
   });
   const timing: StepTiming = {
@@ -261,4 +267,6 @@ Deno.test("interleaved bench timing takes one step of each trainer in turn, warm
   assert.equal(a!.timings.length, 0);
   assert.equal(b!.times.length, 3);
   assert.deepEqual(b!.timings, [timing, timing, timing]);
+  assert.deepEqual(b!.replicaComputeMs, [[1, 2], [1, 2], [1, 2]]);
+  assert.deepEqual(a!.replicaComputeMs, []);
 });

@@ -114,6 +114,13 @@ export function timeCalls(fn: (i: number) => void, steps: number, warmup: number
   return times;
 }
 
+/** Per timed step: wall milliseconds, the breakdown and each replica's compute (where reported). */
+export interface StepTimes {
+  readonly times: number[];
+  readonly timings: StepTiming[];
+  readonly replicaComputeMs: (readonly number[])[];
+}
+
 /**
  * Milliseconds per training step over rotating batches (single or data-parallel
  * trainer), with each step's breakdown where the trainer reports one.
@@ -123,7 +130,7 @@ export async function timeTrainSteps(
   batches: readonly PaddedBatch[],
   steps: number,
   warmup: number,
-): Promise<{ times: number[]; timings: StepTiming[] }> {
+): Promise<StepTimes> {
   return (await timeInterleavedTrainSteps([trainer], batches, steps, warmup))[0]!;
 }
 
@@ -137,8 +144,8 @@ export async function timeInterleavedTrainSteps(
   batches: readonly PaddedBatch[],
   steps: number,
   warmup: number,
-): Promise<{ times: number[]; timings: StepTiming[] }[]> {
-  const results = trainers.map(() => ({ times: [] as number[], timings: [] as StepTiming[] }));
+): Promise<StepTimes[]> {
+  const results = trainers.map((): StepTimes => ({ times: [], timings: [], replicaComputeMs: [] }));
   for (let i = 0; i < warmup + steps; i++) {
     for (const [k, trainer] of trainers.entries()) {
       const started = performance.now();
@@ -146,6 +153,9 @@ export async function timeInterleavedTrainSteps(
       if (i >= warmup) {
         results[k]!.times.push(performance.now() - started);
         if (metrics.timing !== undefined) results[k]!.timings.push(metrics.timing);
+        if (metrics.replicaComputeMs !== undefined) {
+          results[k]!.replicaComputeMs.push(metrics.replicaComputeMs);
+        }
       }
     }
   }

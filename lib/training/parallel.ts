@@ -232,6 +232,7 @@ export class ParallelTrainer implements StepRunner {
     };
     return {
       timing,
+      replicaComputeMs: parts.map((p) => p.timing?.computeMs ?? 0),
       loss: parts.reduce((n, m) => n + m.loss, 0),
       tasks: Object.fromEntries(
         Object.entries(first.tasks).map(([task, m]) => [task, {

@@ -45,8 +45,10 @@ export interface StepMetrics {
   readonly gradNorm: number;
   /** Base learning rate used for this step (before layer-wise multipliers). */
   readonly learningRate: number;
-  /** Data-parallel steps: where the step's time went. */
+  /** Data-parallel steps: where the step's time went (each phase a mean over the replicas). */
   readonly timing?: StepTiming;
+  /** Data-parallel steps: each replica's compute time, in replica order. */
+  readonly replicaComputeMs?: readonly number[];
 }
 
 /**
