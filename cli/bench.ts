@@ -19,6 +19,7 @@ import {
   median,
   medianTiming,
   percentile,
+  type StepTimes,
   syntheticSentences,
   timeCalls,
   timeInference,
@@ -109,8 +110,8 @@ export async function run(args: string[]): Promise<void> {
   // One worker (this thread) always; with --workers W > 1 the sharded
   // data-parallel trainer too, its steps interleaved with the one-worker steps
   // so that a change in the host's speed during the run hits both alike.
-  let one: Awaited<ReturnType<typeof timeTrainSteps>>;
-  let many: Awaited<ReturnType<typeof timeTrainSteps>> | undefined;
+  let one: StepTimes;
+  let many: StepTimes | undefined;
   if (workers > 1) {
     const runner = await ParallelTrainer.create(model, config, { replicas: workers });
     try {

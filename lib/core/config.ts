@@ -26,10 +26,10 @@ export const FREEZE_SELECTOR =
 const int = (min: number, max = Number.MAX_SAFE_INTEGER) => z.number().int().min(min).max(max);
 const num = (min: number, max: number) => z.number().min(min).max(max);
 
-/** Shape of the shared encoder and its heads. */
 /** How token vectors become one vector: the sentence embedding, and sentence and pair heads. */
 export const PoolingSchema = z.enum(["mean", "cls", "max"]);
 
+/** Shape of the shared encoder and its heads. */
 export const ModelConfigSchema = z.object({
   /** Maximum tokens per sentence, including the leading `[CLS]`. @default 64 */
   maxLength: int(2, 4096),

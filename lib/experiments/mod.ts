@@ -30,6 +30,7 @@ export {
   median,
   medianTiming,
   percentile,
+  type StepTimes,
   syntheticSentences,
   timeCalls,
   timeInference,

@@ -406,7 +406,7 @@ export async function runRecipe(
         options.onEpoch?.(seed, record, scores);
         const score = selectionScore(scores);
         const better = best === undefined || score > best.score;
-        const averaged = recipe.averageEpochs !== undefined && averaging.takes(record.epoch);
+        const averaged = averaging.takes(record.epoch); // none without averageEpochs (after = epochs)
         if (!better && !averaged) return;
         const weights = current.model.parameters.read();
         if (averaged) averaging.add(record.epoch, weights);

@@ -180,7 +180,6 @@ export async function inspectModelDir(dir: string): Promise<{ kind: OutputKind; 
 
 /** This process's hold on a model directory, from {@linkcode prepareModelDir}. */
 export interface ModelDirLock {
-  readonly path: string;
   /** Removes the lock (and the folder, when the run created it and saved nothing). */
   release(): Promise<void>;
 }
@@ -212,7 +211,6 @@ export async function prepareModelDir(dir: string): Promise<ModelDirLock> {
   const release = await acquireLock(path, "write a model to");
   if (kind === "model") await removeLeftovers(path);
   return {
-    path,
     release: async () => {
       await release();
       if (kind === "absent" || kind === "empty") {
