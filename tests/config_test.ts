@@ -67,8 +67,10 @@ Deno.test("character features: charWidth must be 0 or at least 3; older configs 
   delete c.tokenizer.charWidth;
   delete c.model.charFilters;
   delete c.model.charEmbeddingSize;
+  delete c.model.embeddingDropout;
   const loaded = validateConfig(c);
   assert.equal(loaded.tokenizer.charWidth, 0);
   assert.equal(loaded.model.charFilters, 64);
   assert.equal(loaded.model.charEmbeddingSize, 16);
+  assert.equal(loaded.model.embeddingDropout, null);
 });

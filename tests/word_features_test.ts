@@ -237,6 +237,23 @@ Deno.test("several affix features per word flow through batches, splits, masking
   disposeAll(model, batch, trainer);
 });
 
+Deno.test("embeddingDropout sets the rate on the input embeddings alone; null leaves it to dropout", () => {
+  // No encoder layers: the only dropout in training mode is the one on the summed embeddings.
+  const out = (model: { dropout: number; embeddingDropout: number | null }) => {
+    const config = tinyConfig({ model: { numLayers: 0, ...model } });
+    const { model: m, batch } = tinySetup(config);
+    const train = m.forward(batch, { dropoutSeed: 7 }).sequenceOutput.dataSync();
+    const infer = m.forward(batch).sequenceOutput.dataSync();
+    disposeAll(m, batch);
+    return maxAbsDiff(train, infer);
+  };
+  assert.equal(out({ dropout: 0.5, embeddingDropout: 0 }), 0);
+  assert.ok(out({ dropout: 0, embeddingDropout: 0.5 }) > 0.1);
+  assert.ok(out({ dropout: 0.5, embeddingDropout: null }) > 0.1);
+  assert.equal(out({ dropout: 0, embeddingDropout: null }), 0);
+  assert.throws(() => tinyConfig({ model: { embeddingDropout: 1 } }), /model.embeddingDropout/);
+});
+
 Deno.test("the local convolution sees exactly one neighbour each side, never padding", () => {
   // No encoder layers: a token's output depends on the embeddings of its window only.
   const config = tinyConfig({ model: { numLayers: 0, localConvWidth: 3, dropout: 0 } });

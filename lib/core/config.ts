@@ -43,6 +43,11 @@ export const ModelConfigSchema = z.object({
   ffnSize: int(1, 1 << 20),
   /** Dropout rate on embeddings, attention probabilities and residual branches. @default 0.1 */
   dropout: num(0, 0.95),
+  /**
+   * Dropout rate on the summed input embeddings (word, position, case, affix
+   * features) instead of `dropout`; null uses `dropout`. @default null
+   */
+  embeddingDropout: num(0, 0.95).nullable(),
   /** Sentence pooling. @default "mean" */
   pooling: PoolingSchema,
   /** Add a learned embedding of each word's letter case (lower, Title, UPPER, ...). @default true */
@@ -238,6 +243,7 @@ const DEFAULT_CONFIG: Config = {
     numHeads: 4,
     ffnSize: 256,
     dropout: 0.1,
+    embeddingDropout: null,
     pooling: "mean",
     caseFeatures: true,
     initializerRange: 0.02,
@@ -373,7 +379,16 @@ export function validateConfig(value: unknown, source = "config"): Config {
     };
   }
   if (isObject(v.model)) {
-    v = { ...v, model: { charEmbeddingSize: 16, charFilters: 64, localConvWidth: 0, ...v.model } };
+    v = {
+      ...v,
+      model: {
+        charEmbeddingSize: 16,
+        charFilters: 64,
+        localConvWidth: 0,
+        embeddingDropout: null,
+        ...v.model,
+      },
+    };
   }
   return parseConfig(v, source);
 }

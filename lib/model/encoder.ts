@@ -260,7 +260,7 @@ export class Encoder {
     }
     x = dropout(
       x,
-      this.#config.dropout,
+      this.#config.embeddingDropout ?? this.#config.dropout,
       seed === undefined ? undefined : deriveSeed(seed, "embeddings"),
     ) as tf.Tensor3D;
     if (this.#localConv !== undefined) {
