@@ -19,6 +19,7 @@ import {
   median,
   medianTiming,
   percentile,
+  replicaSpread,
   type StepTimes,
   syntheticSentences,
   timeCalls,
@@ -181,12 +182,10 @@ export async function run(args: string[]): Promise<void> {
   // What does not shrink with W (Amdahl): the step's time above a perfect 1/W of one worker's.
   const serialMs = stepMedian - oneWorkerMedian / workers;
   const breakdown = medianTiming((many ?? one).timings);
-  // Is one replica slower than the others, or do they take turns? Per replica the
-  // median compute, and the median over steps of the gap between the slowest and fastest.
-  const perReplica = many?.replicaComputeMs ?? [];
-  const replicaCompute = perReplica.length === 0 || perReplica[0]!.length === 0 ? undefined : {
-    replicaComputeMs: perReplica[0]!.map((_, r) => round(median(perReplica.map((c) => c[r]!)))),
-    replicaGapMs: round(median(perReplica.map((c) => Math.max(...c) - Math.min(...c)))),
+  const spread = replicaSpread(many?.replicaComputeMs ?? []);
+  const replicaCompute = spread && {
+    replicaComputeMs: spread.computeMs.map(round),
+    replicaGapMs: round(spread.gapMs),
   };
   const roundTiming = (t: StepTiming | undefined) =>
     t === undefined
@@ -241,7 +240,7 @@ export async function run(args: string[]): Promise<void> {
     oneWorkerStepMsMedian: round(oneWorkerMedian),
     speedupOverOneWorker: round(oneWorkerMedian / stepMedian),
     stepBreakdownMs: roundTiming(breakdown),
-    ...(replicaCompute !== undefined ? replicaCompute : {}),
+    ...replicaCompute,
     oneWorkerStepBreakdownMs: roundTiming(medianTiming(one.timings)),
     serialMs: round(serialMs),
     serialFractionOfOneWorkerStep: Math.round((serialMs / oneWorkerMedian) * 1000) / 1000,

@@ -176,6 +176,29 @@ export function medianTiming(timings: readonly StepTiming[]): StepTiming | undef
   };
 }
 
+/**
+ * Is one replica slower than the others, or do they take turns? From each
+ * step's per-replica compute: every replica's median, and the median over
+ * steps of the slowest-minus-fastest gap; undefined without such figures.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { replicaSpread } from "./benchmark.ts";
+ * assert.deepEqual(replicaSpread([[10, 14], [13, 11], [12, 12]]), { computeMs: [12, 12], gapMs: 2 });
+ * assert.equal(replicaSpread([]), undefined);
+ * ```
+ */
+export function replicaSpread(
+  perStep: readonly (readonly number[])[],
+): { computeMs: number[]; gapMs: number } | undefined {
+  if (perStep.length === 0 || perStep[0]!.length === 0) return undefined;
+  return {
+    computeMs: perStep[0]!.map((_, r) => median(perStep.map((c) => c[r]!))),
+    gapMs: median(perStep.map((c) => Math.max(...c) - Math.min(...c))),
+  };
+}
+
 /** Milliseconds per inference pass (both heads, results read back to JS). */
 export function timeInference(
   model: MultiTaskModel,

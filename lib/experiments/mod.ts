@@ -30,6 +30,7 @@ export {
   median,
   medianTiming,
   percentile,
+  replicaSpread,
   type StepTimes,
   syntheticSentences,
   timeCalls,
