@@ -62,14 +62,14 @@ export function tinyConfig(overrides: Parameters<typeof resolveConfig>[0] = {}):
 }
 
 /** A tokenizer, a tiny model and a padded batch of {@linkcode SENTENCES}. */
-export function tinySetup(config: Config = tinyConfig()): {
+export function tinySetup(config: Config = tinyConfig(), tasks: readonly TaskSpec[] = TASKS): {
   model: MultiTaskModel;
   tokenizer: WordTokenizer;
   batch: BatchTensors;
 } {
   const tokenizer = WordTokenizer.fit(SENTENCES.map((s) => s.words), config.tokenizer);
-  const model = new MultiTaskModel(config.model, modelDims(tokenizer, TASKS), config.seed);
-  const encoded = SENTENCES.map((s) => encodeSentence(s, tokenizer, TASKS, config.model.maxLength));
+  const model = new MultiTaskModel(config.model, modelDims(tokenizer, tasks), config.seed);
+  const encoded = SENTENCES.map((s) => encodeSentence(s, tokenizer, tasks, config.model.maxLength));
   return { model, tokenizer, batch: batchToTensors(padBatch(encoded)) };
 }
 

@@ -36,6 +36,12 @@ export interface TaskSpec {
    * embedding's pooling to the others.
    */
   readonly pooling?: Pooling;
+  /**
+   * Token tasks: a linear-chain CRF output layer, trained with the sequence
+   * likelihood and decoded by Viterbi over its learned tag transitions
+   * (instead of per-token cross-entropy and the counted transitions).
+   */
+  readonly crf?: boolean;
 }
 
 /** The grammar of task names. */
@@ -99,6 +105,9 @@ export function validateTasks(tasks: readonly TaskSpec[]): void {
     }
     if (task.pooling !== undefined && task.kind === "token") {
       throw new RangeError(`Invalid ${at}: a token task does not pool`);
+    }
+    if (task.crf === true && task.kind !== "token") {
+      throw new RangeError(`Invalid ${at}: only a token task has a CRF output layer`);
     }
     const fits = task.kind === "pair"
       ? task.metric === "spearman"

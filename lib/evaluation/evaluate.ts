@@ -5,7 +5,8 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { type EncodedSentence, padBatch, type PaddedBatch } from "../data/encoding.ts";
-import { accuracyCounts, maskedCrossEntropy, similarityLoss } from "../model/losses.ts";
+import { accuracyCounts, similarityLoss } from "../model/losses.ts";
+import { taskLoss } from "../model/heads.ts";
 import type { MultiTaskModel } from "../model/model.ts";
 import { forwardPadded } from "../model/forward.ts";
 import { taskPool } from "../data/encoding.ts";
@@ -70,7 +71,7 @@ export function evaluate(
             return [similarityLoss(scores as tf.Tensor1D, pairs).mul(scored), tf.scalar(0), scored];
           }
           const [correct, count] = accuracyCounts(scores, gold);
-          return [maskedCrossEntropy(scores, gold).mul(count), correct, count];
+          return [taskLoss(model.heads.get(task)!, scores, gold).mul(count), correct, count];
         })),
     );
     tasks.forEach((task, i) => {

@@ -58,6 +58,8 @@ const TokenTaskSchema = z.object({
   column: z.number().int().min(1).optional(),
   /** `auto`, `iob1`, `iob2` (chunk tags, converted to IOB2) or `plain` (e.g. POS). */
   scheme: z.enum(["auto", "iob1", "iob2", "plain"]).default("auto"),
+  /** A linear-chain CRF output layer (see `TaskSpec.crf`). */
+  crf: z.boolean().default(false),
   ...common,
 }).strict();
 
@@ -313,6 +315,7 @@ export async function loadRecipeCorpora(recipe: Recipe): Promise<RecipeCorpora> 
         ...(task.kind === "sentence" && task.pooling !== undefined
           ? { pooling: task.pooling }
           : {}),
+        ...(task.kind === "token" && task.crf ? { crf: true } : {}),
       },
       train,
       dev: limit(await load(name, task, task.dev), recipe.evalLimit),

@@ -16,7 +16,8 @@ import { tagsToSpans } from "../data/labels.ts";
 import { splitWords } from "../data/tokenizer.ts";
 import type { ModelBundle, TrainedTask } from "../model/checkpoint.ts";
 import { embedPadded, taskProbabilities } from "../model/forward.ts";
-import { argmaxTags, type TagDecoding, viterbiTags } from "./decoding.ts";
+import { TokenClassifier } from "../model/heads.ts";
+import { argmaxTags, type TagDecoding, type TagTransitions, viterbiTags } from "./decoding.ts";
 
 /** A span found by a chunk-tag task (an entity, for NER). */
 export interface Entity {
@@ -143,6 +144,13 @@ export function decodeBatch(
   probabilities: Readonly<Record<string, Float32Array>>,
   options: InferenceOptions = {},
 ): Prediction[] {
+  // A CRF head's learned transitions, read once per batch.
+  const learned = new Map<string, TagTransitions>();
+  for (const task of bundle.tasks) {
+    const head = bundle.model.heads.get(task.name);
+    const crf = head instanceof TokenClassifier ? head.crfTransitions() : undefined;
+    if (crf !== undefined) learned.set(task.name, crf);
+  }
   return wordLists.map((words, b) => {
     // positions 1..n after [CLS]; words past maxLength get the task's "nothing" label
     const n = Math.min(words.length, encoded[b]!.tokenIds.length - 1, padded.seqLen - 1);
@@ -158,7 +166,7 @@ export function decodeBatch(
           (b * padded.seqLen + 1) * numLabels,
           (b * padded.seqLen + 1 + n) * numLabels,
         );
-        const best = decodeTags(task, rows, n, options);
+        const best = decodeTags(task, rows, n, options, learned.get(task.name));
         const fill = task.labels.includes("O") ? "O" : task.labels[0]!;
         const taskTags = words.map((_, w) => w < n ? task.labels[best[w]!]! : fill);
         const confidence = words.map((_, w) => w < n ? rows[w * numLabels + best[w]!]! : 1);
@@ -193,17 +201,26 @@ export function decodeBatch(
   });
 }
 
-/** One sentence's tag ids for a token task: Viterbi for chunk tags, argmax otherwise. */
+/**
+ * One sentence's tag ids for a token task: with a CRF, Viterbi over its learned
+ * transitions (and, for chunk tags, the IOB2 constraint, which a trained CRF
+ * rarely needs); else Viterbi for chunk tags and argmax otherwise.
+ * Viterbi over log-softmax scores finds the same path as over the logits:
+ * they differ by one constant per word.
+ */
 function decodeTags(
   task: TrainedTask,
   rows: Float32Array,
   n: number,
   options: InferenceOptions,
+  crf?: TagTransitions,
 ): number[] {
   const decoding = options.decoding ?? "transitions";
-  if (decoding === "argmax" || !isChunkTagSet(task.labels)) {
-    return argmaxTags(rows, n, task.labels.length);
+  if (decoding === "argmax") return argmaxTags(rows, n, task.labels.length);
+  if (crf !== undefined && decoding === "transitions") {
+    return viterbiTags(rows, n, task.labels, crf);
   }
+  if (!isChunkTagSet(task.labels)) return argmaxTags(rows, n, task.labels.length);
   const transitions = decoding !== "transitions" || task.tagTransitions === undefined
     ? undefined
     : options.tagPriorWeight === undefined

@@ -92,6 +92,7 @@ export const TasksFileSchema = z.object({
       labels: z.array(z.string()),
       metric: z.enum(["entity-f1", "accuracy", "spearman"]),
       pooling: PoolingSchema.optional(),
+      crf: z.boolean().optional(),
       tagTransitions: TagTransitionsSchema.optional(),
     }).strict(),
   ),

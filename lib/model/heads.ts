@@ -16,6 +16,7 @@ import * as tf from "@tensorflow/tfjs";
 import type { Pooling } from "../core/config.ts";
 import type { TaskKind } from "../core/tasks.ts";
 import type { EncoderOutput } from "./encoder.ts";
+import { crfNegativeLogLikelihood, maskedCrossEntropy } from "./losses.ts";
 import { dense, dropout } from "./ops.ts";
 import type { ParameterStore } from "./parameters.ts";
 import { l2Normalize, pool } from "./pooling.ts";
@@ -33,6 +34,8 @@ export interface HeadSpec {
   readonly numLabels: number;
   /** Sentence and pair heads: their pooling; default `HeadArgs.pooling`. */
   readonly pooling?: Pooling;
+  /** Token heads: a linear-chain CRF output layer (learned tag transitions). */
+  readonly crf?: boolean;
 }
 
 /** Sizes shared by every head. */
@@ -52,6 +55,27 @@ export interface Head {
    * @returns the task's scores (see the module documentation)
    */
   apply(output: EncoderOutput, seed?: number): tf.Tensor;
+  /**
+   * The head's own training loss, where it is not the cross-entropy of its
+   * scores (a CRF head's sequence likelihood); see {@linkcode taskLoss}.
+   */
+  loss?(scores: tf.Tensor, labels: tf.Tensor, denominator?: number): tf.Scalar;
+}
+
+/**
+ * The training loss of a head's scores: the head's own ({@linkcode Head.loss}),
+ * else the masked cross-entropy of its labels.
+ * @param denominator see {@linkcode maskedCrossEntropy}
+ */
+export function taskLoss(
+  head: Head,
+  scores: tf.Tensor,
+  labels: tf.Tensor,
+  denominator?: number,
+): tf.Scalar {
+  return head.loss !== undefined
+    ? head.loss(scores, labels, denominator)
+    : maskedCrossEntropy(scores, labels, denominator);
 }
 
 /** The head of a task, by its kind. */
@@ -66,12 +90,22 @@ export function createHead(params: ParameterStore, spec: HeadSpec, args: HeadArg
   }
 }
 
-/** Per-token label logits. */
+/**
+ * Per-token label logits; with `spec.crf`, also the CRF's tag transitions
+ * (`TASK_head/transitions`, `[previous, next]`) and start scores
+ * (`TASK_head/start`), zero at initialisation and trained with the
+ * sequence likelihood ({@linkcode crfNegativeLogLikelihood}); the logits are
+ * then the CRF's emission scores and decoding is Viterbi over both.
+ */
 export class TokenClassifier implements Head {
   readonly spec: HeadSpec;
   readonly #kernel: tf.Variable;
   readonly #bias: tf.Variable;
   readonly #dropout: number;
+  readonly #transitions?: tf.Variable;
+  readonly #start?: tf.Variable;
+  /** With a CRF: its sequence negative log-likelihood. */
+  readonly loss?: (scores: tf.Tensor, labels: tf.Tensor, denominator?: number) => tf.Scalar;
 
   constructor(params: ParameterStore, spec: HeadSpec, args: HeadArgs) {
     this.spec = spec;
@@ -82,6 +116,25 @@ export class TokenClassifier implements Head {
     });
     this.#bias = params.create(`${prefix}bias`, [spec.numLabels], { kind: "zeros" });
     this.#dropout = args.dropout;
+    if (spec.crf === true) {
+      const n = spec.numLabels;
+      this.#transitions = params.create(`${prefix}transitions`, [n, n], { kind: "zeros" });
+      this.#start = params.create(`${prefix}start`, [n], { kind: "zeros" });
+      this.loss = (scores, labels, denominator) =>
+        crfNegativeLogLikelihood(scores, labels, this.#transitions!, this.#start!, denominator);
+    }
+  }
+
+  /**
+   * A CRF head's learned scores, as numbers: `scores` row-major `[previous,
+   * next]` and `start`; undefined without a CRF.
+   */
+  crfTransitions(): { scores: number[]; start: number[] } | undefined {
+    if (this.#transitions === undefined || this.#start === undefined) return undefined;
+    return {
+      scores: Array.from(this.#transitions.dataSync()),
+      start: Array.from(this.#start.dataSync()),
+    };
   }
 
   /** @returns logits `[batch, seqLen, numLabels]` */

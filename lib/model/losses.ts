@@ -98,3 +98,87 @@ export function similarityLoss(
       : total.div(Math.max(1, denominator))) as tf.Scalar;
   });
 }
+
+/**
+ * Negative log-likelihood of a linear-chain CRF (Lafferty et al. 2001; the
+ * output layer of Lample et al. 2016): per sentence, `log Z − score(gold)`,
+ * where a tag sequence scores the sum of its emissions, the start score of its
+ * first tag and the transition scores of its consecutive tag pairs, and `Z`
+ * sums `exp(score)` over every sequence (the forward algorithm). The positions
+ * whose label is ≥ 0 are the sentence (they must be contiguous, one label per
+ * word: `[CLS]` and padding are −1). Summed over sentences and divided by the
+ * number of labelled positions (or `denominator`), so its scale matches
+ * {@linkcode maskedCrossEntropy}'s.
+ *
+ * @param emissions `[batch, seqLen, numTags]` unnormalised scores
+ * @param labels `[batch, seqLen]` int32, negative where ignored
+ * @param transitions `[numTags, numTags]`, row: previous tag, column: next tag
+ * @param start `[numTags]`
+ * @returns scalar
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import * as tf from "@tensorflow/tfjs";
+ * import { initBackend } from "../backend/backend.ts";
+ * await initBackend("cpu");
+ * import { crfNegativeLogLikelihood } from "./losses.ts";
+ * // two tags, all scores 0: each of the 4 sequences of 2 words is equally likely
+ * const loss = crfNegativeLogLikelihood(
+ *   tf.zeros([1, 3, 2]), tf.tensor2d([[-1, 0, 1]], [1, 3], "int32"), tf.zeros([2, 2]), tf.zeros([2]),
+ * );
+ * assert.ok(Math.abs(loss.dataSync()[0]! - Math.log(4) / 2) < 1e-6);
+ * ```
+ */
+export function crfNegativeLogLikelihood(
+  emissions: tf.Tensor,
+  labels: tf.Tensor,
+  transitions: tf.Tensor,
+  start: tf.Tensor,
+  denominator?: number,
+): tf.Scalar {
+  return tf.tidy(() => {
+    const [batch, seqLen, numTags] = emissions.shape as [number, number, number];
+    const valid = labels.greaterEqual(0);
+    const mask = valid.cast("float32"); // [b, t]
+    // first[b, t]: the sentence's first labelled position
+    const before = tf.concat([tf.zeros([batch, 1]), mask.slice([0, 0], [batch, seqLen - 1])], 1);
+    const started = before.cumsum(1).greater(0).cast("float32");
+    const first = mask.mul(tf.sub(1, started));
+    const inner = mask.sub(first);
+    const safeLabels = tf.where(valid, labels, tf.zerosLike(labels));
+    const gold = tf.oneHot(safeLabels.reshape([-1]) as tf.Tensor1D, numTags, 1, 0, "int32")
+      .cast("float32").reshape([batch, seqLen, numTags]);
+
+    // Score of the gold sequence: emissions, start, transitions between labelled neighbours.
+    const emitted = gold.mul(emissions).sum(2).mul(mask).sum(1);
+    const started0 = gold.mul(start.reshape([1, 1, numTags])).sum(2).mul(first).sum(1);
+    let moved: tf.Tensor = tf.zeros([batch]);
+    if (seqLen > 1) {
+      const prev = gold.slice([0, 0, 0], [batch, seqLen - 1, numTags]).reshape([-1, numTags]);
+      const next = gold.slice([0, 1, 0], [batch, seqLen - 1, numTags]).reshape([-1, numTags]);
+      const pairs = tf.matMul(prev, transitions).mul(next).sum(1).reshape([batch, seqLen - 1]);
+      moved = pairs.mul(inner.slice([0, 1], [batch, seqLen - 1])).sum(1);
+    }
+    const goldScore = emitted.add(started0).add(moved);
+
+    // log Z by the forward algorithm; alpha stays put where a position is unlabelled.
+    const steps = tf.unstack(emissions.transpose([1, 0, 2])); // seqLen × [b, tags]
+    const firsts = tf.unstack(first.transpose()), inners = tf.unstack(inner.transpose());
+    const trans = transitions.expandDims(0); // [1, prev, next]
+    let alpha: tf.Tensor = tf.zeros([batch, numTags]);
+    for (let t = 0; t < seqLen; t++) {
+      const f = firsts[t]!.expandDims(1), m = inners[t]!.expandDims(1);
+      const opened = start.expandDims(0).add(steps[t]!);
+      const carried = tf.logSumExp(alpha.expandDims(2).add(trans), 1).add(steps[t]!);
+      const keep = tf.sub(1, f).sub(m);
+      alpha = opened.mul(f).add(carried.mul(m)).add(alpha.mul(keep));
+    }
+    const any = mask.max(1);
+    const logZ = tf.logSumExp(alpha, 1).mul(any);
+    const total = logZ.sub(goldScore.mul(any)).sum();
+    return (denominator === undefined
+      ? total.div(mask.sum().maximum(1))
+      : total.div(Math.max(1, denominator))) as tf.Scalar;
+  });
+}

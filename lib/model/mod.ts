@@ -37,6 +37,7 @@ export {
   type HeadSpec,
   PairSimilarity,
   SentenceClassifier,
+  taskLoss,
   TokenClassifier,
 } from "./heads.ts";
 export { CharCnn } from "./char_cnn.ts";
@@ -50,7 +51,12 @@ export {
   maxOverAxis1,
   slidingWindows,
 } from "./ops.ts";
-export { accuracyCounts, maskedCrossEntropy, similarityLoss } from "./losses.ts";
+export {
+  accuracyCounts,
+  crfNegativeLogLikelihood,
+  maskedCrossEntropy,
+  similarityLoss,
+} from "./losses.ts";
 export { type Initializer, type NamedArrays, ParameterStore, readArrays } from "./parameters.ts";
 export { embedPadded, forwardPadded, runPadded, taskProbabilities } from "./forward.ts";
 export {

@@ -56,6 +56,7 @@ export function modelDims(
       kind: t.kind,
       numLabels: t.labels.length,
       ...(t.pooling !== undefined ? { pooling: t.pooling } : {}),
+      ...(t.crf === true ? { crf: true } : {}),
     })),
   };
 }

@@ -17,8 +17,8 @@ import {
   type PaddedBatch,
 } from "../data/encoding.ts";
 import { ROW_SPARSE_TABLES } from "../model/encoder.ts";
-import { accuracyCounts, maskedCrossEntropy, similarityLoss } from "../model/losses.ts";
-import { headPrefix } from "../model/heads.ts";
+import { accuracyCounts, similarityLoss } from "../model/losses.ts";
+import { headPrefix, taskLoss } from "../model/heads.ts";
 import type { MultiTaskModel } from "../model/model.ts";
 import { Adam, type AdamState } from "./optimizer.ts";
 import { decays, isFrozen, learningRateMultiplier } from "./param_groups.ts";
@@ -337,7 +337,7 @@ export class Trainer implements StepRunner {
         const denominator = options.denominators?.[task];
         const gold = batch.tokenLabels[task] ?? batch.sentenceLabels[task];
         if (gold !== undefined) {
-          losses.push(maskedCrossEntropy(scores, gold, denominator));
+          losses.push(taskLoss(this.model.heads.get(task)!, scores, gold, denominator));
           counts.push(accuracyCounts(scores, gold));
         } else {
           losses.push(similarityLoss(scores as tf.Tensor1D, batch.pairScores![task]!, denominator));
