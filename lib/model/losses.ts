@@ -162,20 +162,33 @@ export function crfNegativeLogLikelihood(
     }
     const goldScore = emitted.add(started0).add(moved);
 
-    // log Z by the forward algorithm; alpha stays put where a position is unlabelled.
-    const steps = tf.unstack(emissions.transpose([1, 0, 2])); // seqLen × [b, tags]
-    const firsts = tf.unstack(first.transpose()), inners = tf.unstack(inner.transpose());
-    const trans = transitions.expandDims(0); // [1, prev, next]
-    let alpha: tf.Tensor = tf.zeros([batch, numTags]);
+    // log Z by the forward algorithm, in probability space with per-step
+    // normalisation (the scaled forward algorithm of HMMs: one small matMul per
+    // word instead of a log-sum-exp over a [batch, tags, tags] tensor); alpha
+    // stays put where a position is unlabelled. Emissions are shifted by their
+    // per-word maximum, which is added back.
+    const top = emissions.max(2, true);
+    const shifted = emissions.sub(top).exp();
+    const opened = shifted.mul(start.exp().reshape([1, 1, numTags])).mul(first.expandDims(2));
+    const moving = shifted.mul(inner.expandDims(2));
+    const keep = tf.sub(1, first).sub(inner).expandDims(2);
+    const byWord = (x: tf.Tensor) => tf.unstack(x.transpose([1, 0, 2]));
+    const openedAt = byWord(opened), movingAt = byWord(moving), keepAt = byWord(keep);
+    const expTransitions = transitions.exp();
+    let alpha: tf.Tensor = tf.fill([batch, numTags], 1 / numTags);
+    const logScales: tf.Tensor[] = [];
     for (let t = 0; t < seqLen; t++) {
-      const f = firsts[t]!.expandDims(1), m = inners[t]!.expandDims(1);
-      const opened = start.expandDims(0).add(steps[t]!);
-      const carried = tf.logSumExp(alpha.expandDims(2).add(trans), 1).add(steps[t]!);
-      const keep = tf.sub(1, f).sub(m);
-      alpha = opened.mul(f).add(carried.mul(m)).add(alpha.mul(keep));
+      const next = tf.matMul(alpha, expTransitions).mul(movingAt[t]!)
+        .add(openedAt[t]!).add(alpha.mul(keepAt[t]!));
+      const scale = next.sum(1, true);
+      logScales.push(scale.log());
+      alpha = next.div(scale);
     }
     const any = mask.max(1);
-    const logZ = tf.logSumExp(alpha, 1).mul(any);
+    const logZ = tf.addN(logScales).reshape([batch]).add(
+      top.reshape([batch, seqLen]).mul(mask).sum(1),
+    )
+      .mul(any);
     const total = logZ.sub(goldScore.mul(any)).sum();
     return (denominator === undefined
       ? total.div(mask.sum().maximum(1))
