@@ -33,18 +33,34 @@ export function maskedCrossEntropy(
 ): tf.Scalar {
   return tf.tidy(() => {
     const numClasses = logits.shape[logits.shape.length - 1]!;
-    const valid = labels.greaterEqual(0);
-    const safeLabels = tf.where(valid, labels, tf.zerosLike(labels));
-    const targets = tf.oneHot(safeLabels.reshape([-1]) as tf.Tensor1D, numClasses, 1, 0, "int32")
-      .cast("float32");
+    const { targets, weights } = oneHotLabels(labels.reshape([-1]), numClasses);
     const logProbs = tf.logSoftmax(logits.reshape([-1, numClasses]));
     const perItem = targets.mul(logProbs).sum(1).neg();
-    const weights = valid.reshape([-1]).cast("float32");
-    const total = perItem.mul(weights).sum();
-    return (denominator === undefined
-      ? total.div(weights.sum().maximum(1))
-      : total.div(Math.max(1, denominator))) as tf.Scalar;
+    return perLabel(perItem.mul(weights).sum(), weights.sum(), denominator);
   });
+}
+
+/**
+ * One-hot rows of `labels` (class 0 where a label is negative: weigh them out)
+ * and the 0/1 weights of the labelled positions, both float32. Built as int32 and cast
+ * (see the module documentation).
+ */
+function oneHotLabels(
+  labels: tf.Tensor,
+  numClasses: number,
+): { targets: tf.Tensor; weights: tf.Tensor } {
+  const valid = labels.greaterEqual(0);
+  const safeLabels = tf.where(valid, labels, tf.zerosLike(labels));
+  const targets = tf.oneHot(safeLabels.reshape([-1]) as tf.Tensor1D, numClasses, 1, 0, "int32")
+    .cast("float32").reshape([...labels.shape, numClasses]);
+  return { targets, weights: valid.cast("float32") };
+}
+
+/** `total` divided by `denominator` when given, else by `count` (each at least 1). */
+function perLabel(total: tf.Tensor, count: tf.Tensor, denominator?: number): tf.Scalar {
+  return (denominator === undefined
+    ? total.div(count.maximum(1))
+    : total.div(Math.max(1, denominator))) as tf.Scalar;
 }
 
 /**
@@ -91,11 +107,7 @@ export function similarityLoss(
   return tf.tidy(() => {
     const valid = gold.equal(gold); // false at NaN
     const diff = tf.where(valid, predicted.sub(gold), tf.zerosLike(predicted));
-    const total = diff.square().sum();
-    const count = valid.cast("float32").sum();
-    return (denominator === undefined
-      ? total.div(count.maximum(1))
-      : total.div(Math.max(1, denominator))) as tf.Scalar;
+    return perLabel(diff.square().sum(), valid.cast("float32").sum(), denominator);
   });
 }
 
@@ -139,16 +151,11 @@ export function crfNegativeLogLikelihood(
 ): tf.Scalar {
   return tf.tidy(() => {
     const [batch, seqLen, numTags] = emissions.shape as [number, number, number];
-    const valid = labels.greaterEqual(0);
-    const mask = valid.cast("float32"); // [b, t]
-    // first[b, t]: the sentence's first labelled position
+    const { targets: gold, weights: mask } = oneHotLabels(labels, numTags); // [b, t, tags], [b, t]
+    // first: the sentence's first labelled position (labelled positions are contiguous)
     const before = tf.concat([tf.zeros([batch, 1]), mask.slice([0, 0], [batch, seqLen - 1])], 1);
-    const started = before.cumsum(1).greater(0).cast("float32");
-    const first = mask.mul(tf.sub(1, started));
+    const first = mask.mul(tf.sub(1, before));
     const inner = mask.sub(first);
-    const safeLabels = tf.where(valid, labels, tf.zerosLike(labels));
-    const gold = tf.oneHot(safeLabels.reshape([-1]) as tf.Tensor1D, numTags, 1, 0, "int32")
-      .cast("float32").reshape([batch, seqLen, numTags]);
 
     // Score of the gold sequence: emissions, start, transitions between labelled neighbours.
     const emitted = gold.mul(emissions).sum(2).mul(mask).sum(1);
@@ -184,14 +191,9 @@ export function crfNegativeLogLikelihood(
       logScales.push(scale.log());
       alpha = next.div(scale);
     }
-    const any = mask.max(1);
-    const logZ = tf.addN(logScales).reshape([batch]).add(
-      top.reshape([batch, seqLen]).mul(mask).sum(1),
-    )
-      .mul(any);
-    const total = logZ.sub(goldScore.mul(any)).sum();
-    return (denominator === undefined
-      ? total.div(mask.sum().maximum(1))
-      : total.div(Math.max(1, denominator))) as tf.Scalar;
+    // A row with no label has a gold score of 0; its log Z is zeroed here.
+    const shifts = top.reshape([batch, seqLen]).mul(mask).sum(1);
+    const logZ = tf.addN(logScales).reshape([batch]).add(shifts).mul(mask.max(1));
+    return perLabel(logZ.sub(goldScore).sum(), mask.sum(), denominator);
   });
 }
