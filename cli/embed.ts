@@ -96,7 +96,7 @@ export async function run(args: string[]): Promise<void> {
   const bundle = await loadModel(stringFlag(values.model) ?? DEFAULT_MODEL_DIR);
   const pool = workers > 1 ? await InferencePool.create(bundle, workers) : undefined;
   const normalize = values.normalize === true;
-  const size = bundle.config.model.hiddenSize;
+  const size = bundle.model.embeddingSize;
   let matrix: MatrixFile | undefined;
   // Kept only when the whole input is needed at the end.
   const kept: { texts: string[]; vectors: Float32Array[] } = { texts: [], vectors: [] };

@@ -4,7 +4,8 @@
  * @module
  */
 import { type ConfigOverrides, type PresetName, resolveConfig } from "../lib/core/mod.ts";
-import { encodeSentence, loadSentences, REFERENCE_TASKS, sha256Hex } from "../lib/data/mod.ts";
+import { sha256Hex } from "../lib/core/mod.ts";
+import { encodeSentence, loadSentences, REFERENCE_TASKS } from "../lib/data/mod.ts";
 import { evaluate } from "../lib/evaluation/mod.ts";
 import {
   type EpochRecord,

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { CheckpointError } from "../lib/core/mod.ts";
-import { sha256Hex } from "../lib/data/mod.ts";
+import { sha256Hex } from "../lib/core/mod.ts";
 import { FORMAT_VERSION, loadModel, prepareModelDir, saveModel } from "../lib/model/mod.ts";
 import { predict } from "../lib/inference/mod.ts";
 import { loadTrainingState, resumeTraining, trainModel } from "../lib/training/mod.ts";

@@ -1,7 +1,8 @@
 /** Fetching the benchmark corpora: download from a local HTTP server, checksums, local copies. */
 import assert from "node:assert/strict";
 import { DataError } from "../lib/core/mod.ts";
-import { type Dataset, DATASETS, fetchDatasets, sha256Hex } from "../lib/data/mod.ts";
+import { sha256Hex } from "../lib/core/mod.ts";
+import { type Dataset, DATASETS, fetchDatasets } from "../lib/data/mod.ts";
 
 const FILES: Record<string, string> = {
   "/a/train.txt": "EU B-ORG\nrejects O\n",

@@ -10,7 +10,7 @@ Deno.test("each task's head returns its outputs: token logits, sentence logits",
   const { model, batch } = tinySetup();
   const [b, t] = batch.tokenIds.shape;
   const out = model.forward(batch);
-  assert.deepEqual(out.sequenceOutput.shape, [b, t, 8]);
+  assert.deepEqual(out.sequenceOutput!.shape, [b, t, 8]);
   assert.deepEqual(out.outputs.ner!.shape, [b, t, 5]);
   assert.deepEqual(out.outputs.sentiment!.shape, [b, 2]);
   assert.deepEqual(model.embed(batch).shape, [b, 8]);
@@ -37,8 +37,8 @@ Deno.test("encoder output at real tokens ignores padding", () => {
     mask: batch.mask,
   };
   assert.ok(ids.flat().some((id) => id !== PAD_ID) && mask.flat().includes(0));
-  const a = model.forward(batch).sequenceOutput.mul(batch.mask.expandDims(2)).dataSync();
-  const b = model.forward(other).sequenceOutput.mul(batch.mask.expandDims(2)).dataSync();
+  const a = model.forward(batch).sequenceOutput!.mul(batch.mask.expandDims(2)).dataSync();
+  const b = model.forward(other).sequenceOutput!.mul(batch.mask.expandDims(2)).dataSync();
   assert.equal(maxAbsDiff(a, b), 0);
   model.dispose();
 });
@@ -133,8 +133,8 @@ Deno.test("affix features tell unknown words apart", () => {
   const a = encode(["Zorbington"]);
   const b = encode(["Quixlandia"]);
   assert.deepEqual(a.tokenIds.arraySync(), b.tokenIds.arraySync());
-  const va = model.forward(a).sequenceOutput.dataSync();
-  const vb = model.forward(b).sequenceOutput.dataSync();
+  const va = model.forward(a).sequenceOutput!.dataSync();
+  const vb = model.forward(b).sequenceOutput!.dataSync();
   assert.ok(maxAbsDiff(va, vb) > 1e-4);
   model.dispose();
 });
@@ -152,13 +152,18 @@ Deno.test("a sentence task may pool its own way; the embedding keeps the model's
   );
   const out = model.forward(batch);
   // CLS pooling: the logits are the head's dense layer on position 0's vector.
-  const cls = out.sequenceOutput.slice([0, 0, 0], [-1, 1, -1]).squeeze([1]);
+  const cls = out.sequenceOutput!.slice([0, 0, 0], [-1, 1, -1]).squeeze([1]);
   const expected = cls.matMul(model.parameters.get("sentiment_head/kernel")).add(
     model.parameters.get("sentiment_head/bias"),
   );
   assert.ok(maxAbsDiff(out.outputs.sentiment!.dataSync(), expected.dataSync()) < 1e-5);
   // The sentence embedding is still the model's (mean) pooling.
-  assert.ok(maxAbsDiff(model.embed(batch).dataSync(), pool(out, "mean").dataSync()) < 1e-6);
+  assert.ok(
+    maxAbsDiff(
+      model.embed(batch).dataSync(),
+      pool({ sequenceOutput: out.sequenceOutput!, mask: out.mask }, "mean").dataSync(),
+    ) < 1e-6,
+  );
   const dir = await Deno.makeTempDir();
   await saveModel(`${dir}/m`, { config, tokenizer, tasks, model });
   const loaded = await loadModel(`${dir}/m`);

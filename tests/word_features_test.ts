@@ -168,8 +168,8 @@ Deno.test("character features tell apart unknown words with the same affixes", (
   const b = encode(["Annoltes"]); // same first and last three letters, same case
   assert.deepEqual(a.affixIds.arraySync(), b.affixIds.arraySync());
   assert.deepEqual(a.tokenIds.arraySync(), b.tokenIds.arraySync());
-  const va = model.forward(a).sequenceOutput.dataSync();
-  const vb = model.forward(b).sequenceOutput.dataSync();
+  const va = model.forward(a).sequenceOutput!.dataSync();
+  const vb = model.forward(b).sequenceOutput!.dataSync();
   assert.ok(
     maxAbsDiff(va, vb) > 1e-4,
     `${maxAbsDiff(va, vb)} ${[...a.charIds!.dataSync()]} ${[...b.charIds!.dataSync()]}`,
@@ -242,8 +242,8 @@ Deno.test("embeddingDropout sets the rate on the input embeddings alone; null le
   const out = (model: { dropout: number; embeddingDropout: number | null }) => {
     const config = tinyConfig({ model: { numLayers: 0, ...model } });
     const { model: m, batch } = tinySetup(config);
-    const train = m.forward(batch, { dropoutSeed: 7 }).sequenceOutput.dataSync();
-    const infer = m.forward(batch).sequenceOutput.dataSync();
+    const train = m.forward(batch, { dropoutSeed: 7 }).sequenceOutput!.dataSync();
+    const infer = m.forward(batch).sequenceOutput!.dataSync();
     disposeAll(m, batch);
     return maxAbsDiff(train, infer);
   };
@@ -263,16 +263,16 @@ Deno.test("the local convolution sees exactly one neighbour each side, never pad
   const changed = ids.map((row) => row.slice());
   changed[2]![3] = 7; // sentence 2 ("Tim Cook hates rain in Oslo"), token 3
   const other = { ...batch, tokenIds: tf.tensor2d(changed, undefined, "int32") };
-  const a = model.forward(batch).sequenceOutput.arraySync()[2]!;
-  const b = model.forward(other).sequenceOutput.arraySync()[2]!;
+  const a = model.forward(batch).sequenceOutput!.arraySync()[2]!;
+  const b = model.forward(other).sequenceOutput!.arraySync()[2]!;
   const moved = a.map((v, t) => maxAbsDiff(v, b[t]!) > 1e-6);
   assert.deepEqual(moved, [false, false, true, true, true, false, false]);
   // Padding content never reaches real tokens.
   const mask = batch.mask.arraySync();
   const padded = ids.map((row, s) => row.map((id, t) => mask[s]![t] === 1 ? id : 9));
   const c = model.forward({ ...batch, tokenIds: tf.tensor2d(padded, undefined, "int32") })
-    .sequenceOutput.mul(batch.mask.expandDims(2)).dataSync();
-  const d = model.forward(batch).sequenceOutput.mul(batch.mask.expandDims(2)).dataSync();
+    .sequenceOutput!.mul(batch.mask.expandDims(2)).dataSync();
+  const d = model.forward(batch).sequenceOutput!.mul(batch.mask.expandDims(2)).dataSync();
   assert.equal(maxAbsDiff(c, d), 0);
   assert.throws(() => tinyConfig({ model: { localConvWidth: 2 } }), /model.localConvWidth/);
   disposeAll(model, batch);

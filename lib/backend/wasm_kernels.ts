@@ -93,7 +93,7 @@ function identity(args: KernelArgs<{ x: tf.TensorInfo }, Record<string, never>>)
   return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
 }
 
-/** Registers `kernelFunc` for `name` on wasm, keeping the stock kernel for fallbacks. */
+/** Registers `kernelFunc` for `name` on wasm, keeping the stock kernel (and its set-up) for fallbacks. */
 function replaceKernel(name: string, kernelFunc: tf.KernelFunc): void {
   const current = tf.getKernel(name, "wasm");
   if (current?.kernelFunc === kernelFunc) return;
@@ -101,7 +101,13 @@ function replaceKernel(name: string, kernelFunc: tf.KernelFunc): void {
     stockKernels.set(name, current.kernelFunc);
     tf.unregisterKernel(name, "wasm");
   }
-  tf.registerKernel({ kernelName: name, backendName: "wasm", kernelFunc });
+  // The stock kernel's set-up binds its native function; our fallbacks to it need that.
+  tf.registerKernel({
+    kernelName: name,
+    backendName: "wasm",
+    kernelFunc,
+    ...(current?.setupFunc !== undefined ? { setupFunc: current.setupFunc } : {}),
+  });
 }
 
 interface KernelArgs<I, A> {

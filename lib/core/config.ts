@@ -18,10 +18,11 @@ export type ScheduleName = "inverse-time" | "linear" | "cosine" | "slanted-trian
 /**
  * The grammar of a freeze selector (what `training/param_groups.ts` resolves
  * against a model's parameter names): a scenario or group name, `layer:I` /
- * `layer:I-J`, or `TASK-head`.
+ * `layer:I-J`, `TASK-head`, or a part of the pretrained backbone
+ * (`backbone:embeddings`, `backbone:layer:I[-J]`, `backbone:pooler`).
  */
 export const FREEZE_SELECTOR =
-  /^(none|all|backbone|embeddings|word-vectors|encoder|final-norm|heads|layers?:\d+(-\d+)?|[a-z][a-z0-9_]*-head)$/;
+  /^(none|all|backbone|backbone:(embeddings|pooler|layers?:\d+(-\d+)?)|embeddings|word-vectors|encoder|final-norm|heads|layers?:\d+(-\d+)?|[a-z][a-z0-9_]*-head)$/;
 
 const int = (min: number, max = Number.MAX_SAFE_INTEGER) => z.number().int().min(min).max(max);
 const num = (min: number, max: number) => z.number().min(min).max(max);
@@ -67,6 +68,27 @@ export const ModelConfigSchema = z.object({
     (w) => w === 0 || w % 2 === 1,
     "expected 0 (off) or an odd width",
   ),
+  /**
+   * A pretrained transformer under the task encoder: `use-lite` (the Universal
+   * Sentence Encoder lite, see `model/use_lite.ts`), or null for none (the task
+   * encoder alone, trained from scratch). With one, sentence and pair tasks and
+   * the sentence embedding read its pooled sentence output, and token tasks
+   * get each word's backbone state (see `backboneWords`). @default null
+   */
+  backbone: z.enum(["use-lite"]).nullable(),
+  /**
+   * With a backbone: where token tasks get its word states, projected to
+   * `hiddenSize` and added: `input` of the task encoder (beside the word
+   * features, stacked as Flair stacks embeddings), or its `output` (after the
+   * final LayerNorm, before the token heads). @default "output"
+   */
+  backboneWords: z.enum(["input", "output"]),
+  /**
+   * With a backbone: what sentence heads classify: its pooled output
+   * (`backbone`), or that beside the task encoder's pooled token vectors
+   * (`both`). Pair tasks and the sentence embedding read the backbone's alone. @default "both"
+   */
+  sentenceFeatures: z.enum(["backbone", "both"]),
 }).strict().refine((m) => m.hiddenSize % m.numHeads === 0, {
   message: "hiddenSize must be divisible by numHeads",
   path: ["hiddenSize"],
@@ -170,7 +192,7 @@ export const TrainConfigSchema = z.object({
   freeze: z.array(
     z.string().regex(
       FREEZE_SELECTOR,
-      "unknown selector (expected all, backbone, embeddings, word-vectors, encoder, layer:I[-J], final-norm, heads, TASK-head or none)",
+      "unknown selector (expected all, backbone, backbone:embeddings, backbone:layer:I[-J], backbone:pooler, embeddings, word-vectors, encoder, layer:I[-J], final-norm, heads, TASK-head or none)",
     ),
   ),
   /** Freeze the backbone for this many epochs, then train it too; 0 disables. @default 0 */
@@ -250,6 +272,9 @@ const DEFAULT_CONFIG: Config = {
     charEmbeddingSize: 16,
     charFilters: 64,
     localConvWidth: 0,
+    backbone: null,
+    backboneWords: "output",
+    sentenceFeatures: "both",
   },
   tokenizer: {
     lowercase: true,
@@ -386,6 +411,9 @@ export function validateConfig(value: unknown, source = "config"): Config {
         charFilters: 64,
         localConvWidth: 0,
         embeddingDropout: null,
+        backbone: null,
+        backboneWords: "output",
+        sentenceFeatures: "both",
         ...v.model,
       },
     };

@@ -23,6 +23,7 @@ export {
   validateConfig,
 } from "./config.ts";
 export { CheckpointError, DataError, type DataErrorLocation, TrainingError } from "./errors.ts";
+export { sha256Hex } from "./hash.ts";
 export { deriveSeed, mulberry32, shuffled } from "./random.ts";
 export {
   defaultMetric,

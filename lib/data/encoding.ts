@@ -52,6 +52,36 @@ export interface EncodedSentence {
   };
   /** Whether words were dropped to fit `maxLength`. */
   readonly truncated: boolean;
+  /**
+   * With a pretrained backbone (the tokenizer has pieces): the sentence's
+   * pieces, at most `maxPieces`, and each piece's token position (1 + its
+   * word's index; words past the last piece kept get none).
+   */
+  readonly pieces?: {
+    readonly ids: Int32Array;
+    readonly positions: Int32Array;
+    /** Whether pieces were dropped to fit `maxPieces`. */
+    readonly truncated: boolean;
+  };
+  /** The backbone's output for this sentence at a stage: the feature cache (see {@linkcode SentenceFeatures}). */
+  readonly features?: SentenceFeatures;
+}
+
+/**
+ * What the frozen stages of a pretrained backbone give for one sentence, so
+ * that they run once per sentence rather than once per epoch: the input of
+ * stage `stage` (see `BackboneTensors`).
+ */
+export interface SentenceFeatures {
+  readonly stage: number;
+  /** Width of the vectors. */
+  readonly width: number;
+  /** Below the pooler stage: `[pieces, width]`, the stage's per-piece input. */
+  readonly states?: Float32Array;
+  /** At the pooler stage: `[tokens, width]` each token's state (absent when no token task reads them). */
+  readonly wordStates?: Float32Array;
+  /** At the pooler stage: `[width]` the mean over the pieces. */
+  readonly mean?: Float32Array;
 }
 
 /** Tokens of an example: of its longer sentence, for a pair. */
@@ -139,6 +169,7 @@ export function encodeSentence(
       sentenceLabels[task.name] = labelId(task, value);
     }
   }
+  const pieces = tokenizer.pieces === undefined ? undefined : encodePieces(tokenizer, words);
   return {
     tokenIds,
     caseIds,
@@ -149,6 +180,21 @@ export function encodeSentence(
     sentenceLabels,
     ...(pair !== undefined ? { pair } : {}),
     truncated: words.length < sentence.words.length || (pair?.other.truncated ?? false),
+    ...(pieces !== undefined ? { pieces } : {}),
+  };
+}
+
+/** The backbone pieces of words, cut to the tokenizer's `maxPieces`. */
+function encodePieces(
+  tokenizer: WordTokenizer,
+  words: readonly string[],
+): EncodedSentence["pieces"] {
+  const all = tokenizer.pieces!.encodeWords(words);
+  const count = Math.min(all.ids.length, tokenizer.maxPieces);
+  return {
+    ids: all.ids.slice(0, count),
+    positions: all.wordOf.slice(0, count).map((w) => w + 1),
+    truncated: count < all.ids.length,
   };
 }
 
@@ -178,6 +224,32 @@ export interface PaddedBatch {
    * (NaN: no score).
    */
   readonly pairScores?: Readonly<Record<string, Float32Array>>;
+  /** With a pretrained backbone: the batch's pieces or cached backbone features. */
+  readonly backbone?: PaddedBackbone;
+}
+
+/**
+ * The backbone's part of a padded batch, at the stage it enters the backbone
+ * (see `BackboneTensors`): piece ids (stage 0), or the cached per-piece input
+ * of a layer, or the cached word states and mean at the pooler stage.
+ */
+export interface PaddedBackbone {
+  readonly stage: number;
+  /** Below the pooler stage: pieces per row (P). */
+  readonly pieces?: number;
+  /** Stage 0: `[batch, P]` piece ids. */
+  readonly pieceIds?: Int32Array;
+  /** Below the pooler stage: `[batch, P]`, 1 at real pieces. */
+  readonly pieceMask?: Float32Array;
+  /** Below the pooler stage: `[batch, seqLen, P]` (see {@linkcode wordAlignment}). */
+  readonly alignment?: Float32Array;
+  /** Width of cached vectors (stages above 0). */
+  readonly width?: number;
+  /** Stages 1 … L: `[batch, P, width]`. */
+  readonly states?: Float32Array;
+  /** The pooler stage: `[batch, seqLen, width]` (when the sentences have them) and `[batch, width]`. */
+  readonly wordStates?: Float32Array;
+  readonly mean?: Float32Array;
 }
 
 /**
@@ -270,6 +342,7 @@ function padRows(sentences: readonly EncodedSentence[]): PaddedBatch {
     for (const [task, id] of Object.entries(s.sentenceLabels)) sentenceLabels[task]![b] = id;
     mask.fill(1, at, at + s.tokenIds.length);
   });
+  const backbone = padBackbone(sentences, seqLen);
   return {
     batch,
     seqLen,
@@ -281,7 +354,84 @@ function padRows(sentences: readonly EncodedSentence[]): PaddedBatch {
     mask,
     tokenLabels,
     sentenceLabels,
+    ...(backbone !== undefined ? { backbone } : {}),
   };
+}
+
+/** The backbone part of a batch: every sentence must have pieces, and features of one stage or none. */
+function padBackbone(
+  sentences: readonly EncodedSentence[],
+  seqLen: number,
+): PaddedBackbone | undefined {
+  const first = sentences[0];
+  if (first?.pieces === undefined) return undefined;
+  const stage = first.features?.stage ?? 0;
+  sentences.forEach((s, b) => {
+    if (s.pieces === undefined || (s.features?.stage ?? 0) !== stage) {
+      throw new RangeError(
+        `Cannot pad batch: sentence ${b} has no backbone input of stage ${stage} as sentence 0 has`,
+      );
+    }
+  });
+  const batch = sentences.length;
+  const width = first.features?.width ?? 0;
+  if (first.features?.mean !== undefined) {
+    const mean = new Float32Array(batch * width);
+    sentences.forEach((s, b) => mean.set(s.features!.mean!, b * width));
+    const withWords = sentences.every((s) => s.features!.wordStates !== undefined);
+    const wordStates = withWords ? new Float32Array(batch * seqLen * width) : undefined;
+    if (withWords) {
+      sentences.forEach((s, b) => wordStates!.set(s.features!.wordStates!, b * seqLen * width));
+    }
+    return { stage, width, mean, ...(wordStates !== undefined ? { wordStates } : {}) };
+  }
+  const pieces = Math.max(1, ...sentences.map((s) => s.pieces!.ids.length));
+  const pieceMask = new Float32Array(batch * pieces);
+  sentences.forEach((s, b) => pieceMask.fill(1, b * pieces, b * pieces + s.pieces!.ids.length));
+  const alignment = wordAlignment(sentences.map((s) => s.pieces!.positions), seqLen, pieces);
+  if (stage === 0) {
+    const pieceIds = new Int32Array(batch * pieces);
+    sentences.forEach((s, b) => pieceIds.set(s.pieces!.ids, b * pieces));
+    return { stage, pieces, pieceIds, pieceMask, alignment };
+  }
+  const states = new Float32Array(batch * pieces * width);
+  sentences.forEach((s, b) => states.set(s.features!.states!, b * pieces * width));
+  return { stage, pieces, pieceMask, alignment, width, states };
+}
+
+/**
+ * The matrix that pools piece states into token states, `[batch, seqLen, pieces]`
+ * row-major: token t of a sentence averages the pieces whose position is t;
+ * token 0 (`[CLS]`, no word) averages all the sentence's pieces; a token
+ * without pieces (cut off by `maxPieces`) gets zeros.
+ *
+ * @param positions per sentence, the token position of each piece
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { wordAlignment } from "./encoding.ts";
+ * // Pieces of "Paris rocks": ▁Paris → word 1, ▁ro + cks → word 2.
+ * const a = wordAlignment([Int32Array.from([1, 2, 2])], 3, 3);
+ * assert.deepEqual([...a].map((x) => +x.toFixed(3)), [0.333, 0.333, 0.333, 1, 0, 0, 0, 0.5, 0.5]);
+ * ```
+ */
+export function wordAlignment(
+  positions: readonly Int32Array[],
+  seqLen: number,
+  pieces: number,
+): Float32Array {
+  const out = new Float32Array(positions.length * seqLen * pieces);
+  positions.forEach((pos, b) => {
+    const counts = new Int32Array(seqLen);
+    for (const t of pos) counts[t]!++;
+    const row = b * seqLen * pieces;
+    pos.forEach((t, p) => {
+      out[row + p] = 1 / pos.length;
+      out[row + t * pieces + p] = 1 / counts[t]!;
+    });
+  });
+  return out;
 }
 
 /** Model inputs as tensors. The caller owns them (see {@linkcode disposeBatch}). */
@@ -302,7 +452,48 @@ export interface BatchTensors {
   readonly sentenceLabels: Readonly<Record<string, tf.Tensor1D>>;
   /** Per pair task of a pair batch: `[batch / 2]` float32 gold scores */
   readonly pairScores?: Readonly<Record<string, tf.Tensor1D>>;
+  /** With a pretrained backbone: its input */
+  readonly backbone?: BackboneTensors;
 }
+
+/**
+ * A batch as a pretrained backbone takes it, at the stage where it enters
+ * (`model/use_lite.ts` numbers its stages: 0 the embeddings, 1 … L the
+ * layers, L + 1 the pooler):
+ *
+ * - stage 0: piece ids;
+ * - stage 1 … L: the per-piece output of the stage below, `[batch, P, width]`;
+ * - the pooler stage: what the top layer gives the rest of the model, already
+ *   pooled: each token's state (when needed) and the mean over the pieces.
+ *
+ * Below the pooler stage the batch carries the piece mask and the word
+ * alignment ({@linkcode wordAlignment}), which pools piece states into token
+ * states: `alignment @ states`.
+ */
+export type BackboneTensors =
+  | {
+    readonly stage: 0;
+    /** `[batch, P]` int32 */
+    readonly pieceIds: tf.Tensor2D;
+    /** `[batch, P]` float32, 1 at real pieces */
+    readonly pieceMask: tf.Tensor2D;
+    /** `[batch, seqLen, P]` float32 */
+    readonly alignment: tf.Tensor3D;
+  }
+  | {
+    readonly stage: number;
+    /** `[batch, P, width]` the per-piece output of stage `stage - 1` */
+    readonly states: tf.Tensor3D;
+    readonly pieceMask: tf.Tensor2D;
+    readonly alignment: tf.Tensor3D;
+  }
+  | {
+    readonly stage: number;
+    /** `[batch, seqLen, width]` each token's top-layer state, when a token task reads them */
+    readonly wordStates?: tf.Tensor3D;
+    /** `[batch, width]` the mean top-layer state over the pieces */
+    readonly mean: tf.Tensor2D;
+  };
 
 /** Creates tensors for a padded batch; dispose them with {@linkcode disposeBatch}. */
 export function batchToTensors(b: PaddedBatch): BatchTensors {
@@ -324,7 +515,39 @@ export function batchToTensors(b: PaddedBatch): BatchTensors {
         Object.entries(b.pairScores).map(([task, s]) => [task, tf.tensor1d(s, "float32")]),
       ),
     }),
+    ...(b.backbone === undefined
+      ? {}
+      : { backbone: backboneTensors(b.backbone, b.batch, b.seqLen) }),
   };
+}
+
+function backboneTensors(p: PaddedBackbone, batch: number, seqLen: number): BackboneTensors {
+  const width = p.width ?? 0;
+  if (p.mean !== undefined) {
+    return {
+      stage: p.stage,
+      mean: tf.tensor2d(p.mean, [batch, width]),
+      ...(p.wordStates !== undefined
+        ? { wordStates: tf.tensor3d(p.wordStates, [batch, seqLen, width]) }
+        : {}),
+    };
+  }
+  const pieces = p.pieces!;
+  const pieceMask = tf.tensor2d(p.pieceMask!, [batch, pieces]);
+  const alignment = tf.tensor3d(p.alignment!, [batch, seqLen, pieces]);
+  return p.stage === 0
+    ? {
+      stage: 0,
+      pieceIds: tf.tensor2d(p.pieceIds!, [batch, pieces], "int32"),
+      pieceMask,
+      alignment,
+    }
+    : {
+      stage: p.stage,
+      states: tf.tensor3d(p.states!, [batch, pieces, width]),
+      pieceMask,
+      alignment,
+    };
 }
 
 /** Disposes every tensor of a batch. */
@@ -333,6 +556,7 @@ export function disposeBatch(b: BatchTensors): void {
   tf.dispose([...Object.values(b.tokenLabels), ...Object.values(b.sentenceLabels)]);
   tf.dispose(Object.values(b.pairScores ?? {}));
   if (b.charIds !== undefined) b.charIds.dispose();
+  if (b.backbone !== undefined) tf.dispose(Object.values(b.backbone) as tf.Tensor[]);
 }
 
 /**
@@ -535,7 +759,67 @@ function takeRows(batch: PaddedBatch, rows: readonly number[]): PaddedBatch {
         [task, ids],
       ) => [task, Int32Array.from(rows, (r) => ids[r]!)]),
     ),
+    ...(batch.backbone === undefined
+      ? {}
+      : { backbone: takeBackboneRows(batch.backbone, rows, batch.seqLen, seqLen) }),
   };
+}
+
+/** The given rows of a batch's backbone part, cut to their own longest sentence and piece count. */
+function takeBackboneRows(
+  p: PaddedBackbone,
+  rows: readonly number[],
+  seqLen: number,
+  newSeqLen: number,
+): PaddedBackbone {
+  const width = p.width ?? 0;
+  if (p.mean !== undefined) {
+    return {
+      stage: p.stage,
+      width,
+      mean: crop(p.mean, rows, [1, width], [1, width]),
+      ...(p.wordStates !== undefined
+        ? { wordStates: crop(p.wordStates, rows, [seqLen, width], [newSeqLen, width]) }
+        : {}),
+    };
+  }
+  const pieces = p.pieces!;
+  const mask = p.pieceMask!;
+  const count = (r: number) =>
+    mask.subarray(r * pieces, (r + 1) * pieces).reduce((a, b) => a + b, 0);
+  const newPieces = Math.max(1, ...rows.map(count));
+  return {
+    stage: p.stage,
+    pieces: newPieces,
+    pieceMask: crop(mask, rows, [1, pieces], [1, newPieces]),
+    alignment: crop(p.alignment!, rows, [seqLen, pieces], [newSeqLen, newPieces]),
+    ...(p.pieceIds !== undefined
+      ? { pieceIds: crop(p.pieceIds, rows, [1, pieces], [1, newPieces]) }
+      : {}),
+    ...(p.states !== undefined
+      ? { width, states: crop(p.states, rows, [pieces, width], [newPieces, width]) }
+      : {}),
+  };
+}
+
+/**
+ * Rows of an array of `[rows, n1, n2]`, each cut to its leading `[m1, m2]`
+ * (`m1 ≤ n1`, `m2 ≤ n2`): `[rows.length, m1, m2]`.
+ */
+function crop<A extends Int32Array | Float32Array>(
+  a: A,
+  rows: readonly number[],
+  [n1, n2]: readonly [number, number],
+  [m1, m2]: readonly [number, number],
+): A {
+  const out = new (a.constructor as new (n: number) => A)(rows.length * m1 * m2);
+  rows.forEach((r, i) => {
+    for (let j = 0; j < m1; j++) {
+      const from = (r * n1 + j) * n2;
+      out.set(a.subarray(from, from + m2), (i * m1 + j) * m2);
+    }
+  });
+  return out;
 }
 
 /**

@@ -98,5 +98,4 @@ export {
   fetchDatasets,
   type FetchedFile,
   type FetchOptions,
-  sha256Hex,
 } from "./datasets.ts";

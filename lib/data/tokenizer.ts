@@ -9,6 +9,7 @@ import { z } from "zod";
 import { CheckpointError } from "../core/errors.ts";
 import { parseSchema } from "../core/schema.ts";
 import { deriveSeed } from "../core/random.ts";
+import { type PieceEntry, SentencePieceTokenizer } from "./sentencepiece.ts";
 
 /** Special tokens and their fixed ids. */
 export const PAD_TOKEN = "[PAD]";
@@ -54,15 +55,22 @@ export const WordTokenizerJsonSchema = z.object({
   vectorDim: z.number().int().min(1).optional(),
   /** The vectors' source (a built-in name or a file), for information. */
   wordVectors: z.string().optional(),
+  /** The pretrained backbone's SentencePiece vocabulary: `[piece, score]` in id order. */
+  pieces: z.array(z.tuple([z.string(), z.number()])).min(1).optional(),
+  /** Pieces per sentence the backbone reads (the rest are dropped). */
+  maxPieces: z.number().int().min(1).optional(),
 }).strict();
 
 /** Serialised form of a {@linkcode WordTokenizer}. */
 export type WordTokenizerJson =
-  & Readonly<Omit<z.infer<typeof WordTokenizerJsonSchema>, "vocab" | "affixLengths" | "chars">>
+  & Readonly<
+    Omit<z.infer<typeof WordTokenizerJsonSchema>, "vocab" | "affixLengths" | "chars" | "pieces">
+  >
   & {
     readonly vocab: readonly string[];
     readonly affixLengths?: readonly number[];
     readonly chars?: readonly string[];
+    readonly pieces?: readonly PieceEntry[];
   };
 
 /** Special character ids: padding, unknown character, beginning and end of word. */
@@ -106,6 +114,11 @@ export class WordTokenizer {
   readonly vectorDim: number;
   /** Source of those vectors (a built-in name or a file); null without vectors. */
   readonly wordVectors: string | null;
+  /** With a pretrained backbone: its piece encoder (see {@linkcode withPieces}). */
+  readonly pieces: SentencePieceTokenizer | undefined;
+  /** Pieces per sentence the backbone reads (0 without a backbone). */
+  readonly maxPieces: number;
+  readonly #options: WordFeatureOptions;
   readonly #ids: Map<string, number>;
   readonly #charIds: Map<string, number>;
 
@@ -118,7 +131,10 @@ export class WordTokenizer {
       charWidth = 0,
       vectorDim = 0,
       wordVectors = null,
+      pieces,
+      maxPieces = 0,
     } = options;
+    this.#options = options;
     SPECIAL_TOKENS.forEach((token, i) => {
       if (vocab[i] !== token) {
         throw new RangeError(`Cannot build tokenizer: vocab[${i}] must be ${token}`);
@@ -153,6 +169,11 @@ export class WordTokenizer {
     }
     this.vectorDim = vectorDim;
     this.wordVectors = vectorDim > 0 ? wordVectors : null;
+    if (pieces !== undefined && !(Number.isInteger(maxPieces) && maxPieces >= 1)) {
+      throw new RangeError(`Cannot build tokenizer: maxPieces must be an integer >= 1`);
+    }
+    this.pieces = pieces === undefined ? undefined : new SentencePieceTokenizer(pieces);
+    this.maxPieces = pieces === undefined ? 0 : maxPieces;
     this.#ids = new Map(vocab.map((w, i) => [w, i]));
     this.#charIds = new Map(this.chars.map((c, i) => [c, i + NUM_SPECIAL_CHARS]));
   }
@@ -252,10 +273,19 @@ export class WordTokenizer {
         ...(j.vectorDim !== undefined
           ? { vectorDim: j.vectorDim, wordVectors: j.wordVectors ?? "unknown" }
           : {}),
+        ...(j.pieces !== undefined ? { pieces: j.pieces, maxPieces: j.maxPieces ?? 1 } : {}),
       });
     } catch (e) {
       throw new CheckpointError(`Cannot load ${source}: ${(e as Error).message}`);
     }
+  }
+
+  /**
+   * This tokenizer with a pretrained backbone's piece vocabulary: each
+   * sentence is then also encoded into at most `maxPieces` pieces.
+   */
+  withPieces(pieces: readonly PieceEntry[], maxPieces: number): WordTokenizer {
+    return new WordTokenizer(this.vocab, this.lowercase, { ...this.#options, pieces, maxPieces });
   }
 
   /** Number of ids, special tokens included. */
@@ -336,6 +366,9 @@ export class WordTokenizer {
       ...(this.shapeFeature ? { shapeFeature: true } : {}),
       ...(this.charWidth > 0 ? { chars: this.chars, charWidth: this.charWidth } : {}),
       ...(this.vectorDim > 0 ? { vectorDim: this.vectorDim, wordVectors: this.wordVectors! } : {}),
+      ...(this.pieces !== undefined
+        ? { pieces: this.pieces.vocab, maxPieces: this.maxPieces }
+        : {}),
     };
   }
 }
@@ -376,6 +409,10 @@ export interface WordFeatureOptions {
   readonly shapeFeature?: boolean;
   readonly chars?: readonly string[];
   readonly charWidth?: number;
+  /** A pretrained backbone's piece vocabulary (see {@linkcode WordTokenizer.withPieces}). */
+  readonly pieces?: readonly PieceEntry[];
+  /** Pieces per sentence the backbone reads. */
+  readonly maxPieces?: number;
 }
 
 /**

@@ -125,7 +125,7 @@ export class InferencePool {
     sentences: readonly (readonly string[])[],
     options: InferenceOptions & { readonly normalize?: boolean } = {},
   ): Promise<Float32Array[]> {
-    const hidden = this.bundle.config.model.hiddenSize;
+    const hidden = this.bundle.model.embeddingSize;
     const batches = chunks(sentences, options.batchSize ?? 64);
     const results = await this.#queue(batches, async (worker, batch) => {
       const padded = padBatch(encodeWordLists(this.bundle, batch));

@@ -231,7 +231,7 @@ function decodeTags(
 
 /**
  * Fixed-length sentence embeddings (the model's pooling; L2-normalised on request).
- * @returns one `hiddenSize`-long vector per text
+ * @returns one vector per text, `model.embeddingSize` long
  */
 export function embed(
   bundle: ModelBundle,
@@ -247,7 +247,7 @@ export function embedWords(
   sentences: readonly (readonly string[])[],
   options: InferenceOptions & { readonly normalize?: boolean } = {},
 ): Float32Array[] {
-  const hidden = bundle.config.model.hiddenSize;
+  const hidden = bundle.model.embeddingSize;
   return inBatches(sentences, options.batchSize, (batch) => {
     const padded = padBatch(encodeWordLists(bundle, batch));
     const values = embedPadded(bundle.model, padded, options.normalize ?? false);

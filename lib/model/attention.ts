@@ -13,7 +13,10 @@ export const MASK_FILL = -1e9;
 
 /** Sizes of an attention layer. */
 export interface AttentionArgs {
+  /** Width of the input, and of the queries, keys and values (`numHeads × headDim`). */
   readonly hiddenSize: number;
+  /** Width of the output projection. @default hiddenSize */
+  readonly outputSize?: number;
   readonly numHeads: number;
   readonly dropout: number;
   readonly initializerRange: number;
@@ -45,15 +48,16 @@ export class MultiHeadSelfAttention {
       key: projection("key"),
       value: projection("value"),
     };
-    this.#outKernel = params.create(`${name}/output/kernel`, [h, h], normal);
-    this.#outBias = params.create(`${name}/output/bias`, [h], { kind: "zeros" });
+    const out = args.outputSize ?? h;
+    this.#outKernel = params.create(`${name}/output/kernel`, [h, out], normal);
+    this.#outBias = params.create(`${name}/output/bias`, [out], { kind: "zeros" });
   }
 
   /**
    * @param x `[batch, seqLen, hiddenSize]`
    * @param maskBias `[batch, 1, 1, seqLen]`: 0 at real keys, {@linkcode MASK_FILL} at padding
    * @param seed dropout seed; undefined at inference
-   * @returns `[batch, seqLen, hiddenSize]`
+   * @returns `[batch, seqLen, outputSize]`
    */
   apply(x: tf.Tensor3D, maskBias: tf.Tensor4D, seed?: number): tf.Tensor3D {
     const [batch, seqLen, hiddenSize] = x.shape;

@@ -39,7 +39,7 @@
 import { z } from "zod";
 import { type Config, PoolingSchema, validateConfig } from "../core/config.ts";
 import { parseSchema } from "../core/schema.ts";
-import { sha256Hex } from "../data/datasets.ts";
+import { sha256Hex } from "../core/hash.ts";
 import type { TagTransitions } from "../data/tag_transitions.ts";
 import { type TaskSpec, validateTasks } from "../core/tasks.ts";
 import { CheckpointError } from "../core/errors.ts";

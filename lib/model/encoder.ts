@@ -15,17 +15,49 @@ import { dense, dropout, gelu, layerNorm, slidingWindows } from "./ops.ts";
 import type { ParameterStore } from "./parameters.ts";
 import { deriveSeed } from "../core/random.ts";
 import { NUM_CASE_FEATURES } from "../data/tokenizer.ts";
+import type { BackboneTensors } from "../data/encoding.ts";
 
-/** What the encoder gives every head. */
+/**
+ * What the model gives every head: the task encoder's token vectors and the
+ * mask, and with a pretrained backbone its pooled sentence output (as
+ * keras-hub's `sequence_output` and `pooled_output`).
+ */
 export interface EncoderOutput {
-  /** `[batch, seqLen, hiddenSize]` contextual token vectors */
+  /**
+   * `[batch, seqLen, hiddenSize]` contextual token vectors; absent when the
+   * task encoder did not run (a backbone model's batch whose heads read only
+   * the backbone's sentence output)
+   */
+  readonly sequenceOutput?: tf.Tensor3D;
+  /** `[batch, seqLen]` float32, 1 at real tokens */
+  readonly mask: tf.Tensor2D;
+  /** `[batch, pooledSize]` the pretrained backbone's pooled output (tanh), when the model has one */
+  readonly pooledOutput?: tf.Tensor2D;
+}
+
+/** Token vectors and their mask: what pooling and token heads read. */
+export interface TokenVectors {
+  /** `[batch, seqLen, hiddenSize]` */
   readonly sequenceOutput: tf.Tensor3D;
   /** `[batch, seqLen]` float32, 1 at real tokens */
   readonly mask: tf.Tensor2D;
 }
 
+/**
+ * The token vectors of an encoder output.
+ * @throws {RangeError} when the task encoder did not run for it
+ */
+export function tokenVectors(output: EncoderOutput, reader: string): TokenVectors {
+  if (output.sequenceOutput === undefined) {
+    throw new RangeError(`Cannot run ${reader}: the task encoder did not run for this batch`);
+  }
+  return { sequenceOutput: output.sequenceOutput, mask: output.mask };
+}
+
 /** Encoder inputs (see `encoding.ts`). */
 export interface EncoderInputs {
+  /** With a pretrained backbone: its input (pieces or cached features) */
+  readonly backbone?: BackboneTensors;
   /** `[batch, seqLen]` int32 */
   readonly tokenIds: tf.Tensor2D;
   /** `[batch, seqLen]` int32 */
@@ -50,6 +82,12 @@ export interface EmbeddingDims {
   readonly affixBuckets?: number;
   /** Character ids, special ones included (0: no character CNN). @default 0 */
   readonly charVocabSize?: number;
+  /**
+   * Width of a pretrained backbone's word states, which are projected to
+   * `hiddenSize` and added at the input or the output (`config.backboneWords`);
+   * 0: no backbone. @default 0
+   */
+  readonly backboneWidth?: number;
 }
 
 /** Parameter-name prefixes of the encoder, for freezing and parameter groups. */
@@ -61,6 +99,11 @@ export const TOKEN_EMBEDDING = `${EMBEDDINGS_PREFIX}token`;
 export const TOKEN_PROJECTION = `${EMBEDDINGS_PREFIX}token_projection`;
 /** The hashed prefix/suffix/shape embedding table. */
 export const AFFIX_EMBEDDING = `${EMBEDDINGS_PREFIX}affix`;
+/** The projection of a backbone's word states, by where they join (`config.backboneWords`). */
+export const BACKBONE_WORDS = {
+  input: `${EMBEDDINGS_PREFIX}backbone_words`,
+  output: `${ENCODER_PREFIX}backbone_words`,
+} as const;
 
 /**
  * The embedding tables a batch reads only some rows of, with the input that
@@ -174,9 +217,10 @@ export class Encoder {
   readonly #localConv: LocalConv | undefined;
   readonly #layers: EncoderLayer[];
   readonly #finalNorm: [tf.Variable, tf.Variable];
+  readonly #backboneWords: [tf.Variable, tf.Variable] | undefined;
 
   constructor(params: ParameterStore, config: ModelConfig, dims: EmbeddingDims) {
-    const { vocabSize, affixBuckets = 0, charVocabSize = 0 } = dims;
+    const { vocabSize, affixBuckets = 0, charVocabSize = 0, backboneWidth = 0 } = dims;
     const h = config.hiddenSize;
     const tokenDim = dims.tokenDim ?? h;
     const normal = { kind: "normal", stddev: config.initializerRange } as const;
@@ -216,6 +260,13 @@ export class Encoder {
       params.create(`${ENCODER_PREFIX}final_norm/gamma`, [h], { kind: "ones" }),
       params.create(`${ENCODER_PREFIX}final_norm/beta`, [h], { kind: "zeros" }),
     ];
+    const words = BACKBONE_WORDS[config.backboneWords];
+    this.#backboneWords = backboneWidth > 0
+      ? [
+        params.create(`${words}/kernel`, [backboneWidth, h], normal),
+        params.create(`${words}/bias`, [h], { kind: "zeros" }),
+      ]
+      : undefined;
   }
 
   /**
@@ -223,8 +274,26 @@ export class Encoder {
    * @param inputs token ids, case ids and mask, `[batch, seqLen]` each (seqLen ≤ maxLength)
    * @param seed dropout seed; undefined at inference (no dropout)
    * @param rows embedding rows to gather from instead of the tables (row-sparse training)
+   * @param backboneWords `[batch, seqLen, backboneWidth]` a pretrained backbone's token states,
+   *   when the encoder was built for them
    */
-  apply(inputs: EncoderInputs, seed?: number, rows: EmbeddingRows = {}): EncoderOutput {
+  apply(
+    inputs: EncoderInputs,
+    seed?: number,
+    rows: EmbeddingRows = {},
+    backboneWords?: tf.Tensor3D,
+  ): TokenVectors {
+    if ((backboneWords === undefined) !== (this.#backboneWords === undefined)) {
+      throw new TypeError(
+        this.#backboneWords === undefined
+          ? "Cannot encode batch: backbone word states were given to an encoder built without them"
+          : "Cannot encode batch: the encoder needs the backbone's word states, and the batch has none",
+      );
+    }
+    const projected = (where: "input" | "output") =>
+      this.#backboneWords !== undefined && this.#config.backboneWords === where
+        ? dense(backboneWords!, ...kernelBias(this.#backboneWords)) as tf.Tensor3D
+        : undefined;
     const [batch, seqLen] = inputs.tokenIds.shape;
     if (seqLen > this.#config.maxLength) {
       throw new RangeError(
@@ -258,6 +327,8 @@ export class Encoder {
       }
       x = x.add(this.#charCnn.apply(inputs.charIds));
     }
+    const atInput = projected("input");
+    if (atInput !== undefined) x = x.add(atInput);
     x = dropout(
       x,
       this.#config.embeddingDropout ?? this.#config.dropout,
@@ -272,7 +343,12 @@ export class Encoder {
     }
     const maskBias = attentionBias(inputs.mask);
     for (const layer of this.#layers) x = layer.apply(x, maskBias, seed);
-    return { sequenceOutput: norm(x, this.#finalNorm), mask: inputs.mask };
+    const sequenceOutput = norm(x, this.#finalNorm);
+    const atOutput = projected("output");
+    return {
+      sequenceOutput: atOutput === undefined ? sequenceOutput : sequenceOutput.add(atOutput),
+      mask: inputs.mask,
+    };
   }
 
   /** Releases constants held outside the parameter store (none today). */

@@ -9,13 +9,17 @@
  * - {@linkcode PairSimilarity}: no parameters; the cosine similarity of the
  *   pooled embeddings of the two halves of a pair batch: `[batch / 2]`.
  *
+ * With a pretrained backbone, sentence and pair heads read its pooled output
+ * (sentence heads beside the pooled token vectors, by default) instead of
+ * pooling the token vectors alone.
+ *
  * A head's parameters live under `TASK_head/` (`ner_head/kernel`, …).
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
 import type { Pooling } from "../core/config.ts";
 import type { TaskKind } from "../core/tasks.ts";
-import type { EncoderOutput } from "./encoder.ts";
+import { type EncoderOutput, tokenVectors } from "./encoder.ts";
 import { crfNegativeLogLikelihood, maskedCrossEntropy } from "./losses.ts";
 import { dense, dropout } from "./ops.ts";
 import type { ParameterStore } from "./parameters.ts";
@@ -44,6 +48,45 @@ export interface HeadArgs {
   readonly dropout: number;
   readonly initializerRange: number;
   readonly pooling: Pooling;
+  /**
+   * Width of a pretrained backbone's pooled output, which sentence and pair
+   * heads then read (0: no backbone; they pool the token vectors). @default 0
+   */
+  readonly backboneSize?: number;
+  /**
+   * With a backbone: sentence heads classify its pooled output (`backbone`) or
+   * that beside the pooled token vectors (`both`). @default "both"
+   */
+  readonly sentenceFeatures?: "backbone" | "both";
+}
+
+/**
+ * Whether the heads of these tasks read the task encoder's token vectors
+ * (token heads always; sentence heads without a backbone or with `both`;
+ * pair heads only without a backbone).
+ */
+export function readsTokens(kinds: readonly TaskKind[], args: HeadArgs): boolean {
+  const backbone = (args.backboneSize ?? 0) > 0;
+  return kinds.some((kind) =>
+    kind === "token" || !backbone ||
+    (kind === "sentence" && (args.sentenceFeatures ?? "both") === "both")
+  );
+}
+
+/**
+ * The sentence vector a sentence or pair head starts from: the backbone's
+ * pooled output when there is one (beside the pooled token vectors when
+ * `withTokens`), else the pooled token vectors.
+ */
+function sentenceVector(
+  output: EncoderOutput,
+  pooling: Pooling,
+  withTokens: boolean,
+  reader: string,
+): tf.Tensor2D {
+  if (output.pooledOutput === undefined) return pool(tokenVectors(output, reader), pooling);
+  if (!withTokens) return output.pooledOutput;
+  return tf.concat([output.pooledOutput, pool(tokenVectors(output, reader), pooling)], 1);
 }
 
 /** A task head. */
@@ -139,7 +182,8 @@ export class TokenClassifier implements Head {
 
   /** @returns logits `[batch, seqLen, numLabels]` */
   apply(output: EncoderOutput, seed?: number): tf.Tensor3D {
-    const x = dropout(output.sequenceOutput, this.#dropout, seed);
+    const { sequenceOutput } = tokenVectors(output, `the ${this.spec.name} head`);
+    const x = dropout(sequenceOutput, this.#dropout, seed);
     return dense(x, this.#kernel as tf.Tensor2D, this.#bias as tf.Tensor1D) as tf.Tensor3D;
   }
 }
@@ -151,11 +195,15 @@ export class SentenceClassifier implements Head {
   readonly #bias: tf.Variable;
   readonly #dropout: number;
   readonly #pooling: Pooling;
+  readonly #withTokens: boolean;
 
   constructor(params: ParameterStore, spec: HeadSpec, args: HeadArgs) {
     this.spec = spec;
     const prefix = headPrefix(spec.name);
-    this.#kernel = params.create(`${prefix}kernel`, [args.hiddenSize, spec.numLabels], {
+    const backbone = args.backboneSize ?? 0;
+    this.#withTokens = backbone === 0 || (args.sentenceFeatures ?? "both") === "both";
+    const inputSize = backbone + (this.#withTokens ? args.hiddenSize : 0);
+    this.#kernel = params.create(`${prefix}kernel`, [inputSize, spec.numLabels], {
       kind: "normal",
       stddev: args.initializerRange,
     });
@@ -166,7 +214,13 @@ export class SentenceClassifier implements Head {
 
   /** @returns logits `[batch, numLabels]` */
   apply(output: EncoderOutput, seed?: number): tf.Tensor2D {
-    const pooled = dropout(pool(output, this.#pooling), this.#dropout, seed);
+    const features = sentenceVector(
+      output,
+      this.#pooling,
+      this.#withTokens,
+      `the ${this.spec.name} head`,
+    );
+    const pooled = dropout(features, this.#dropout, seed);
     return dense(pooled, this.#kernel as tf.Tensor2D, this.#bias as tf.Tensor1D) as tf.Tensor2D;
   }
 }
@@ -187,7 +241,9 @@ export class PairSimilarity implements Head {
 
   /** @returns cosine similarities `[batch / 2]` */
   apply(output: EncoderOutput): tf.Tensor1D {
-    const embeddings = l2Normalize(pool(output, this.#pooling));
+    const embeddings = l2Normalize(
+      sentenceVector(output, this.#pooling, false, `the ${this.spec.name} head`),
+    );
     const half = embeddings.shape[0] / 2;
     const [a, b] = tf.split(embeddings, [half, half], 0) as [tf.Tensor2D, tf.Tensor2D];
     return a.mul(b).sum(1) as tf.Tensor1D;

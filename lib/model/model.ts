@@ -1,16 +1,19 @@
 /**
- * The multi-task model: one shared {@linkcode Encoder} and one head per task
- * (see `heads.ts`). Heads read only the {@linkcode EncoderOutput}.
+ * The multi-task model: one shared task {@linkcode Encoder} over word features,
+ * optionally a pretrained backbone beneath it (`use_lite.ts`), and one head per
+ * task (see `heads.ts`). Heads read only the {@linkcode EncoderOutput}.
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
 import type { ModelConfig } from "../core/config.ts";
 import { deriveSeed } from "../core/random.ts";
 import type { TaskSpec } from "../core/tasks.ts";
+import type { BackboneTensors } from "../data/encoding.ts";
 import { type EmbeddingRows, Encoder, type EncoderInputs, type EncoderOutput } from "./encoder.ts";
-import { createHead, type Head, type HeadSpec } from "./heads.ts";
+import { createHead, type Head, type HeadArgs, type HeadSpec, readsTokens } from "./heads.ts";
 import { ParameterStore } from "./parameters.ts";
 import { l2Normalize, pool } from "./pooling.ts";
+import { USE_LITE, UseLiteBackbone } from "./use_lite.ts";
 
 /** Sizes that come from the data rather than the config. */
 export interface ModelDims {
@@ -109,8 +112,11 @@ export class MultiTaskModel {
   readonly config: ModelConfig;
   readonly dims: ModelDims;
   readonly parameters: ParameterStore;
+  /** The pretrained backbone, when `config.backbone` names one (its weights come from `useLiteWeights`). */
+  readonly backbone: UseLiteBackbone | undefined;
   readonly encoder: Encoder;
   readonly heads: ReadonlyMap<string, Head>;
+  readonly #headArgs: HeadArgs;
 
   /**
    * @param config model shape
@@ -121,29 +127,63 @@ export class MultiTaskModel {
     this.config = config;
     this.dims = dims;
     this.parameters = new ParameterStore(seed);
-    this.encoder = new Encoder(this.parameters, config, dims);
-    const args = {
+    this.backbone = config.backbone === "use-lite"
+      ? new UseLiteBackbone(this.parameters, USE_LITE, config.dropout)
+      : undefined;
+    this.encoder = new Encoder(this.parameters, config, {
+      ...dims,
+      backboneWidth: this.backbone?.width ?? 0,
+    });
+    this.#headArgs = {
       hiddenSize: config.hiddenSize,
       dropout: config.dropout,
       initializerRange: config.initializerRange,
       pooling: config.pooling,
+      backboneSize: this.backbone?.spec.pooledSize ?? 0,
+      sentenceFeatures: config.sentenceFeatures,
     };
-    this.heads = new Map(dims.tasks.map((t) => [t.name, createHead(this.parameters, t, args)]));
+    this.heads = new Map(
+      dims.tasks.map((t) => [t.name, createHead(this.parameters, t, this.#headArgs)]),
+    );
   }
 
-  /** Encoder, then the heads of `options.tasks`. Call inside `tf.tidy` or dispose the outputs. */
+  /** Whether a batch of these tasks runs the task encoder (some head reads token vectors). */
+  readsTokens(tasks: readonly string[]): boolean {
+    const kinds = tasks.map((task) => this.heads.get(task)?.spec.kind ?? "token");
+    return readsTokens(kinds, this.#headArgs);
+  }
+
+  /** Width of the sentence embedding: the backbone's pooled output, or the token vectors'. */
+  get embeddingSize(): number {
+    return this.backbone?.spec.pooledSize ?? this.config.hiddenSize;
+  }
+
+  /**
+   * Backbone (if any), task encoder (unless no head asked for reads token
+   * vectors), then the heads of `options.tasks`. Call inside `tf.tidy` or
+   * dispose the outputs.
+   */
   forward(inputs: EncoderInputs, options: ForwardOptions = {}): ModelOutput {
     return tf.tidy(() => {
       const seed = options.dropoutSeed;
-      const encoded = this.encoder.apply(inputs, seed, options.embeddingRows);
       const tasks = options.tasks ??
         [...this.heads.values()].filter((h) => h.spec.kind !== "pair").map((h) => h.spec.name);
-      const outputs: Record<string, tf.Tensor> = {};
-      for (const task of tasks) {
+      const heads = tasks.map((task) => {
         const head = this.heads.get(task);
         if (head === undefined) {
           throw new RangeError(`Cannot run task "${task}": the model has no such head`);
         }
+        return head;
+      });
+      const encoded = this.#encode(
+        inputs,
+        seed,
+        options.embeddingRows,
+        readsTokens(heads.map((h) => h.spec.kind), this.#headArgs),
+      );
+      const outputs: Record<string, tf.Tensor> = {};
+      for (const head of heads) {
+        const task = head.spec.name;
         outputs[task] = head.apply(encoded, seed === undefined ? seed : deriveSeed(seed, task));
       }
       return { ...encoded, outputs };
@@ -151,14 +191,54 @@ export class MultiTaskModel {
   }
 
   /**
-   * Sentence embeddings (inference, no dropout).
-   * @returns `[batch, hiddenSize]`; the caller owns it
+   * Sentence embeddings (inference, no dropout): the backbone's pooled output,
+   * or without a backbone the pooled token vectors.
+   * @returns `[batch, embeddingSize]`; the caller owns it
    */
   embed(inputs: EncoderInputs, options: { normalize?: boolean } = {}): tf.Tensor2D {
     return tf.tidy(() => {
-      const pooled = pool(this.encoder.apply(inputs), this.config.pooling);
+      const encoded = this.#encode(inputs, undefined, undefined, this.backbone === undefined);
+      const pooled = encoded.pooledOutput ??
+        pool({ sequenceOutput: encoded.sequenceOutput!, mask: encoded.mask }, this.config.pooling);
       return options.normalize === true ? l2Normalize(pooled) : pooled;
     });
+  }
+
+  /**
+   * A batch's backbone input carried up to `stage` through the stages below
+   * it, without dropout (what frozen stages give; see `BackboneTensors`). The
+   * input itself when it is there already. Call inside `tf.tidy`, or own the result.
+   */
+  advanceBackbone(inputs: BackboneTensors, stage: number): BackboneTensors {
+    if (this.backbone === undefined) {
+      throw new TypeError("Cannot advance: the model has no backbone");
+    }
+    return tf.tidy(() => this.backbone!.advance(inputs, stage));
+  }
+
+  /** The backbone's outputs and, when `tokens`, the task encoder's token vectors. */
+  #encode(
+    inputs: EncoderInputs,
+    seed: number | undefined,
+    rows: EmbeddingRows | undefined,
+    tokens: boolean,
+  ): EncoderOutput {
+    let backbone: ReturnType<UseLiteBackbone["apply"]> | undefined;
+    if (this.backbone !== undefined) {
+      if (inputs.backbone === undefined) {
+        throw new TypeError(
+          "Cannot run the model: it has a pretrained backbone and the batch no pieces",
+        );
+      }
+      backbone = this.backbone.apply(
+        inputs.backbone,
+        seed === undefined ? undefined : deriveSeed(seed, "backbone"),
+      );
+    }
+    const encoded = tokens
+      ? this.encoder.apply(inputs, seed, rows, backbone?.wordStates)
+      : { mask: inputs.mask };
+    return backbone === undefined ? encoded : { ...encoded, pooledOutput: backbone.pooled };
   }
 
   /** Number of trainable scalars. */

@@ -61,11 +61,31 @@ const denseWithBias = tf.customGrad(
 
 /**
  * Layer normalisation over the last axis (Ba et al., 2016).
+ * @param epsilon variance epsilon @default LAYER_NORM_EPSILON
  * @returns same shape as `x`
  */
-export function layerNorm(x: tf.Tensor, gamma: tf.Tensor1D, beta: tf.Tensor1D): tf.Tensor {
+export function layerNorm(
+  x: tf.Tensor,
+  gamma: tf.Tensor1D,
+  beta: tf.Tensor1D,
+  epsilon = LAYER_NORM_EPSILON,
+): tf.Tensor {
   const size = gamma.shape[0];
-  return layerNorm2d(x.reshape([-1, size]) as tf.Tensor2D, gamma, beta).reshape(x.shape);
+  return layerNorm2dWith(epsilon)(x.reshape([-1, size]) as tf.Tensor2D, gamma, beta)
+    .reshape(x.shape);
+}
+
+type LayerNorm2d = (x: tf.Tensor2D, gamma: tf.Tensor1D, beta: tf.Tensor1D) => tf.Tensor2D;
+const layerNorms = new Map<number, LayerNorm2d>();
+
+/** The layer normalisation of {@linkcode layerNorm2d} with a given epsilon (one per epsilon). */
+function layerNorm2dWith(epsilon: number): LayerNorm2d {
+  let f = layerNorms.get(epsilon);
+  if (f === undefined) {
+    f = layerNorm2d(epsilon);
+    layerNorms.set(epsilon, f);
+  }
+  return f;
 }
 
 /**
@@ -76,14 +96,14 @@ export function layerNorm(x: tf.Tensor, gamma: tf.Tensor1D, beta: tf.Tensor1D): 
  * `dx = rstd · (dx̂ − mean(dx̂) − x̂ · mean(dx̂ · x̂))` with `dx̂ = dy · γ`:
  * about 20 kernels per call instead of ≈ 35 from automatic differentiation.
  */
-const layerNorm2d = tf.customGrad(
-  (...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+const layerNorm2d = (epsilon: number): LayerNorm2d =>
+  tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
     const [x, gamma, beta, save] = args as [tf.Tensor2D, tf.Tensor1D, tf.Tensor1D, tf.GradSaveFunc];
     const [rows, size] = x.shape;
     const meanColumn = tf.fill([size, 1], 1 / size) as tf.Tensor2D;
     const centred = x.sub(tf.matMul(x, meanColumn));
     const variance = tf.matMul(centred.square() as tf.Tensor2D, meanColumn);
-    const rstd = variance.add(LAYER_NORM_EPSILON).rsqrt();
+    const rstd = variance.add(epsilon).rsqrt();
     const normalised = centred.mul(rstd);
     save([normalised, rstd, gamma, meanColumn]);
     return {
@@ -102,8 +122,7 @@ const layerNorm2d = tf.customGrad(
         ];
       },
     };
-  },
-) as unknown as (x: tf.Tensor2D, gamma: tf.Tensor1D, beta: tf.Tensor1D) => tf.Tensor2D;
+  }) as unknown as LayerNorm2d;
 
 /** Slope of the sigmoid approximation of GELU. */
 const GELU_SIGMOID_SCALE = 1.702;

@@ -6,7 +6,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import type { Pooling } from "../core/config.ts";
-import type { EncoderOutput } from "./encoder.ts";
+import type { TokenVectors } from "./encoder.ts";
 
 /** Keeps the L2 norm away from zero. */
 const NORM_EPSILON = 1e-12;
@@ -34,7 +34,7 @@ const MAX_POOL_FILL = -1e9;
  * assert.deepEqual(pool({ sequenceOutput, mask }, "cls").arraySync(), [[1, 2]]);
  * ```
  */
-export function pool(output: EncoderOutput, pooling: Pooling): tf.Tensor2D {
+export function pool(output: TokenVectors, pooling: Pooling): tf.Tensor2D {
   return tf.tidy(() => {
     const { sequenceOutput: x, mask } = output;
     const [batch, seqLen, hiddenSize] = x.shape;

@@ -2,12 +2,27 @@
  * Parameter groups: which parameters train (freezing) and at what learning
  * rate (layer-wise decay). Pure functions of parameter names.
  *
- * Depth of a parameter, bottom to top: embeddings 0, encoder layer i → i + 1,
- * final norm and heads L + 1 (L = number of layers).
+ * Depth of a parameter, bottom to top, without a pretrained backbone:
+ * embeddings 0, encoder layer i → i + 1, final norm and heads L + 1 (L =
+ * number of layers). With one, depth runs through the pretrained part (its
+ * embeddings 0, its layer i → i + 1, its pooler B + 1, B = its layers) and
+ * everything trained from scratch (task encoder and heads) is on top, at B + 2.
  * @module
  */
 import { EMBEDDINGS_PREFIX, layerPrefix, TOKEN_EMBEDDING } from "../model/encoder.ts";
 import { headPrefix } from "../model/heads.ts";
+import {
+  BACKBONE_PREFIX,
+  backboneLayerPrefix,
+  PIECE_EMBEDDING,
+  POOLER_PREFIX,
+} from "../model/use_lite.ts";
+
+/** What a selector means depends on whether the model has a pretrained backbone. */
+export interface SelectorContext {
+  /** Layers of the model's pretrained backbone (0: it has none). @default 0 */
+  readonly backboneLayers?: number;
+}
 
 /** Named freezing scenarios (besides `TASK-head` for one task's head). */
 export type FreezeScenario = "none" | "all" | "backbone" | "heads";
@@ -28,7 +43,12 @@ export const ULMFIT_LAYER_DECAY = 1 / 2.6;
  * `word-vectors` (the word embedding table, e.g. pretrained vectors; not their
  * projection), `encoder` (all layers and the final norm), `layer:I` or `layer:I-J`,
  * `final-norm`, `heads` (every task head), `TASK-head` (one task's head, e.g.
- * `ner-head`), or a scenario name.
+ * `ner-head`), or a scenario name. `backbone` is the pretrained backbone when
+ * the model has one (`context.backboneLayers > 0`), else the task encoder and
+ * its embeddings (the shared part of a model trained from scratch); the parts
+ * of a pretrained backbone are `backbone:embeddings`, `backbone:layer:I[-J]`
+ * and `backbone:pooler`. The task encoder's selectors (`embeddings`,
+ * `encoder`, `layer:I`, …) never select the pretrained backbone.
  *
  * @example
  * ```ts
@@ -42,12 +62,16 @@ export const ULMFIT_LAYER_DECAY = 1 / 2.6;
  * assert.ok(selects("heads", "sentiment_head/kernel"));
  * ```
  */
-export function selects(selector: string, name: string): boolean {
+export function selects(selector: string, name: string, context: SelectorContext = {}): boolean {
   switch (selector) {
     case "none":
       return false;
     case "all":
       return true;
+    case "backbone:embeddings":
+      return name === PIECE_EMBEDDING;
+    case "backbone:pooler":
+      return name.startsWith(POOLER_PREFIX);
     case "embeddings":
       return name.startsWith(EMBEDDINGS_PREFIX);
     case "word-vectors":
@@ -59,19 +83,22 @@ export function selects(selector: string, name: string): boolean {
     case "heads":
       return /^[a-z][a-z0-9_]*_head\//.test(name);
     case "backbone":
-      return selects("embeddings", name) || selects("encoder", name);
+      return (context.backboneLayers ?? 0) > 0
+        ? name.startsWith(BACKBONE_PREFIX)
+        : selects("embeddings", name) || selects("encoder", name);
   }
   const head = /^([a-z][a-z0-9_]*)-head$/.exec(selector);
   if (head !== null) return name.startsWith(headPrefix(head[1]!));
-  const range = /^layers?:(\d+)(?:-(\d+))?$/.exec(selector);
+  const range = /^(backbone:)?layers?:(\d+)(?:-(\d+))?$/.exec(selector);
   if (range !== null) {
-    const from = Number(range[1]);
-    const to = range[2] === undefined ? from : Number(range[2]);
-    for (let i = from; i <= to; i++) if (name.startsWith(layerPrefix(i))) return true;
+    const prefix = range[1] === undefined ? layerPrefix : backboneLayerPrefix;
+    const from = Number(range[2]);
+    const to = range[3] === undefined ? from : Number(range[3]);
+    for (let i = from; i <= to; i++) if (name.startsWith(prefix(i))) return true;
     return false;
   }
   throw new RangeError(
-    `Cannot select parameters: unknown selector "${selector}" (expected all, embeddings, word-vectors, encoder, layer:I[-J], final-norm, heads, TASK-head or a scenario)`,
+    `Cannot select parameters: unknown selector "${selector}" (expected all, backbone, backbone:embeddings, backbone:layer:I[-J], backbone:pooler, embeddings, word-vectors, encoder, layer:I[-J], final-norm, heads, TASK-head or a scenario)`,
   );
 }
 
@@ -86,8 +113,12 @@ export function selects(selector: string, name: string): boolean {
  * assert.ok(!isFrozen([], "ner_head/bias"));
  * ```
  */
-export function isFrozen(freeze: readonly string[], name: string): boolean {
-  return freeze.some((selector) => selects(selector, name));
+export function isFrozen(
+  freeze: readonly string[],
+  name: string,
+  context: SelectorContext = {},
+): boolean {
+  return freeze.some((selector) => selects(selector, name, context));
 }
 
 /**
@@ -103,11 +134,25 @@ export function isFrozen(freeze: readonly string[], name: string): boolean {
  * assert.equal(depthOf("sentiment_head/kernel", 2), 3);
  * ```
  */
-export function depthOf(name: string, numLayers: number): number {
+export function depthOf(name: string, numLayers: number, context: SelectorContext = {}): number {
+  const backboneLayers = context.backboneLayers ?? 0;
+  if (backboneLayers > 0) {
+    if (name === PIECE_EMBEDDING) return 0;
+    const layer = /^backbone\/layer_(\d+)\//.exec(name);
+    if (layer !== null) return Number(layer[1]) + 1;
+    if (name.startsWith(BACKBONE_PREFIX)) return backboneLayers + 1;
+    return backboneLayers + 2;
+  }
   if (name.startsWith(EMBEDDINGS_PREFIX)) return 0;
   const layer = /^encoder\/layer_(\d+)\//.exec(name);
   if (layer !== null) return Number(layer[1]) + 1;
   return numLayers + 1;
+}
+
+/** The top depth of {@linkcode depthOf}: heads and what else trains at the base rate. */
+export function topDepth(numLayers: number, context: SelectorContext = {}): number {
+  const backboneLayers = context.backboneLayers ?? 0;
+  return backboneLayers > 0 ? backboneLayers + 2 : numLayers + 1;
 }
 
 /** Options of {@linkcode learningRateMultiplier}. */
@@ -116,6 +161,8 @@ export interface LayerRateOptions {
   readonly layerDecay: number;
   /** Extra multiplier for the heads. @default 1 */
   readonly headMultiplier?: number;
+  /** Layers of the model's pretrained backbone (see {@linkcode depthOf}). @default 0 */
+  readonly backboneLayers?: number;
 }
 
 /**
@@ -139,9 +186,9 @@ export function learningRateMultiplier(
   numLayers: number,
   options: LayerRateOptions,
 ): number {
-  const depth = depthOf(name, numLayers);
-  const top = numLayers + 1;
-  const head = depth === top && !name.startsWith("encoder/") ? options.headMultiplier ?? 1 : 1;
+  const depth = depthOf(name, numLayers, options);
+  const top = topDepth(numLayers, options);
+  const head = /^[a-z][a-z0-9_]*_head\//.test(name) ? options.headMultiplier ?? 1 : 1;
   return options.layerDecay ** (top - depth) * head;
 }
 
@@ -152,16 +199,34 @@ export function decays(name: string): boolean {
 
 /**
  * Layer groups from the top, for gradual unfreezing (ULMFiT): the heads and the
- * final norm first, then layer L-1, ..., layer 0, then the embeddings.
+ * final norm first, then layer L-1, ..., layer 0, then the embeddings. With a
+ * pretrained backbone, everything trained from scratch (heads, task encoder
+ * and its embeddings) comes first, then the backbone thaws from the top: its
+ * pooler, its layers from the last, its embeddings.
  *
  * @example
  * ```ts
  * import assert from "node:assert/strict";
  * import { unfreezeOrder } from "./param_groups.ts";
  * assert.deepEqual(unfreezeOrder(2), [["heads", "final-norm"], ["layer:1"], ["layer:0"], ["embeddings"]]);
+ * assert.deepEqual(unfreezeOrder(2, { backboneLayers: 2 }).slice(1),
+ *   [["backbone:pooler"], ["backbone:layer:1"], ["backbone:layer:0"], ["backbone:embeddings"]]);
  * ```
  */
-export function unfreezeOrder(numLayers: number): string[][] {
+export function unfreezeOrder(numLayers: number, context: SelectorContext = {}): string[][] {
+  const backboneLayers = context.backboneLayers ?? 0;
+  if (backboneLayers > 0) {
+    // What is new trains from the start; the pretrained part thaws from the top.
+    return [
+      ["heads", "encoder", "embeddings"],
+      ["backbone:pooler"],
+      ...Array.from(
+        { length: backboneLayers },
+        (_, i) => [`backbone:layer:${backboneLayers - 1 - i}`],
+      ),
+      ["backbone:embeddings"],
+    ];
+  }
   return [
     ["heads", "final-norm"],
     ...Array.from({ length: numLayers }, (_, i) => [`layer:${numLayers - 1 - i}`]),
@@ -194,9 +259,39 @@ export function frozenForEpoch(
     readonly gradualUnfreeze: boolean;
   },
   numLayers: number,
+  context: SelectorContext = {},
 ): string[] {
   const frozen = [...train.freeze];
   if (epoch <= train.unfreezeAfter) frozen.push("backbone");
-  if (train.gradualUnfreeze) frozen.push(...unfreezeOrder(numLayers).slice(epoch).flat());
+  if (train.gradualUnfreeze) frozen.push(...unfreezeOrder(numLayers, context).slice(epoch).flat());
   return frozen;
+}
+
+/**
+ * The stage at which batches enter a pretrained backbone when some of it is
+ * frozen: the first stage (0 embeddings, i + 1 layer i, B + 1 the pooler)
+ * with a trainable parameter; B + 1 when none below the pooler trains. The
+ * stages beneath it run once, without dropout (see `training/feature_cache.ts`).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { backboneEntryStage } from "./param_groups.ts";
+ * const names = ["backbone/embeddings/pieces", "backbone/layer_0/ffn/in/kernel", "backbone/layer_1/ffn/in/kernel"];
+ * const trainable = (name: string) => name.startsWith("backbone/layer_1/");
+ * assert.equal(backboneEntryStage(names, trainable, 2), 2);
+ * assert.equal(backboneEntryStage(names, () => false, 2), 3);
+ * assert.equal(backboneEntryStage(names, () => true, 2), 0);
+ * ```
+ */
+export function backboneEntryStage(
+  names: readonly string[],
+  trainable: (name: string) => boolean,
+  backboneLayers: number,
+): number {
+  for (let stage = 0; stage <= backboneLayers; stage++) {
+    const prefix = stage === 0 ? PIECE_EMBEDDING : backboneLayerPrefix(stage - 1);
+    if (names.some((name) => name.startsWith(prefix) && trainable(name))) return stage;
+  }
+  return backboneLayers + 1;
 }

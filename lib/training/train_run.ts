@@ -16,7 +16,13 @@ import { tagTransitions } from "../data/tag_transitions.ts";
 import * as tf from "@tensorflow/tfjs";
 import type { ModelConfig } from "../core/config.ts";
 import { modelDims, MultiTaskModel } from "../model/model.ts";
-import { frozenForEpoch, isFrozen, selects } from "./param_groups.ts";
+import {
+  backboneEntryStage,
+  frozenForEpoch,
+  isFrozen,
+  type SelectorContext,
+  selects,
+} from "./param_groups.ts";
 import { deriveSeed, shuffled } from "../core/random.ts";
 import { WordTokenizer } from "../data/tokenizer.ts";
 import { ParallelTrainer } from "./parallel.ts";
@@ -24,6 +30,10 @@ import { type StepRunner, Trainer } from "./trainer.ts";
 import { TrainingError } from "../core/errors.ts";
 import { TOKEN_EMBEDDING } from "../model/encoder.ts";
 import { loadWordVectors, pretrainedTable, type WordVectors } from "../data/vectors.ts";
+import { type BackboneFiles, readBackboneFiles } from "../data/backbone_files.ts";
+import { USE_LITE, useLiteWeights } from "../model/use_lite.ts";
+import { cacheBackboneFeatures } from "./feature_cache.ts";
+import type { EncodedSentence } from "../data/encoding.ts";
 
 /** Options of {@linkcode trainModel}. */
 export interface TrainModelOptions {
@@ -66,6 +76,19 @@ export interface TrainModelOptions {
   readonly wordVectors?: WordVectors;
   /** Folder of the word-vector caches. @default ".cache/word-vectors" */
   readonly vectorCacheDir?: string;
+  /**
+   * The files of the pretrained backbone `config.model.backbone` names, already
+   * read (e.g. once for several seeds); otherwise they are read from its npm
+   * package, or from `backboneDir`.
+   */
+  readonly backboneFiles?: BackboneFiles;
+  /** A local copy of the backbone's files (its package's `dist/` folder). */
+  readonly backboneDir?: string;
+  /**
+   * Called while the feature cache of a frozen backbone is built, with the
+   * sentences done and the total (see `training/feature_cache.ts`).
+   */
+  readonly onCacheProgress?: (done: number, total: number) => void;
 }
 
 /** Default folder of the word-vector caches, relative to the working directory. */
@@ -125,8 +148,14 @@ export async function trainModel(
   const vectors = options.initFrom !== undefined || backbone !== undefined
     ? undefined
     : await configWordVectors(config, options);
-  const tokenizer = options.initFrom?.tokenizer ?? backbone?.tokenizer ??
+  const pretrained = config.model.backbone === null || options.initFrom !== undefined
+    ? undefined
+    : await configBackboneFiles(config, options);
+  let tokenizer = options.initFrom?.tokenizer ?? backbone?.tokenizer ??
     newTokenizer(split.train.map((i) => sentences[i]!.words), config, vectors);
+  if (pretrained !== undefined && tokenizer.pieces === undefined) {
+    tokenizer = tokenizer.withPieces(pretrained.vocab, USE_LITE.maxPieces);
+  }
   if (options.initFrom !== undefined) {
     checkBackbone(options.initFrom.config.model, config.model, "initFrom");
   }
@@ -136,6 +165,7 @@ export async function trainModel(
   const model = new MultiTaskModel(config.model, modelDims(tokenizer, tasks), config.seed);
   checkFreezeSelectors(config, model);
   if (vectors !== undefined) initWordVectors(model, tokenizer, vectors, config.seed);
+  if (pretrained !== undefined) model.parameters.assign(useLiteWeights(pretrained), pretrained.dir);
   if (backbone !== undefined) {
     copyWeights(backbone.model, model, (name) => selects("backbone", name));
     backbone.model.dispose();
@@ -158,6 +188,21 @@ export async function configWordVectors(
   return options.wordVectors ?? await loadWordVectors(source, {
     cacheDir: options.vectorCacheDir ?? DEFAULT_VECTOR_CACHE,
     ...(options.onWarning !== undefined ? { onProgress: options.onWarning } : {}),
+  });
+}
+
+/**
+ * Reads the files of the pretrained backbone `config.model.backbone` names
+ * (or takes `options.backboneFiles`); undefined when it names none.
+ */
+export async function configBackboneFiles(
+  config: Config,
+  options: Pick<TrainModelOptions, "backboneFiles" | "backboneDir"> = {},
+): Promise<BackboneFiles | undefined> {
+  const name = config.model.backbone;
+  if (name === null) return undefined;
+  return options.backboneFiles ?? await readBackboneFiles(name, {
+    ...(options.backboneDir !== undefined ? { dir: options.backboneDir } : {}),
   });
 }
 
@@ -291,8 +336,11 @@ async function run(
     }
     return encodeSentence(s, tokenizer, tasks, config.model.maxLength);
   };
-  const trainSet = split.train.map(encode);
-  const validation = split.validation.map(encode);
+  const encodedTrain = split.train.map(encode);
+  const encodedValidation = split.validation.map(encode);
+  // What fit() trains on: the encoded sentences, with the frozen backbone's features once cached.
+  const trainSet: EncodedSentence[] = [...encodedTrain];
+  const validation: EncodedSentence[] = [...encodedValidation];
   if (trainSet.length === 0) {
     throw new TrainingError("Cannot train: the training set is empty");
   }
@@ -313,10 +361,36 @@ async function run(
     epochBatches(trainSet.map(exampleLength), config.train.batchSize, 0, sampling).length;
   const totalSteps = Math.max(1, stepsPerEpoch * config.train.epochs);
   const numLayers = config.model.numLayers;
-  const trainableAt = (epoch: number) => {
-    const frozen = frozenForEpoch(epoch, config.train, numLayers);
-    return bundle.model.parameters.names().filter((name) => !isFrozen(frozen, name));
+  const context: SelectorContext = {
+    backboneLayers: bundle.model.backbone?.spec.layers.length ?? 0,
   };
+  const trainableAt = (epoch: number) => {
+    const frozen = frozenForEpoch(epoch, config.train, numLayers, context);
+    return bundle.model.parameters.names().filter((name) => !isFrozen(frozen, name, context));
+  };
+  // The feature cache: the frozen stages of a pretrained backbone run once, here.
+  let cachedStage = 0;
+  const cacheFeatures = (names: readonly string[]) => {
+    if (bundle.model.backbone === undefined) return;
+    const trainable = new Set(names);
+    const stage = backboneEntryStage(
+      bundle.model.parameters.names(),
+      (name) => trainable.has(name),
+      context.backboneLayers!,
+    );
+    if (stage === cachedStage) return;
+    cachedStage = stage;
+    const all = cacheBackboneFeatures(
+      bundle.model,
+      [...encodedTrain, ...encodedValidation],
+      stage,
+      options.onCacheProgress !== undefined ? { onProgress: options.onCacheProgress } : {},
+    );
+    all.forEach((s, i) =>
+      i < trainSet.length ? trainSet[i] = s : validation[i - trainSet.length] = s
+    );
+  };
+  cacheFeatures(trainableAt(startEpoch));
   const trainer = new Trainer(bundle.model, {
     train: config.train,
     seed: config.seed,
@@ -376,6 +450,7 @@ async function run(
           const names = trainableAt(epoch);
           trainer.setTrainable(names);
           if (runner !== trainer) await runner.setTrainable(names);
+          cacheFeatures(names);
         }
       },
       ...(options.onStep !== undefined ? { onStep: options.onStep } : {}),
@@ -398,8 +473,9 @@ async function run(
  */
 function checkFreezeSelectors(config: Config, model: MultiTaskModel): void {
   const names = model.parameters.names();
+  const context = { backboneLayers: model.backbone?.spec.layers.length ?? 0 };
   for (const selector of config.train.freeze) {
-    if (selector === "none" || names.some((name) => selects(selector, name))) continue;
+    if (selector === "none" || names.some((name) => selects(selector, name, context))) continue;
     model.dispose();
     throw new TrainingError(
       `Cannot freeze "${selector}": it selects no parameter of this model (tasks ${

@@ -21,7 +21,13 @@ import { accuracyCounts, similarityLoss } from "../model/losses.ts";
 import { headPrefix, taskLoss } from "../model/heads.ts";
 import type { MultiTaskModel } from "../model/model.ts";
 import { Adam, type AdamState } from "./optimizer.ts";
-import { decays, isFrozen, learningRateMultiplier } from "./param_groups.ts";
+import {
+  backboneEntryStage,
+  decays,
+  isFrozen,
+  learningRateMultiplier,
+  type SelectorContext,
+} from "./param_groups.ts";
 import { learningRateAt } from "./schedule.ts";
 
 /** What one step measured for one task. */
@@ -194,7 +200,10 @@ export class Trainer implements StepRunner {
   readonly #applyUpdate: TrainerOptions["applyUpdate"];
   readonly #replica: number;
   readonly #logVariances: Map<string, tf.Variable>;
+  readonly #context: SelectorContext;
   #params: [string, tf.Variable][] = [];
+  /** Where batches enter the pretrained backbone (see `backboneEntryStage`). */
+  #backboneStage = 0;
 
   constructor(model: MultiTaskModel, options: TrainerOptions) {
     this.model = model;
@@ -208,7 +217,10 @@ export class Trainer implements StepRunner {
         `Cannot use the ${this.#train.schedule} schedule: the trainer needs totalSteps`,
       );
     }
-    this.setTrainable(options.trainable ?? ((name) => !isFrozen(options.train.freeze, name)));
+    this.#context = { backboneLayers: model.backbone?.spec.layers.length ?? 0 };
+    this.setTrainable(
+      options.trainable ?? ((name) => !isFrozen(options.train.freeze, name, this.#context)),
+    );
     this.#logVariances = new Map(
       options.train.taskWeighting === "uncertainty"
         ? [...model.heads.keys()].map((task) => [task, tf.variable(tf.scalar(0))])
@@ -251,6 +263,19 @@ export class Trainer implements StepRunner {
       ? trainable
       : ((set) => (name: string) => set.has(name))(new Set(trainable));
     this.#params = this.model.parameters.entries().filter(([name]) => keep(name));
+    this.#backboneStage = backboneEntryStage(
+      this.model.parameters.names(),
+      keep,
+      this.#context.backboneLayers ?? 0,
+    );
+  }
+
+  /**
+   * The stage at which batches enter the pretrained backbone: the stages
+   * below it are frozen, run without dropout, and may be cached (0 without a backbone).
+   */
+  get backboneStage(): number {
+    return this.#backboneStage;
   }
 
   /** Base learning rate at `step` from the configured schedule. */
@@ -269,6 +294,7 @@ export class Trainer implements StepRunner {
     return base * learningRateMultiplier(name, this.model.config.numLayers, {
       layerDecay: this.#train.layerLrDecay,
       headMultiplier: this.#train.headLrMultiplier,
+      ...this.#context,
     });
   }
 
@@ -311,7 +337,15 @@ export class Trainer implements StepRunner {
     const tasks = batchTasks(batch).filter((t) => this.model.heads.has(t));
     const params = this.#stepParams(tasks);
     const sparse = this.#rowSparse(batch, params, options.rows);
-    const inputs = { ...batch, ...sparse.inputs } as BatchTensors;
+    // Frozen backbone stages run here, outside the gradient tape, unless the batch is past them.
+    const backbone = batch.backbone !== undefined && batch.backbone.stage < this.#backboneStage
+      ? this.model.advanceBackbone(batch.backbone, this.#backboneStage)
+      : undefined;
+    const inputs = {
+      ...batch,
+      ...sparse.inputs,
+      ...(backbone !== undefined ? { backbone } : {}),
+    } as BatchTensors;
     const empty = batch.tokenIds.shape[0] === 0;
     const rowNames = new Set(Object.keys(sparse.rows));
     const logVariances = tasks.filter((t) => this.#logVariances.has(t))
@@ -404,6 +438,7 @@ export class Trainer implements StepRunner {
       });
     } finally {
       tf.dispose([...Object.values(sparse.inputs), ...sparse.variables.map(([, v]) => v)]);
+      if (backbone !== undefined) disposeNew(backbone, batch.backbone!);
     }
     const numbers = Array.from(summary.dataSync());
     summary.dispose();
@@ -534,6 +569,12 @@ export class Trainer implements StepRunner {
     this.optimizer.dispose();
     for (const v of this.#logVariances.values()) v.dispose();
   }
+}
+
+/** Disposes the tensors of `made` that are not those of `given` (mask and alignment pass through). */
+function disposeNew(made: object, given: object): void {
+  const kept = new Set<unknown>(Object.values(given));
+  tf.dispose(Object.values(made).filter((t) => t instanceof tf.Tensor && !kept.has(t)));
 }
 
 function globalNorm(tensors: tf.Tensor[]): tf.Scalar {
