@@ -17,6 +17,8 @@ import {
   WordTokenizer,
 } from "../lib/data/mod.ts";
 import { modelDims, MultiTaskModel } from "../lib/model/mod.ts";
+import { type BackboneFiles, readBackboneFiles } from "../lib/data/backbone_files.ts";
+import { USE_LITE, useLiteWeights } from "../lib/model/use_lite.ts";
 
 /** Backend of the test run: TEST_BACKEND=cpu switches it. */
 export const TEST_BACKEND = (Deno.env.get("TEST_BACKEND") ?? "wasm") as BackendName;
@@ -73,6 +75,31 @@ export function tinySetup(config: Config = tinyConfig(), tasks: readonly TaskSpe
   return { model, tokenizer, batch: batchToTensors(padBatch(encoded)) };
 }
 
+let backboneFiles: BackboneFiles | undefined;
+
+/** The pretrained backbone's files, read once per test process. */
+export async function testBackboneFiles(): Promise<BackboneFiles> {
+  backboneFiles ??= await readBackboneFiles("use-lite");
+  return backboneFiles;
+}
+
+/**
+ * {@linkcode tinySetup} with the pretrained backbone under the tiny task
+ * encoder: its weights loaded, the tokenizer with its pieces.
+ */
+export async function backboneSetup(
+  config: Config = tinyConfig({ model: { backbone: "use-lite" } }),
+  tasks: readonly TaskSpec[] = TASKS,
+): Promise<{ model: MultiTaskModel; tokenizer: WordTokenizer; batch: BatchTensors }> {
+  const files = await testBackboneFiles();
+  const tokenizer = WordTokenizer.fit(SENTENCES.map((s) => s.words), config.tokenizer)
+    .withPieces(files.vocab, USE_LITE.maxPieces);
+  const model = new MultiTaskModel(config.model, modelDims(tokenizer, tasks), config.seed);
+  model.parameters.assign(useLiteWeights(files), files.dir);
+  const encoded = SENTENCES.map((s) => encodeSentence(s, tokenizer, tasks, config.model.maxLength));
+  return { model, tokenizer, batch: batchToTensors(padBatch(encoded)) };
+}
+
 /**
  * Asserts that `fn` does not grow `tf.memory().numTensors` after `warmup` calls.
  */
@@ -122,7 +149,10 @@ export function disposeAll(
 ): void {
   for (const item of items) {
     if ("dispose" in item) item.dispose();
-    else tf.dispose(Object.values(item));
+    else {
+      tf.dispose(Object.values(item));
+      if (item.backbone !== undefined) tf.dispose(Object.values(item.backbone) as tf.Tensor[]);
+    }
   }
 }
 

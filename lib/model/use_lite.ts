@@ -249,7 +249,8 @@ export class UseLiteBackbone {
     const size = this.spec.embeddingSize;
     const rows = tf.gather(this.#embedding, pieceIds.reshape([-1])).reshape([batch, pieces, size]);
     const timing = tf.tensor2d(timingSignal(pieces, size), [pieces, size]);
-    return dropout(rows.mul(2).add(timing), this.#dropout, seed) as tf.Tensor3D;
+    // As the graph sums them: the embeddings, plus the embeddings with the timing signal.
+    return dropout(rows.add(rows.add(timing)), this.#dropout, seed) as tf.Tensor3D;
   }
 }
 

@@ -22,6 +22,7 @@ export {
   type ScheduleOptions,
 } from "./schedule.ts";
 export {
+  backboneEntryStage,
   decays,
   depthOf,
   FREEZE_SCENARIOS,
@@ -30,10 +31,13 @@ export {
   isFrozen,
   type LayerRateOptions,
   learningRateMultiplier,
+  type SelectorContext,
   selects,
+  topDepth,
   ULMFIT_LAYER_DECAY,
   unfreezeOrder,
 } from "./param_groups.ts";
+export { cacheBackboneFeatures, type FeatureCacheOptions } from "./feature_cache.ts";
 export {
   epochBatches,
   type EpochBatchOptions,
