@@ -28,6 +28,8 @@ import {
   timeTrainSteps,
   trainingFlopsPerToken,
 } from "../lib/experiments/mod.ts";
+import { type BackboneBenchResult, benchBackbone } from "../lib/experiments/mod.ts";
+import { readBackboneFiles } from "../lib/data/backbone_files.ts";
 import { intFlag, main, parse, setupBackend, UsageError, workersFlag } from "./_common.ts";
 
 const USAGE = `Usage: deno task bench [options]
@@ -45,6 +47,9 @@ const USAGE = `Usage: deno task bench [options]
   --embedding-updates MODE  dense | lazy: how the embedding tables are updated (default lazy)
   --freeze LIST    also time steps with these parameters frozen (e.g. backbone),
                    interleaved with unfrozen steps, and print the ratio
+  --backbone       time the pretrained backbone's model instead (batch 32 × 32 pieces by
+                   default; --batch, --seq-len, --steps, --warmup, --workers apply): a step
+                   fine-tuning it, a step with it frozen and cached, sentence embeddings/s
   --json           one JSON line
   --backend NAME   wasm (default) | cpu
   --threads N      tfjs-wasm threads (default 1; falls back to 1 with a warning)
@@ -64,6 +69,7 @@ export async function run(args: string[]): Promise<void> {
       "embedding-updates": { type: "string" },
       freeze: { type: "string" },
       json: { type: "boolean" },
+      backbone: { type: "boolean" },
       backend: { type: "string" },
       threads: { type: "string" },
       help: { type: "boolean", short: "h" },
@@ -81,6 +87,20 @@ export async function run(args: string[]): Promise<void> {
   const warmup = intFlag(values.warmup, "warmup") ?? 3;
   const workers = workersFlag(values.workers);
   await setupBackend(values.backend, values.threads);
+  if (values.backbone === true) {
+    const result = await benchBackbone({
+      files: await readBackboneFiles("use-lite"),
+      workers,
+      steps,
+      warmup,
+      ...(values.batch !== undefined ? { batch: intFlag(values.batch, "batch", 1)! } : {}),
+      ...(values["seq-len"] !== undefined
+        ? { seqLen: intFlag(values["seq-len"], "seq-len", 1)! }
+        : {}),
+    });
+    printBackboneBench(result, values.json === true);
+    return;
+  }
 
   const presetConfig = resolveConfig({}, preset);
   const seqLen = intFlag(values["seq-len"], "seq-len") ?? presetConfig.model.maxLength;
@@ -321,6 +341,32 @@ export async function run(args: string[]): Promise<void> {
   trainer.dispose();
   model.dispose();
   tf.disposeVariables();
+}
+
+function printBackboneBench(r: BackboneBenchResult, json: boolean): void {
+  if (json) {
+    console.log(JSON.stringify(r));
+    return;
+  }
+  const w = `${r.workers} worker${r.workers === 1 ? "" : "s"}`;
+  console.log(
+    `backbone model: ${r.parameters} parameters, batch ${r.batch} × ${r.seqLen} pieces, ${w}`,
+  );
+  console.log(
+    `fine-tune  ${round(r.fineTuneStepMs)} ms/step, ${
+      Math.round(r.fineTunePiecesPerSecond)
+    } pieces/s (everything trains)`,
+  );
+  console.log(`frozen     ${round(r.frozenStepMs)} ms/step (backbone frozen, features cached)`);
+  console.log(
+    `embed      ${
+      Math.round(r.embedSentencesPerSecond)
+    } sentences/s (batch 64 × ${r.seqLen} pieces${
+      r.workers > 1
+        ? `, ${w}; ${Math.round(r.embedSentencesPerSecondOneThread)} on the main thread alone`
+        : ""
+    })`,
+  );
 }
 
 function round(x: number): number {

@@ -203,6 +203,11 @@ export async function run(args: string[]): Promise<void> {
       }
       if (score.classes !== undefined) printSentiment(`${name} ${file}`, score.classes);
       if (score.similarity !== undefined) printSimilarity(`${name} ${file}`, score.similarity);
+      if (score.cutAtMaxPieces !== undefined && score.cutAtMaxPieces > 0) {
+        console.log(
+          `${name} ${file}: ${score.cutAtMaxPieces} sentence(s) longer than the backbone's ${bundle.tokenizer.maxPieces} pieces were cut there`,
+        );
+      }
     }
   }
   bundle.model.dispose();

@@ -8,15 +8,15 @@ import * as tf from "@tensorflow/tfjs";
 import { type Config } from "../lib/core/mod.ts";
 import { batchToTensors, disposeBatch, encodeSentence, padBatch } from "../lib/data/mod.ts";
 import { loadModel, predict, saveModel } from "../lib/mod.ts";
-import { cacheBackboneFeatures } from "../lib/training/feature_cache.ts";
+import { cacheBackboneFeatures } from "../lib/model/feature_cache.ts";
 import { useLiteWeights } from "../lib/model/use_lite.ts";
 import {
   backboneEntryStage,
   depthOf,
   frozenForEpoch,
   isFrozen,
-  selects,
   type SelectorContext,
+  selects,
   Trainer,
   trainModel,
 } from "../lib/training/mod.ts";

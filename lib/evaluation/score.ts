@@ -44,6 +44,11 @@ export interface TaskScores {
   readonly classes?: ClassificationScores;
   /** Pair tasks: Spearman and Pearson correlations of the embeddings' cosine with the gold scores. */
   readonly similarity?: SimilarityScores;
+  /**
+   * With a pretrained backbone: how many of the corpus's sentences (both of
+   * each pair) have more pieces than it reads, and were cut there.
+   */
+  readonly cutAtMaxPieces?: number;
 }
 
 /** Scores per task scored. */
@@ -141,6 +146,18 @@ function scoreGroup(
   group.pairs.forEach((p, i) => {
     out[p.task] = scorePairs(p.task, group.sentences, embeddings[i]![0], embeddings[i]![1]);
   });
+  const pieces = bundle.tokenizer.pieces;
+  if (pieces !== undefined) {
+    const cut = (words: readonly string[]) =>
+      pieces.encodeWords(words.slice(0, bundle.config.model.maxLength - 1)).ids.length >
+        bundle.tokenizer.maxPieces;
+    const count = (lists: readonly (readonly string[])[]) => lists.filter(cut).length;
+    const sentences = count(group.sentences.map((s) => s.words));
+    for (const task of group.others) out[task] = { ...out[task]!, cutAtMaxPieces: sentences };
+    for (const p of group.pairs) {
+      out[p.task] = { ...out[p.task]!, cutAtMaxPieces: count(p.firsts) + count(p.seconds) };
+    }
+  }
   return out;
 }
 

@@ -23,6 +23,11 @@ export {
   WeightAverage,
 } from "./recipe.ts";
 export {
+  type BackboneBenchOptions,
+  type BackboneBenchResult,
+  benchBackbone,
+} from "./backbone_bench.ts";
+export {
   BENCH_TASKS,
   fixedLengthBatch,
   fixedLengthPadded,

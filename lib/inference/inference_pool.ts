@@ -128,7 +128,9 @@ export class InferencePool {
     const hidden = this.bundle.model.embeddingSize;
     const batches = chunks(sentences, options.batchSize ?? 64);
     const results = await this.#queue(batches, async (worker, batch) => {
-      const padded = padBatch(encodeWordLists(this.bundle, batch));
+      const padded = padBatch(
+        encodeWordLists(this.bundle, batch, this.bundle.model.backbone === undefined),
+      );
       const reply = await this.#ask(worker, {
         type: "embed",
         batch: padded,

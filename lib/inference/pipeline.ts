@@ -121,15 +121,23 @@ export function inBatches<T, R>(
   return out;
 }
 
-/** Encodes word lists with the bundle's tokenizer (for inference: no labels). */
+/**
+ * Encodes word lists with the bundle's tokenizer (for inference: no labels),
+ * with their cached backbone features when the bundle has a feature cache
+ * (token states only `forTokens`: for the task encoder; embeddings need none).
+ */
 export function encodeWordLists(
   bundle: ModelBundle,
   wordLists: readonly (readonly string[])[],
+  forTokens = true,
 ): EncodedSentence[] {
   const maxLength = bundle.config.model.maxLength;
-  return wordLists.map((words) =>
+  const encoded = wordLists.map((words) =>
     encodeSentence({ words, labels: {} }, bundle.tokenizer, bundle.tasks, maxLength)
   );
+  return bundle.featureCache === undefined
+    ? encoded
+    : bundle.featureCache.attach(bundle.model, encoded, { withWords: () => forTokens });
 }
 
 /**
@@ -249,7 +257,7 @@ export function embedWords(
 ): Float32Array[] {
   const hidden = bundle.model.embeddingSize;
   return inBatches(sentences, options.batchSize, (batch) => {
-    const padded = padBatch(encodeWordLists(bundle, batch));
+    const padded = padBatch(encodeWordLists(bundle, batch, bundle.model.backbone === undefined));
     const values = embedPadded(bundle.model, padded, options.normalize ?? false);
     return batch.map((_, i) => values.slice(i * hidden, (i + 1) * hidden));
   });

@@ -45,6 +45,7 @@ import { type TaskSpec, validateTasks } from "../core/tasks.ts";
 import { CheckpointError } from "../core/errors.ts";
 import { modelDims, MultiTaskModel } from "./model.ts";
 import type { NamedArrays } from "./parameters.ts";
+import type { BackboneFeatureCache } from "./feature_cache.ts";
 import { WordTokenizer } from "../data/tokenizer.ts";
 
 /** Version of the directory layout written now; versions 1 and 2 load. */
@@ -124,6 +125,11 @@ export interface ModelBundle {
   readonly tokenizer: WordTokenizer;
   readonly tasks: readonly TrainedTask[];
   readonly model: MultiTaskModel;
+  /**
+   * During training with a frozen backbone: the frozen stages' outputs by
+   * sentence, which prediction and evaluation use and fill (never saved).
+   */
+  readonly featureCache?: BackboneFeatureCache;
 }
 
 /**

@@ -60,6 +60,11 @@ export {
 export { type Initializer, type NamedArrays, ParameterStore, readArrays } from "./parameters.ts";
 export { embedPadded, forwardPadded, runPadded, taskProbabilities } from "./forward.ts";
 export {
+  type AttachOptions,
+  BackboneFeatureCache,
+  cacheBackboneFeatures,
+} from "./feature_cache.ts";
+export {
   FORMAT_VERSION,
   inspectModelDir,
   loadModel,

@@ -37,7 +37,6 @@ export {
   ULMFIT_LAYER_DECAY,
   unfreezeOrder,
 } from "./param_groups.ts";
-export { cacheBackboneFeatures, type FeatureCacheOptions } from "./feature_cache.ts";
 export {
   epochBatches,
   type EpochBatchOptions,

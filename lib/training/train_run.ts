@@ -32,7 +32,7 @@ import { TOKEN_EMBEDDING } from "../model/encoder.ts";
 import { loadWordVectors, pretrainedTable, type WordVectors } from "../data/vectors.ts";
 import { type BackboneFiles, readBackboneFiles } from "../data/backbone_files.ts";
 import { USE_LITE, useLiteWeights } from "../model/use_lite.ts";
-import { cacheBackboneFeatures } from "./feature_cache.ts";
+import { BackboneFeatureCache } from "../model/feature_cache.ts";
 import type { EncodedSentence } from "../data/encoding.ts";
 
 /** Options of {@linkcode trainModel}. */
@@ -368,22 +368,25 @@ async function run(
     const frozen = frozenForEpoch(epoch, config.train, numLayers, context);
     return bundle.model.parameters.names().filter((name) => !isFrozen(frozen, name, context));
   };
-  // The feature cache: the frozen stages of a pretrained backbone run once, here.
-  let cachedStage = 0;
+  // The feature cache: the frozen stages of a pretrained backbone run once per
+  // sentence, here; evaluation during the run (`onEpochEnd`'s bundle) uses it too.
+  const featureCache = bundle.model.backbone === undefined
+    ? undefined
+    : new BackboneFeatureCache(0);
+  const running: ModelBundle = featureCache === undefined ? bundle : { ...bundle, featureCache };
   const cacheFeatures = (names: readonly string[]) => {
-    if (bundle.model.backbone === undefined) return;
+    if (featureCache === undefined) return;
     const trainable = new Set(names);
     const stage = backboneEntryStage(
       bundle.model.parameters.names(),
       (name) => trainable.has(name),
       context.backboneLayers!,
     );
-    if (stage === cachedStage) return;
-    cachedStage = stage;
-    const all = cacheBackboneFeatures(
+    if (stage === featureCache.stage) return;
+    featureCache.reset(stage);
+    const all = featureCache.attach(
       bundle.model,
       [...encodedTrain, ...encodedValidation],
-      stage,
       options.onCacheProgress !== undefined ? { onProgress: options.onCacheProgress } : {},
     );
     all.forEach((s, i) =>
@@ -418,7 +421,7 @@ async function run(
   const checkpoint = async (record: EpochRecord) => {
     history.push(record);
     await save(record);
-    await options.onEpochEnd?.(record, bundle);
+    await options.onEpochEnd?.(record, running);
   };
   const save = async (record: EpochRecord) => {
     if (options.outDir === undefined) return;
