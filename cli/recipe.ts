@@ -155,6 +155,12 @@ export async function run(args: string[]): Promise<void> {
       names.map((t) => `${percent(m.tasks[t]!.mean)} ± ${percent(m.tasks[t]!.std)}`).join(" | ")
     } | ${(m.trainSeconds.mean / 60).toFixed(1)} min |`,
   );
+  const cut = Object.entries(result.seeds[0]?.test ?? {})
+    .filter(([, s]) => (s.cutAtMaxPieces ?? 0) > 0)
+    .map(([task, s]) => `${task} ${s.cutAtMaxPieces}`);
+  if (cut.length > 0) {
+    console.log(`test sentences cut at the backbone's 128 pieces: ${cut.join(", ")}`);
+  }
   console.log(`wall time ${((performance.now() - started) / 60000).toFixed(1)} min`);
   if (values.json === true) {
     console.log(JSON.stringify({

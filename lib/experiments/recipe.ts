@@ -397,6 +397,7 @@ export async function runRecipe(
     const { bundle, history, trainer } = await trainModel({ train, validation: [] }, config, {
       tasks,
       workers: recipe.workers,
+      ...(options.onWarning !== undefined ? { onWarning: options.onWarning } : {}),
       ...(wordVectors !== undefined ? { wordVectors } : {}),
       ...(options.initFrom !== undefined ? { initFrom: options.initFrom } : {}),
       ...(options.onStep !== undefined ? { onStep: options.onStep } : {}),

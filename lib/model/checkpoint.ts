@@ -5,7 +5,8 @@
  * ```
  * model/
  *   meta.json          the commit record: format version, the current generation,
- *                      sha256 of its binary files, parameter count, dims, time
+ *                      sha256 of its binary files, parameter count, dims, time, and
+ *                      where a pretrained backbone came from
  *   gen-000007/        the current generation
  *     config.json      the resolved config
  *     tokenizer.json   vocabulary, lower-casing, word features
@@ -47,6 +48,7 @@ import { modelDims, MultiTaskModel } from "./model.ts";
 import type { NamedArrays } from "./parameters.ts";
 import type { BackboneFeatureCache } from "./feature_cache.ts";
 import { WordTokenizer } from "../data/tokenizer.ts";
+import { BACKBONE_SOURCES } from "../data/backbone_files.ts";
 
 /** Version of the directory layout written now; versions 1 and 2 load. */
 export const FORMAT_VERSION = 2;
@@ -356,6 +358,7 @@ async function commitGeneration(
     sha256,
     parameters: model.countParameters(),
     dims: model.dims,
+    ...(bundle.config.model.backbone === null ? {} : { backbone: backboneRecord(bundle.config) }),
     created: new Date().toISOString(),
   });
   await Deno.rename(tmp, `${path}/${META}`);
@@ -365,6 +368,21 @@ async function commitGeneration(
       (previous?.formatVersion === 1 && V1_ENTRIES.includes(entry));
     if (old) await Deno.remove(`${path}/${entry}`, { recursive: true }).catch(() => {});
   }
+}
+
+/**
+ * Where a model's pretrained backbone came from, for `meta.json`: its weights
+ * are in `weights.bin` like every other weight (copied, fine-tuned or not), so
+ * the directory loads offline and is verified as a whole.
+ */
+function backboneRecord(config: Config): Record<string, string> {
+  const source = BACKBONE_SOURCES[config.model.backbone!];
+  return {
+    name: source.name,
+    source: `npm:${source.npmPackage}@${source.version}`,
+    licence: source.licence,
+    weights: "copied into weights.bin (backbone/…)",
+  };
 }
 
 /**

@@ -383,12 +383,20 @@ async function run(
       context.backboneLayers!,
     );
     if (stage === featureCache.stage) return;
+    const started = performance.now();
     featureCache.reset(stage);
     const all = featureCache.attach(
       bundle.model,
       [...encodedTrain, ...encodedValidation],
       options.onCacheProgress !== undefined ? { onProgress: options.onCacheProgress } : {},
     );
+    if (stage > 0) {
+      options.onWarning?.(
+        `the frozen backbone stages' outputs of ${featureCache.size} sentences cached in ${
+          ((performance.now() - started) / 1000).toFixed(0)
+        } s (batches enter the backbone at stage ${stage})`,
+      );
+    }
     all.forEach((s, i) =>
       i < trainSet.length ? trainSet[i] = s : validation[i - trainSet.length] = s
     );
