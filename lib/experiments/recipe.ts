@@ -38,6 +38,7 @@ import { parseConll, parseLabelledSentences, parsePairs, readText } from "../dat
 import { inferTasks, type Sentence } from "../data/sentences.ts";
 import type { ModelBundle } from "../model/checkpoint.ts";
 import type { NamedArrays } from "../model/parameters.ts";
+import { BackboneFeatureCache } from "../model/feature_cache.ts";
 import { type CorpusScores, scoreCorpora } from "../evaluation/score.ts";
 import type { EpochRecord } from "../training/fit.ts";
 import { configWordVectors, trainModel, type TrainModelOptions } from "../training/train_run.ts";
@@ -380,6 +381,10 @@ export async function runRecipe(
   const test = Object.fromEntries(
     Object.entries(corpora).filter(([, c]) => c.test.length > 0).map(([name, c]) => [name, c.test]),
   );
+  // A frozen pretrained backbone gives every seed the same features: computed once.
+  const featureCache = recipeConfig(recipe, recipe.seeds[0] ?? 1).model.backbone === null
+    ? undefined
+    : new BackboneFeatureCache(0);
   for (const seed of recipe.seeds) {
     const config = recipeConfig(recipe, seed);
     let best:
@@ -398,6 +403,7 @@ export async function runRecipe(
       tasks,
       workers: recipe.workers,
       ...(options.onWarning !== undefined ? { onWarning: options.onWarning } : {}),
+      ...(featureCache !== undefined && options.initFrom === undefined ? { featureCache } : {}),
       ...(wordVectors !== undefined ? { wordVectors } : {}),
       ...(options.initFrom !== undefined ? { initFrom: options.initFrom } : {}),
       ...(options.onStep !== undefined ? { onStep: options.onStep } : {}),
@@ -436,7 +442,13 @@ export async function runRecipe(
     }
     const trainSeconds = (performance.now() - started) / 1000;
     if (best !== undefined) bundle.model.parameters.assign(best.weights, "the best epoch");
-    const testScores = scoreCorpora(bundle, test);
+    // The cache's stages stayed frozen all run: it serves the selected weights too.
+    const testScores = scoreCorpora(
+      featureCache === undefined || options.initFrom !== undefined
+        ? bundle
+        : { ...bundle, featureCache },
+      test,
+    );
     await options.onModel?.(seed, bundle);
     results.push({
       seed,

@@ -86,9 +86,15 @@ export interface TrainModelOptions {
   readonly backboneDir?: string;
   /**
    * Called while the feature cache of a frozen backbone is built, with the
-   * sentences done and the total (see `training/feature_cache.ts`).
+   * sentences done and the total (see `model/feature_cache.ts`).
    */
   readonly onCacheProgress?: (done: number, total: number) => void;
+  /**
+   * A feature cache to use and fill, e.g. one for several seeds of a recipe:
+   * valid while the frozen stages hold the weights it was filled with (the
+   * pretrained ones, for a new model). @default a new one
+   */
+  readonly featureCache?: BackboneFeatureCache;
 }
 
 /** Default folder of the word-vector caches, relative to the working directory. */
@@ -372,8 +378,9 @@ async function run(
   // sentence, here; evaluation during the run (`onEpochEnd`'s bundle) uses it too.
   const featureCache = bundle.model.backbone === undefined
     ? undefined
-    : new BackboneFeatureCache(0);
+    : options.featureCache ?? new BackboneFeatureCache(0);
   const running: ModelBundle = featureCache === undefined ? bundle : { ...bundle, featureCache };
+  let attachedStage = 0;
   const cacheFeatures = (names: readonly string[]) => {
     if (featureCache === undefined) return;
     const trainable = new Set(names);
@@ -382,24 +389,26 @@ async function run(
       (name) => trainable.has(name),
       context.backboneLayers!,
     );
-    if (stage === featureCache.stage) return;
+    if (stage === attachedStage) return;
+    attachedStage = stage;
     const started = performance.now();
-    featureCache.reset(stage);
+    const before = featureCache.stage === stage ? featureCache.size : 0;
+    if (featureCache.stage !== stage) featureCache.reset(stage);
     const all = featureCache.attach(
       bundle.model,
       [...encodedTrain, ...encodedValidation],
       options.onCacheProgress !== undefined ? { onProgress: options.onCacheProgress } : {},
     );
-    if (stage > 0) {
-      options.onWarning?.(
-        `the frozen backbone stages' outputs of ${featureCache.size} sentences cached in ${
-          ((performance.now() - started) / 1000).toFixed(0)
-        } s (batches enter the backbone at stage ${stage})`,
-      );
-    }
     all.forEach((s, i) =>
       i < trainSet.length ? trainSet[i] = s : validation[i - trainSet.length] = s
     );
+    if (stage > 0) {
+      options.onWarning?.(
+        `the frozen backbone stages' outputs of ${featureCache.size - before} sentences cached in ${
+          ((performance.now() - started) / 1000).toFixed(0)
+        } s (${before} were cached already; batches enter the backbone at stage ${stage})`,
+      );
+    }
   };
   cacheFeatures(trainableAt(startEpoch));
   const trainer = new Trainer(bundle.model, {
