@@ -203,3 +203,26 @@ Deno.test("adding a task is a recipe entry: a made-up topic task and POS tags tr
   assert.deepEqual(Object.keys(result.summary.tasks).sort(), ["ner", "pos", "topic"]);
   await Deno.remove(dir, { recursive: true });
 });
+
+Deno.test("a recipe on the frozen backbone caches its features once for all seeds", async () => {
+  const { dir, recipe } = await files();
+  try {
+    const r = validateRecipe({
+      ...recipe,
+      model: { backbone: "use-lite" },
+      train: { epochs: 1, batchSize: 4, learningRate: 0.01, freeze: ["backbone"] },
+    }, "r.json");
+    const notes: string[] = [];
+    const result = await runRecipe(r, await loadRecipeCorpora(r), {
+      onWarning: (m) => notes.push(m),
+    });
+    const cached = notes.filter((m) => m.includes("frozen backbone"));
+    // Seed 1 computes every training sentence; seed 2 finds them all cached.
+    assert.match(cached[0]!, /outputs of 7 sentences cached .*\(0 were cached already; .* stage 3\)/);
+    assert.match(cached[1]!, /outputs of 0 sentences cached .*\(7 were cached already/);
+    assert.equal(result.seeds.length, 2);
+    assert.ok(result.seeds.every((s) => s.test.ner!.cutAtMaxPieces === 0));
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
