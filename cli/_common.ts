@@ -271,14 +271,18 @@ export const STRATEGY_FLAGS = {
   "embedding-updates": { type: "string" },
   "word-vectors": { type: "string" },
   "pretrained-vocab": { type: "string" },
+  backbone: { type: "string" },
 } as const;
 
 /** Usage lines of {@linkcode STRATEGY_FLAGS}. */
 export const STRATEGY_USAGE = `
 Training strategies (recorded in the saved config):
+  --backbone NAME          a pretrained transformer under the task encoder: use-lite (the
+                           Universal Sentence Encoder lite) | none
   --freeze LIST            none | all | backbone | heads | TASK-head (e.g. ner-head), or
                            selectors: embeddings, word-vectors, encoder, layer:I[-J],
-                           final-norm (comma-separated)
+                           final-norm, backbone:embeddings, backbone:layer:I[-J],
+                           backbone:pooler (comma-separated)
   --layer-lr-decay X       layer-wise rate decay (1 = off; "ulmfit" = 1/2.6)
   --head-lr-multiplier X   extra rate multiplier of the heads
   --schedule NAME          inverse-time (reference) | linear | cosine | slanted-triangular
@@ -332,6 +336,16 @@ export function strategyOverrides(values: Flags): Record<string, unknown> {
     out.embeddingUpdates = values["embedding-updates"];
   }
   return out;
+}
+
+/** Model-config overrides from `--backbone`. */
+export function modelOverrides(values: Flags): Record<string, unknown> {
+  const name = values.backbone;
+  if (typeof name !== "string") return {};
+  if (name !== "use-lite" && name !== "none") {
+    throw new UsageError(`--backbone must be use-lite or none, got "${name}"`);
+  }
+  return { backbone: name === "none" ? null : name };
 }
 
 /** Tokenizer-config overrides from `--word-vectors` and `--pretrained-vocab`. */

@@ -15,6 +15,7 @@ import {
   holdModelDir,
   intFlag,
   main,
+  modelOverrides,
   parse,
   readJsonObject,
   setupBackend,
@@ -95,6 +96,7 @@ export async function run(args: string[]): Promise<void> {
     ...(limit !== undefined ? { limit } : {}),
     ...(averageEpochs !== undefined ? { averageEpochs: averageEpochs || undefined } : {}),
     ...(workers !== undefined ? { workers } : {}),
+    model: { ...recipe.model, ...modelOverrides(values) },
     tokenizer: { ...recipe.tokenizer, ...vectorOverrides(values) },
     train: {
       ...recipe.train,

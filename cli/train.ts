@@ -18,6 +18,7 @@ import {
   holdModelDir,
   intFlag,
   main,
+  modelOverrides,
   parse,
   readJsonObject,
   setupBackend,
@@ -172,6 +173,7 @@ export async function run(args: string[]): Promise<void> {
     const config = resolveConfig({
       ...rest,
       ...(seed !== undefined ? { seed } : {}),
+      model: { ...rest.model, ...modelOverrides(values) },
       tokenizer: { ...rest.tokenizer, ...vectorOverrides(values) },
       train: {
         ...rest.train,
