@@ -204,13 +204,14 @@ Deno.test("adding a task is a recipe entry: a made-up topic task and POS tags tr
   await Deno.remove(dir, { recursive: true });
 });
 
-Deno.test("a recipe on the frozen backbone caches its features once for all seeds", async () => {
+Deno.test("a recipe on the frozen backbone caches its features once for all seeds, on two workers", async () => {
   const { dir, recipe } = await files();
   try {
     const r = validateRecipe({
       ...recipe,
       model: { backbone: "use-lite" },
       train: { epochs: 1, batchSize: 4, learningRate: 0.01, freeze: ["backbone"] },
+      workers: 2,
     }, "r.json");
     const notes: string[] = [];
     const result = await runRecipe(r, await loadRecipeCorpora(r), {
@@ -218,7 +219,10 @@ Deno.test("a recipe on the frozen backbone caches its features once for all seed
     });
     const cached = notes.filter((m) => m.includes("frozen backbone"));
     // Seed 1 computes every training sentence; seed 2 finds them all cached.
-    assert.match(cached[0]!, /outputs of 7 sentences cached .*\(0 were cached already; .* stage 3\)/);
+    assert.match(
+      cached[0]!,
+      /outputs of 7 sentences cached in \d+ s on 2 worker\(s\) \(0 were cached already; .* stage 3\)/,
+    );
     assert.match(cached[1]!, /outputs of 0 sentences cached .*\(7 were cached already/);
     assert.equal(result.seeds.length, 2);
     assert.ok(result.seeds.every((s) => s.test.ner!.cutAtMaxPieces === 0));

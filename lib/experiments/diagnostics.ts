@@ -9,7 +9,10 @@ import type { Trainer } from "../training/trainer.ts";
 
 /** Mean absolute change of the parameters at one depth. */
 export interface DepthUpdate {
-  /** 0 embeddings, i + 1 encoder layer i, L + 1 final norm and heads. */
+  /**
+   * 0 embeddings, i + 1 encoder layer i, L + 1 final norm and heads; with a
+   * pretrained backbone its depths (see `depthOf`), everything new at the top.
+   */
   readonly depth: number;
   readonly group: string;
   readonly meanAbsUpdate: number;
@@ -24,6 +27,7 @@ export interface DepthUpdate {
 export function measureUpdateSizes(trainer: Trainer, batch: BatchTensors): DepthUpdate[] {
   const model = trainer.model;
   const numLayers = model.config.numLayers;
+  const backboneLayers = model.backbone?.spec.layers.length ?? 0;
   const before = new Map(model.parameters.entries().map(([n, v]) => [n, v.dataSync().slice()]));
   const base = trainer.learningRate();
   trainer.trainStep(batch);
@@ -31,7 +35,7 @@ export function measureUpdateSizes(trainer: Trainer, batch: BatchTensors): Depth
   for (const [name, v] of model.parameters.entries()) {
     const after = v.dataSync();
     const old = before.get(name)!;
-    const depth = depthOf(name, numLayers);
+    const depth = depthOf(name, numLayers, { backboneLayers });
     const entry = sums.get(depth) ?? { total: 0, count: 0, name };
     for (let i = 0; i < after.length; i++) {
       const d = Math.abs(after[i]! - old[i]!);
@@ -44,7 +48,15 @@ export function measureUpdateSizes(trainer: Trainer, batch: BatchTensors): Depth
   }
   return [...sums.entries()].sort((a, b) => a[0] - b[0]).map(([depth, { total, count, name }]) => ({
     depth,
-    group: depth === 0
+    group: backboneLayers > 0
+      ? depth === 0
+        ? "backbone embeddings"
+        : depth <= backboneLayers
+        ? `backbone layer ${depth - 1}`
+        : depth === backboneLayers + 1
+        ? "backbone pooler"
+        : "task encoder + heads"
+      : depth === 0
       ? "embeddings"
       : depth <= numLayers
       ? `layer ${depth - 1}`

@@ -35,7 +35,7 @@ import { DataError } from "../core/errors.ts";
 import { parseSchema } from "../core/schema.ts";
 import { defaultMetric, TASK_METRICS, TASK_NAME, type TaskSpec } from "../core/tasks.ts";
 import { parseConll, parseLabelledSentences, parsePairs, readText } from "../data/readers.ts";
-import { inferTasks, type Sentence } from "../data/sentences.ts";
+import { inferTasks, isPairLabel, type Sentence } from "../data/sentences.ts";
 import type { ModelBundle } from "../model/checkpoint.ts";
 import type { NamedArrays } from "../model/parameters.ts";
 import { BackboneFeatureCache } from "../model/feature_cache.ts";
@@ -350,6 +350,18 @@ export async function loadRecipeCorpora(recipe: Recipe): Promise<RecipeCorpora> 
   return loaded;
 }
 
+/** Every sentence of the corpora, and the second sentences of pairs, once each. */
+function wordLists(corpora: readonly (readonly Sentence[])[]): (readonly string[])[] {
+  const out = new Set<readonly string[]>();
+  for (const sentence of new Set(corpora.flat())) {
+    out.add(sentence.words);
+    for (const label of Object.values(sentence.labels)) {
+      if (isPairLabel(label)) out.add(label.other);
+    }
+  }
+  return [...out];
+}
+
 /** The model and training config a recipe gives for one seed (its preset plus its overrides). */
 export function recipeConfig(recipe: Recipe, seed: number): Config {
   const overrides = {
@@ -403,7 +415,9 @@ export async function runRecipe(
       tasks,
       workers: recipe.workers,
       ...(options.onWarning !== undefined ? { onWarning: options.onWarning } : {}),
-      ...(featureCache !== undefined && options.initFrom === undefined ? { featureCache } : {}),
+      ...(featureCache !== undefined && options.initFrom === undefined
+        ? { featureCache, precache: wordLists([...Object.values(dev), ...Object.values(test)]) }
+        : {}),
       ...(wordVectors !== undefined ? { wordVectors } : {}),
       ...(options.initFrom !== undefined ? { initFrom: options.initFrom } : {}),
       ...(options.onStep !== undefined ? { onStep: options.onStep } : {}),

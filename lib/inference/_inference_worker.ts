@@ -8,6 +8,7 @@ import { type BackendName, initBackend } from "../backend/backend.ts";
 import type { Config } from "../core/config.ts";
 import type { PaddedBatch } from "../data/encoding.ts";
 import { embedPadded, taskProbabilities } from "../model/forward.ts";
+import { advanceArrays } from "../model/feature_cache.ts";
 import { type ModelDims, MultiTaskModel } from "../model/model.ts";
 import type { NamedArrays } from "../model/parameters.ts";
 
@@ -15,7 +16,8 @@ import type { NamedArrays } from "../model/parameters.ts";
 export type ToInferenceWorker =
   | { type: "init"; backend: BackendName; config: Config; dims: ModelDims; weights: NamedArrays }
   | { type: "probabilities"; batch: PaddedBatch }
-  | { type: "embed"; batch: PaddedBatch; normalize: boolean };
+  | { type: "embed"; batch: PaddedBatch; normalize: boolean }
+  | { type: "advance"; batch: PaddedBatch; stage: number };
 
 let model: MultiTaskModel | undefined;
 
@@ -40,6 +42,11 @@ self.onmessage = async (event: MessageEvent<ToInferenceWorker>) => {
       case "embed": {
         const vectors = embedPadded(model!, message.batch, message.normalize);
         self.postMessage({ type: "embedded", vectors });
+        break;
+      }
+      case "advance": {
+        const arrays = advanceArrays(model!, message.batch, message.stage);
+        self.postMessage({ type: "advanced", arrays });
         break;
       }
     }

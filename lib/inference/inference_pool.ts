@@ -11,9 +11,10 @@
 import * as tf from "@tensorflow/tfjs";
 import { askWorker } from "../backend/ask_worker.ts";
 import type { BackendName } from "../backend/backend.ts";
-import { padBatch } from "../data/encoding.ts";
+import { padBatch, type PaddedBatch } from "../data/encoding.ts";
 import { splitWords } from "../data/tokenizer.ts";
 import type { ModelBundle } from "../model/checkpoint.ts";
+import type { AdvancedArrays } from "../model/feature_cache.ts";
 import {
   decodeBatch,
   encodeWordLists,
@@ -26,6 +27,7 @@ type FromInferenceWorker =
   | { type: "ready" }
   | { type: "probabilities"; probabilities: Record<string, Float32Array> }
   | { type: "embedded"; vectors: Float32Array }
+  | { type: "advanced"; arrays: AdvancedArrays }
   | { type: "error"; message: string };
 
 /**
@@ -140,6 +142,22 @@ export class InferencePool {
       return batch.map((_, i) => vectors.slice(i * hidden, (i + 1) * hidden));
     });
     return results.flat();
+  }
+
+  /**
+   * Padded batches' backbone inputs carried up to `stage`, each batch on the
+   * next idle worker (what a feature cache stores; see
+   * `BackboneFeatureCache.attachWith`), handed to `onBatch` as they are done.
+   */
+  async advanceBackbone(
+    batches: readonly PaddedBatch[],
+    stage: number,
+    onBatch: (index: number, arrays: AdvancedArrays) => void,
+  ): Promise<void> {
+    await this.#queue(batches.map((b, i) => [b, i] as const), async (worker, [batch, i]) => {
+      const reply = await this.#ask(worker, { type: "advance", batch, stage });
+      onBatch(i, (reply as Extract<FromInferenceWorker, { type: "advanced" }>).arrays);
+    });
   }
 
   /** Stops the workers. */

@@ -22,6 +22,7 @@ import {
   disposeBatch,
   type EncodedSentence,
   padBatch,
+  type PaddedBatch,
   type SentenceFeatures,
   taskPool,
 } from "../data/encoding.ts";
@@ -69,9 +70,10 @@ export class BackboneFeatureCache {
 
   /**
    * The sentences (and the second sentences of pairs) with their features at
-   * this cache's stage attached, computing those not cached yet in batches of
-   * similar piece counts, without dropout. At stage 0 the sentences come back
-   * without features. Sentences without pieces are returned as they are.
+   * this cache's stage attached, computing those not cached yet on this
+   * thread, in batches of similar piece counts, without dropout. At stage 0
+   * the sentences come back without features. Sentences without pieces are
+   * returned as they are.
    */
   attach(
     model: MultiTaskModel,
@@ -79,6 +81,48 @@ export class BackboneFeatureCache {
     options: AttachOptions = {},
   ): EncodedSentence[] {
     if (this.#stage === 0) return sentences.map(withoutFeatures);
+    const batches = this.#plan(model, sentences, options);
+    let done = 0;
+    for (const batch of batches) {
+      this.#store(batch, advanceArrays(model, batch.padded, this.#stage));
+      done += batch.units.length;
+      options.onProgress?.(done, batches.total);
+    }
+    return this.#attached(sentences);
+  }
+
+  /**
+   * {@linkcode attach}, computing the missing features with `compute` (e.g.
+   * an inference pool's workers, `InferencePool.advanceBackbone`), which gets
+   * every batch at once and hands back each one's arrays as they are done.
+   */
+  async attachWith(
+    compute: (
+      batches: readonly PaddedBatch[],
+      stage: number,
+      onBatch: (index: number, arrays: AdvancedArrays) => void,
+    ) => Promise<void>,
+    model: MultiTaskModel,
+    sentences: readonly EncodedSentence[],
+    options: AttachOptions = {},
+  ): Promise<EncodedSentence[]> {
+    if (this.#stage === 0) return sentences.map(withoutFeatures);
+    const batches = this.#plan(model, sentences, options);
+    let done = 0;
+    await compute(batches.map((b) => b.padded), this.#stage, (i, arrays) => {
+      this.#store(batches[i]!, arrays);
+      done += batches[i]!.units.length;
+      options.onProgress?.(done, batches.total);
+    });
+    return this.#attached(sentences);
+  }
+
+  /** The sentences not cached yet (with or without their token states), as padded batches. */
+  #plan(
+    model: MultiTaskModel,
+    sentences: readonly EncodedSentence[],
+    options: AttachOptions,
+  ): PlannedBatch[] & { total: number } {
     if (model.backbone === undefined) {
       throw new TypeError("Cannot cache backbone features: the model has no backbone");
     }
@@ -86,8 +130,7 @@ export class BackboneFeatureCache {
       const pool = taskPool(s);
       return pool === "" || model.readsTokens(pool.split("+"));
     });
-    // Every sentence the backbone reads: the examples, and the pairs' second sentences.
-    const wanted = new Map<string, { sentence: EncodedSentence; words: boolean }>();
+    const wanted = new Map<string, Unit>();
     const need = (s: EncodedSentence, words: boolean) => {
       if (s.pieces === undefined) return;
       const key = keyOf(s);
@@ -100,11 +143,56 @@ export class BackboneFeatureCache {
       need(s, withWords(s));
       if (s.pair !== undefined) need(s.pair.other, false);
     }
-    this.#compute(model, [...wanted.values()], options);
-    const attached = (s: EncodedSentence): EncodedSentence => {
-      if (s.pieces === undefined) return s;
-      return { ...s, features: this.#entries.get(keyOf(s))! };
-    };
+    const units = [...wanted.values()];
+    const order = bucketBatches(
+      [...units.keys()],
+      units.map((u) => u.sentence.pieces!.ids.length),
+      options.batchSize ?? 64,
+      Number.MAX_SAFE_INTEGER,
+    );
+    const batches = order.map((indices) => {
+      const chosen = indices.map((i) => units[i]!);
+      return { units: chosen, padded: padBatch(chosen.map((u) => bareSentence(u.sentence))) };
+    });
+    return Object.assign(batches, { total: units.length });
+  }
+
+  /** Stores one computed batch. */
+  #store({ units, padded }: PlannedBatch, arrays: AdvancedArrays): void {
+    const { width, mean, wordStates, states } = arrays;
+    const pieces = padded.backbone!.pieces ?? 0;
+    units.forEach(({ sentence, words }, b) => {
+      const rows = b * padded.seqLen;
+      const from = b * pieces * width;
+      this.#entries.set(
+        keyOf(sentence),
+        mean !== undefined
+          ? {
+            stage: this.#stage,
+            width,
+            mean: mean.slice(b * width, (b + 1) * width),
+            ...(words && wordStates !== undefined
+              ? {
+                wordStates: wordStates.slice(
+                  rows * width,
+                  (rows + sentence.tokenIds.length) * width,
+                ),
+              }
+              : {}),
+          }
+          : {
+            stage: this.#stage,
+            width,
+            states: states!.slice(from, from + sentence.pieces!.ids.length * width),
+          },
+      );
+    });
+  }
+
+  /** The sentences with their cached features. */
+  #attached(sentences: readonly EncodedSentence[]): EncodedSentence[] {
+    const attached = (s: EncodedSentence): EncodedSentence =>
+      s.pieces === undefined ? s : { ...s, features: this.#entries.get(keyOf(s))! };
     return sentences.map((s) => {
       const one = attached(s);
       return s.pair === undefined
@@ -112,67 +200,54 @@ export class BackboneFeatureCache {
         : { ...one, pair: { ...s.pair, other: attached(s.pair.other) } };
     });
   }
+}
 
-  /** Computes and stores the features of `units`. */
-  #compute(
-    model: MultiTaskModel,
-    units: readonly { sentence: EncodedSentence; words: boolean }[],
-    options: AttachOptions,
-  ): void {
-    const stage = this.#stage;
-    const pieceCounts = units.map((u) => u.sentence.pieces!.ids.length);
-    const batches = bucketBatches(
-      [...units.keys()],
-      pieceCounts,
-      options.batchSize ?? 64,
-      Number.MAX_SAFE_INTEGER,
-    );
-    let done = 0;
-    for (const batch of batches) {
-      const padded = padBatch(batch.map((i) => bareSentence(units[i]!.sentence)));
-      const tensors = batchToTensors(padded);
-      try {
-        const advanced = model.advanceBackbone(tensors.backbone!, stage);
-        const read = (t: tf.Tensor | undefined) => t?.dataSync() as Float32Array | undefined;
-        const given = new Set<unknown>(Object.values(tensors.backbone!));
-        const pieces = padded.backbone!.pieces ?? 0;
-        if ("mean" in advanced) {
-          const width = advanced.mean.shape[1];
-          const mean = read(advanced.mean)!, words = read(advanced.wordStates);
-          batch.forEach((unit, b) => {
-            const { sentence, words: withWords } = units[unit]!;
-            const rows = b * padded.seqLen;
-            this.#entries.set(keyOf(sentence), {
-              stage,
-              width,
-              mean: mean.slice(b * width, (b + 1) * width),
-              ...(withWords && words !== undefined
-                ? {
-                  wordStates: words.slice(rows * width, (rows + sentence.tokenIds.length) * width),
-                }
-                : {}),
-            });
-          });
-        } else if ("states" in advanced) {
-          const width = advanced.states.shape[2];
-          const states = read(advanced.states)!;
-          batch.forEach((unit, b) => {
-            const { sentence } = units[unit]!;
-            const from = b * pieces * width;
-            this.#entries.set(keyOf(sentence), {
-              stage,
-              width,
-              states: states.slice(from, from + sentence.pieces!.ids.length * width),
-            });
-          });
-        }
-        tf.dispose(Object.values(advanced).filter((t) => t instanceof tf.Tensor && !given.has(t)));
-      } finally {
-        disposeBatch(tensors);
+/** A sentence to compute, and whether its token states are needed. */
+interface Unit {
+  readonly sentence: EncodedSentence;
+  readonly words: boolean;
+}
+
+/** A batch of sentences to compute: bare (no labels, no pairs), padded. */
+interface PlannedBatch {
+  readonly units: readonly Unit[];
+  readonly padded: PaddedBatch;
+}
+
+/** A padded batch's backbone input carried to a stage, as arrays (see `BackboneTensors`). */
+export interface AdvancedArrays {
+  readonly width: number;
+  /** At the pooler stage: `[batch, width]`, and `[batch, seqLen, width]` when the batch has them. */
+  readonly mean?: Float32Array;
+  readonly wordStates?: Float32Array;
+  /** Below it: `[batch, pieces, width]`. */
+  readonly states?: Float32Array;
+}
+
+/** Runs a padded batch's backbone input up to `stage` on this thread, without dropout. */
+export function advanceArrays(
+  model: MultiTaskModel,
+  padded: PaddedBatch,
+  stage: number,
+): AdvancedArrays {
+  const tensors = batchToTensors(padded);
+  try {
+    const advanced = model.advanceBackbone(tensors.backbone!, stage);
+    const read = (t: tf.Tensor | undefined) => t?.dataSync() as Float32Array | undefined;
+    const given = new Set<unknown>(Object.values(tensors.backbone!));
+    const out: AdvancedArrays = "mean" in advanced
+      ? {
+        width: advanced.mean.shape[1],
+        mean: read(advanced.mean)!,
+        ...(advanced.wordStates !== undefined ? { wordStates: read(advanced.wordStates)! } : {}),
       }
-      done += batch.length;
-      options.onProgress?.(done, units.length);
-    }
+      : "states" in advanced
+      ? { width: advanced.states.shape[2], states: read(advanced.states)! }
+      : { width: 0 };
+    tf.dispose(Object.values(advanced).filter((t) => t instanceof tf.Tensor && !given.has(t)));
+    return out;
+  } finally {
+    disposeBatch(tensors);
   }
 }
 

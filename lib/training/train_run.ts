@@ -26,6 +26,7 @@ import {
 import { deriveSeed, shuffled } from "../core/random.ts";
 import { WordTokenizer } from "../data/tokenizer.ts";
 import { ParallelTrainer } from "./parallel.ts";
+import { InferencePool } from "../inference/inference_pool.ts";
 import { type StepRunner, Trainer } from "./trainer.ts";
 import { TrainingError } from "../core/errors.ts";
 import { TOKEN_EMBEDDING } from "../model/encoder.ts";
@@ -89,6 +90,12 @@ export interface TrainModelOptions {
    * sentences done and the total (see `model/feature_cache.ts`).
    */
   readonly onCacheProgress?: (done: number, total: number) => void;
+  /**
+   * Word lists whose frozen backbone features are cached with the training
+   * sentences' (on the workers): the dev and test sets scored during and after
+   * the run through the bundle `onEpochEnd` gets.
+   */
+  readonly precache?: readonly (readonly string[])[];
   /**
    * A feature cache to use and fill, e.g. one for several seeds of a recipe:
    * valid while the frozen stages hold the weights it was filled with (the
@@ -381,7 +388,8 @@ async function run(
     : options.featureCache ?? new BackboneFeatureCache(0);
   const running: ModelBundle = featureCache === undefined ? bundle : { ...bundle, featureCache };
   let attachedStage = 0;
-  const cacheFeatures = (names: readonly string[]) => {
+  const workers = options.workers ?? 1;
+  const cacheFeatures = async (names: readonly string[]) => {
     if (featureCache === undefined) return;
     const trainable = new Set(names);
     const stage = backboneEntryStage(
@@ -394,23 +402,42 @@ async function run(
     const started = performance.now();
     const before = featureCache.stage === stage ? featureCache.size : 0;
     if (featureCache.stage !== stage) featureCache.reset(stage);
-    const all = featureCache.attach(
-      bundle.model,
-      [...encodedTrain, ...encodedValidation],
-      options.onCacheProgress !== undefined ? { onProgress: options.onCacheProgress } : {},
+    // The training sentences, and those evaluated during and after the run.
+    const precache = (options.precache ?? []).map((words) =>
+      encodeSentence({ words, labels: {} }, tokenizer, tasks, config.model.maxLength)
     );
-    all.forEach((s, i) =>
+    const sentences = [...encodedTrain, ...encodedValidation, ...precache];
+    const progress = options.onCacheProgress !== undefined
+      ? { onProgress: options.onCacheProgress }
+      : {};
+    let all: EncodedSentence[];
+    if (workers > 1 && stage > 0) {
+      const pool = await InferencePool.create(bundle, workers);
+      try {
+        all = await featureCache.attachWith(
+          (batches, at, onBatch) => pool.advanceBackbone(batches, at, onBatch),
+          bundle.model,
+          sentences,
+          progress,
+        );
+      } finally {
+        pool.close();
+      }
+    } else {
+      all = featureCache.attach(bundle.model, sentences, progress);
+    }
+    all.slice(0, trainSet.length + validation.length).forEach((s, i) =>
       i < trainSet.length ? trainSet[i] = s : validation[i - trainSet.length] = s
     );
     if (stage > 0) {
       options.onWarning?.(
         `the frozen backbone stages' outputs of ${featureCache.size - before} sentences cached in ${
           ((performance.now() - started) / 1000).toFixed(0)
-        } s (${before} were cached already; batches enter the backbone at stage ${stage})`,
+        } s on ${workers} worker(s) (${before} were cached already; batches enter the backbone at stage ${stage})`,
       );
     }
   };
-  cacheFeatures(trainableAt(startEpoch));
+  await cacheFeatures(trainableAt(startEpoch));
   const trainer = new Trainer(bundle.model, {
     train: config.train,
     seed: config.seed,
@@ -421,7 +448,6 @@ async function run(
     trainer.setOptimizerState(restore.optimizer);
     if (restore.lossState !== undefined) trainer.setLossState(restore.lossState);
   }
-  const workers = options.workers ?? 1;
   let runner: StepRunner = trainer;
   if (workers > 1) {
     const state = trainer.getOptimizerState();
@@ -470,7 +496,7 @@ async function run(
           const names = trainableAt(epoch);
           trainer.setTrainable(names);
           if (runner !== trainer) await runner.setTrainable(names);
-          cacheFeatures(names);
+          await cacheFeatures(names);
         }
       },
       ...(options.onStep !== undefined ? { onStep: options.onStep } : {}),
