@@ -41,7 +41,8 @@ const USAGE = `Usage: deno task train [options]
   --epochs N        number of epochs, 1 or more (default from the config)
   --seed N          seed for init, split, shuffling and dropout (default 42)
   --config FILE     JSON config overrides: { "preset": "default", "model": {...}, "train": {...} }
-  --preset NAME     default | tiny | reference
+  --preset NAME     pretrained (default: the default model over the frozen Universal
+                    Sentence Encoder lite) | default (no pretrained backbone) | tiny | reference
   --resume DIR      continue a run from its last epoch-end checkpoint, as it was configured:
                     only --epochs (to train longer), --out, --data (the same file, checked by
                     sha256), --backend, --threads and --quiet may be given with it
@@ -91,8 +92,10 @@ export async function run(args: string[]): Promise<void> {
     }
   }
   const preset = stringFlag(values.preset);
-  if (preset !== undefined && !["default", "tiny", "reference"].includes(preset)) {
-    throw new UsageError(`--preset must be default, tiny or reference, got "${preset}"`);
+  if (preset !== undefined && !["pretrained", "default", "tiny", "reference"].includes(preset)) {
+    throw new UsageError(
+      `--preset must be pretrained, default, tiny or reference, got "${preset}"`,
+    );
   }
   await setupBackend(values.backend, values.threads);
   const workers = workersFlag(values.workers);
@@ -180,7 +183,7 @@ export async function run(args: string[]): Promise<void> {
         ...strategyOverrides(values),
         ...(epochs !== undefined ? { epochs } : {}),
       },
-    }, (preset as PresetName | undefined) ?? filePreset ?? "default");
+    }, (preset as PresetName | undefined) ?? filePreset ?? defaultPreset(values));
     if (config.train.epochs < 1) {
       throw new UsageError(`train.epochs is ${config.train.epochs}: train for 1 epoch or more`);
     }
@@ -220,3 +223,8 @@ function fixed(x: number): string {
 }
 
 if (import.meta.main) await main(run);
+
+/** The preset when none is named: `pretrained`, or `default` with `--backbone none`. */
+function defaultPreset(values: Record<string, unknown>): PresetName {
+  return values.backbone === "none" ? "default" : "pretrained";
+}

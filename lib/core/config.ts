@@ -254,7 +254,7 @@ export type ConfigOverrides = {
 };
 
 /** Names of the built-in presets. */
-export type PresetName = "default" | "tiny" | "reference";
+export type PresetName = "default" | "tiny" | "reference" | "pretrained";
 
 const DEFAULT_CONFIG: Config = {
   seed: 42,
@@ -317,13 +317,22 @@ const DEFAULT_CONFIG: Config = {
   },
 };
 
-/** Built-in presets: `default` for the sample data, `tiny` for tests, `reference` for benchmarks. */
+/**
+ * Built-in presets: `default` for the sample data, `pretrained` the same over
+ * the frozen pretrained backbone (`deno task train`'s), `tiny` for tests,
+ * `reference` for benchmarks.
+ */
 export const PRESETS: Readonly<Record<PresetName, Config>> = {
   default: DEFAULT_CONFIG,
   tiny: merge(DEFAULT_CONFIG, {
     model: { maxLength: 16, hiddenSize: 8, numLayers: 2, numHeads: 2, ffnSize: 16, dropout: 0 },
     tokenizer: { affixBuckets: 16 },
     train: { epochs: 2, batchSize: 4, validationSplit: 0 },
+  }),
+  // `default` over the pretrained backbone, frozen: what `deno task train` trains.
+  pretrained: merge(DEFAULT_CONFIG, {
+    model: { backbone: "use-lite" },
+    train: { freeze: ["backbone"] },
   }),
   // The benchmark model of TFJS_NOTES / the PyTorch peer: hidden 128, 4 heads, FFN 512, 2 layers.
   reference: merge(DEFAULT_CONFIG, {

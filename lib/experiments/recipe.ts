@@ -90,7 +90,7 @@ const PairTaskSchema = z.object({
 /** The recipe file format. */
 export const RecipeSchema = z.object({
   description: z.string().optional(),
-  preset: z.enum(["default", "tiny", "reference"]).optional(),
+  preset: z.enum(["default", "tiny", "reference", "pretrained"]).optional(),
   model: z.record(z.string(), z.unknown()).optional(),
   tokenizer: z.record(z.string(), z.unknown()).optional(),
   train: z.record(z.string(), z.unknown()).optional(),
