@@ -15,7 +15,9 @@ import {
 } from "../lib/data/mod.ts";
 import { DEFAULT_VECTOR_CACHE } from "../lib/training/mod.ts";
 import { loadModel } from "../lib/model/mod.ts";
+import { readBackboneFiles } from "../lib/data/backbone_files.ts";
 import {
+  backboneBaseline,
   type ClassificationScores,
   type EntityScores,
   entityScores,
@@ -51,6 +53,8 @@ const USAGE = `Usage: deno task eval [options]
                      Pearson x100 of the embeddings' cosine vs the scores; any model
   --word-vectors V   with --similarity and no model: the baseline of averaged word
                      vectors (glove-100d or a GloVe/word2vec/fastText text file)
+  --backbone NAME    with --similarity and no model: the pretrained backbone's own
+                     sentence embeddings, untrained (use-lite)
   --column TASK=N    the 0-based tag column of a token task's CoNLL file
   --ner FILE         the same as --data ner=FILE
   --sentiment FILE   the same as --data sentiment=FILE
@@ -76,6 +80,7 @@ export async function run(args: string[]): Promise<void> {
       sentiment: { type: "string" },
       similarity: { type: "string" },
       "word-vectors": { type: "string" },
+      backbone: { type: "string" },
       conlleval: { type: "string" },
       decoding: { type: "string" },
       "tag-prior-weight": { type: "string" },
@@ -120,6 +125,30 @@ export async function run(args: string[]): Promise<void> {
     ).similarity!;
     if (values.json === true) console.log(JSON.stringify({ similarity: scores }));
     else printSimilarity(`averaged word vectors (${vectors}) ${file}`, scores);
+    return;
+  }
+  const backbone = stringFlag(values.backbone);
+  if (backbone !== undefined) {
+    const file = stringFlag(values.similarity);
+    if (file === undefined || values.model !== undefined || values.data !== undefined) {
+      throw new UsageError(
+        "--backbone scores the pretrained backbone's embeddings on --similarity FILE, without a model",
+      );
+    }
+    if (backbone !== "use-lite") {
+      throw new UsageError(`--backbone must be use-lite, got "${backbone}"`);
+    }
+    await setupBackend(values.backend, values.threads);
+    const bundle = backboneBaseline(await readBackboneFiles(backbone));
+    const scores = scoreCorpora(bundle, {
+      similarity: readPairs(await readText(file), file, "similarity"),
+    }).similarity!;
+    if (values.json === true) console.log(JSON.stringify({ similarity: scores.similarity }));
+    else {printSimilarity(
+        `the pretrained backbone (${backbone}, untrained) ${file}`,
+        scores.similarity!,
+      );}
+    bundle.model.dispose();
     return;
   }
   const files = pairs([

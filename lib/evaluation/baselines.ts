@@ -1,10 +1,17 @@
 /**
  * Reference points that need no trained model: sentence embeddings as the
  * average of their words' pretrained vectors (the "average GloVe" baseline of
- * the sentence-embedding literature).
+ * the sentence-embedding literature), and the pretrained backbone as shipped
+ * (its zero-shot sentence embeddings).
  * @module
  */
+import { resolveConfig } from "../core/config.ts";
+import type { BackboneFiles } from "../data/backbone_files.ts";
+import { SPECIAL_TOKENS, WordTokenizer } from "../data/tokenizer.ts";
 import { vectorIndex, type WordVectors } from "../data/vectors.ts";
+import type { ModelBundle } from "../model/checkpoint.ts";
+import { MultiTaskModel } from "../model/model.ts";
+import { USE_LITE, useLiteWeights } from "../model/use_lite.ts";
 
 /**
  * Each sentence's mean word vector: words looked up lowercased (as GloVe's
@@ -37,4 +44,27 @@ export function meanWordVectors(
     }
     return Float32Array.from(sum, (x) => (n === 0 ? 0 : x / n));
   });
+}
+
+/**
+ * The pretrained backbone as shipped, as a model without tasks: its sentence
+ * embeddings are the backbone's pooled output (what `embed` and similarity
+ * scoring read), untouched by any training. Dispose `model` when done.
+ */
+export function backboneBaseline(files: BackboneFiles): ModelBundle {
+  const config = resolveConfig({
+    model: { backbone: files.source.name, numLayers: 0, hiddenSize: 4, numHeads: 1, ffnSize: 4 },
+    tokenizer: { affixBuckets: 0 },
+  });
+  const tokenizer = new WordTokenizer(SPECIAL_TOKENS, true).withPieces(
+    files.vocab,
+    USE_LITE.maxPieces,
+  );
+  const model = new MultiTaskModel(
+    config.model,
+    { vocabSize: SPECIAL_TOKENS.length, tasks: [] },
+    1,
+  );
+  model.parameters.assign(useLiteWeights(files), files.dir);
+  return { config, tokenizer, tasks: [], model };
 }

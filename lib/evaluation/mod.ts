@@ -30,4 +30,4 @@ export {
   type TaskScores,
 } from "./score.ts";
 export { type EvalMetrics, evaluate, type TaskEval } from "./evaluate.ts";
-export { meanWordVectors } from "./baselines.ts";
+export { backboneBaseline, meanWordVectors } from "./baselines.ts";
