@@ -252,6 +252,11 @@ function lines(text: string): string[] {
   return all;
 }
 
+/** Prints a loader's note (e.g. a model directory saved by an earlier version). */
+export function onNote(message: string): void {
+  console.error(`note: ${message}`);
+}
+
 /** Flags of the training strategies, shared by `train` and `recipe`. */
 export const STRATEGY_FLAGS = {
   freeze: { type: "string" },

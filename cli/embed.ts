@@ -23,6 +23,7 @@ import {
   DEFAULT_MODEL_DIR,
   intFlag,
   main,
+  onNote,
   parse,
   setupBackend,
   stringFlag,
@@ -93,7 +94,7 @@ export async function run(args: string[]): Promise<void> {
   if (out !== undefined && await exists(out)) throw new Error(`${out} exists; not replacing it`);
   const source = inputs(positionals, file);
   await setupBackend(values.backend, values.threads);
-  const bundle = await loadModel(stringFlag(values.model) ?? DEFAULT_MODEL_DIR);
+  const bundle = await loadModel(stringFlag(values.model) ?? DEFAULT_MODEL_DIR, { onNote });
   const pool = workers > 1 ? await InferencePool.create(bundle, workers) : undefined;
   const normalize = values.normalize === true;
   const size = bundle.model.embeddingSize;

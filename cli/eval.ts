@@ -33,6 +33,7 @@ import {
   DEFAULT_MODEL_DIR,
   inferenceFlags,
   main,
+  onNote,
   onWorkers,
   parse,
   setupBackend,
@@ -165,7 +166,7 @@ export async function run(args: string[]): Promise<void> {
   const { workers, ...decodingOptions } = inferenceFlags(values);
   await setupBackend(values.backend, values.threads);
   const dir = stringFlag(values.model) ?? DEFAULT_MODEL_DIR;
-  const bundle = await loadModel(dir);
+  const bundle = await loadModel(dir, { onNote });
   const corpora: Record<string, Sentence[]> = {};
   for (const [name, file] of files) {
     const task = bundle.tasks.find((t) => t.name === name);

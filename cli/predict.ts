@@ -10,6 +10,7 @@ import {
   DEFAULT_MODEL_DIR,
   inferenceFlags,
   main,
+  onNote,
   onWorkers,
   parse,
   readTexts,
@@ -47,7 +48,7 @@ export async function run(args: string[]): Promise<void> {
   const { workers, ...decodingOptions } = inferenceFlags(values);
   await setupBackend(values.backend, values.threads);
   const texts = await readTexts(positionals, values.file);
-  const bundle = await loadModel(stringFlag(values.model) ?? DEFAULT_MODEL_DIR);
+  const bundle = await loadModel(stringFlag(values.model) ?? DEFAULT_MODEL_DIR, { onNote });
   const predictions = await onWorkers(
     bundle,
     workers,

@@ -100,6 +100,9 @@ export async function run(args: string[]): Promise<void> {
   await setupBackend(values.backend, values.threads);
   const workers = workersFlag(values.workers);
   const outDir = stringFlag(values.out) ?? resume ?? DEFAULT_MODEL_DIR;
+  // Before any training: a bad output path fails now, not after the first epoch; and
+  // before reading a checkpoint to resume: a run still writing it is refused first.
+  await holdModelDir(outDir);
   const state = resume === undefined ? undefined : await loadTrainingState(resume);
   if (resume !== undefined && state === undefined) {
     throw new Error(
@@ -107,8 +110,6 @@ export async function run(args: string[]): Promise<void> {
     );
   }
   const dataPath = stringFlag(values.data) ?? state?.dataPath ?? "data/sample_sentences.json";
-  // Before any training: a bad output path fails now, not after the first epoch.
-  await holdModelDir(outDir);
 
   const warn = (message: string) => console.error(`warning: ${message}`);
   const sentences = await loadSentences(dataPath, { onWarning: warn });

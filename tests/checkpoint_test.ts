@@ -15,6 +15,18 @@ async function tempDir(): Promise<string> {
   return await Deno.makeTempDir({ prefix: "mtt-test-" });
 }
 
+/**
+ * Rewrites a file of a model directory's generation and records its new
+ * sha256 in meta.json, as a deliberate edit (not corruption) would need to.
+ */
+async function edit(model: string, file: string, content: string): Promise<void> {
+  const meta = JSON.parse(await Deno.readTextFile(`${model}/meta.json`));
+  const bytes = new TextEncoder().encode(content);
+  await Deno.writeFile(`${model}/${meta.current}/${file}`, bytes);
+  meta.sha256[file] = await sha256Hex(bytes);
+  await Deno.writeTextFile(`${model}/meta.json`, JSON.stringify(meta));
+}
+
 Deno.test("save then load gives bit-identical weights and predictions", async () => {
   const dir = await tempDir();
   const config = tinyConfig({ train: { epochs: 2 } });
@@ -55,10 +67,7 @@ Deno.test("loadModel() refuses another format version and missing files", async 
   const saved = JSON.parse(await Deno.readTextFile(`${gen}/tasks.json`));
   const withNer = (ner: Record<string, unknown>) =>
     JSON.stringify({ tasks: [{ ...saved.tasks[0], ...ner }, saved.tasks[1]] });
-  await Deno.writeTextFile(
-    `${gen}/tasks.json`,
-    withNer({ tagTransitions: { scores: [0, 1], start: [] } }),
-  );
+  await edit(`${dir}/m`, "tasks.json", withNer({ tagTransitions: { scores: [0, 1], start: [] } }));
   await assert.rejects(
     loadModel(`${dir}/m`),
     /tasks.json: task "ner": field tagTransitions must hold 5×5 scores, 5 start scores/,
@@ -73,18 +82,19 @@ Deno.test("loadModel() refuses another format version and missing files", async 
       [{ priorWeight: "0.5" }, /field "tasks.0.tagTransitions.priorWeight": .*expected number/],
     ] as const
   ) {
-    await Deno.writeTextFile(
-      `${gen}/tasks.json`,
+    await edit(
+      `${dir}/m`,
+      "tasks.json",
       withNer({ tagTransitions: { ...saved.tasks[0].tagTransitions, ...bad } }),
     );
     await assert.rejects(loadModel(`${dir}/m`), why);
   }
-  await Deno.writeTextFile(`${gen}/tasks.json`, withNer({ name: "NER!" }));
+  await edit(`${dir}/m`, "tasks.json", withNer({ name: "NER!" }));
   await assert.rejects(
     loadModel(`${dir}/m`),
     /tasks.json: Invalid task "NER!": a task name is lower-case/,
   );
-  await Deno.writeTextFile(`${gen}/tasks.json`, JSON.stringify(saved));
+  await edit(`${dir}/m`, "tasks.json", JSON.stringify(saved));
   await Deno.remove(`${gen}/weights.bin`);
   await assert.rejects(loadModel(`${dir}/m`), /weights.bin is unreadable/);
   await assert.rejects(loadModel(`${dir}/none`), /meta.json is unreadable/);
@@ -100,8 +110,11 @@ Deno.test("saveModel() replaces a model directory by a new generation, nothing e
   });
   await saveModel(`${dir}/m/`, bundle); // a trailing slash, as tab completion gives
   await saveModel(`${dir}/m`, bundle);
-  const names = [...Deno.readDirSync(`${dir}/m`)].map((e) => e.name).sort();
-  assert.deepEqual(names, ["gen-000002", "meta.json"]);
+  const names = () => [...Deno.readDirSync(`${dir}/m`)].map((e) => e.name).sort();
+  // The generation just replaced stays one more save, for a reader that may be reading it.
+  assert.deepEqual(names(), ["gen-000001", "gen-000002", "meta.json"]);
+  await saveModel(`${dir}/m`, bundle);
+  assert.deepEqual(names(), ["gen-000002", "gen-000003", "meta.json"]);
   assert.deepEqual([...Deno.readDirSync(dir)].map((e) => e.name), ["m"]);
   // A folder of someone's files, or a file, is never replaced.
   await Deno.mkdir(`${dir}/mine`);
@@ -128,9 +141,9 @@ Deno.test("prepareModelDir() checks an output path before a run: refusal, probe,
   assert.deepEqual([...Deno.readDirSync(`${dir}/a/b/model`)].map((e) => e.name), [".lock"]);
   await lock.release();
   assert.deepEqual(
-    [...Deno.readDirSync(`${dir}/a/b`)],
+    [...Deno.readDirSync(dir)],
     [],
-    "a run that saved nothing leaves nothing",
+    "a run that saved nothing leaves nothing, the parents it created included",
   );
   await Deno.writeTextFile(`${dir}/file.txt`, "x");
   await assert.rejects(prepareModelDir(`${dir}/file.txt`), /it is a file, not a folder/);
@@ -145,6 +158,7 @@ Deno.test("a model directory of format version 1 still loads, and a save replace
   });
   await saveModel(`${dir}/m`, bundle);
   const meta = JSON.parse(await Deno.readTextFile(`${dir}/m/meta.json`));
+  await Deno.remove(`${dir}/m/${meta.current}/.generation`); // format 1 had no marker
   for (const e of Deno.readDirSync(`${dir}/m/${meta.current}`)) {
     await Deno.rename(`${dir}/m/${meta.current}/${e.name}`, `${dir}/m/${e.name}`);
   }
@@ -194,7 +208,7 @@ Deno.test("corrupted weights are refused naming the file and the weight", async 
     /weights.bin: its sha256 [0-9a-f]+ differs from the [0-9a-f]+ recorded when it was saved/,
   );
   await Deno.writeFile(bin, good);
-  await Deno.writeTextFile(`${dir}/m/${meta.current}/weights.json`, JSON.stringify({ paths: [] }));
+  await edit(`${dir}/m`, "weights.json", JSON.stringify({ paths: [] }));
   await assert.rejects(loadModel(`${dir}/m`), /weights.json: expected a list of weight groups/);
   bundle.model.dispose();
   trainer.dispose();
@@ -309,6 +323,7 @@ Deno.test("a model directory is written by one process at a time; a killed write
   assert.ok(Deno.statSync(`${dir}/m/.lock`).isFile, "the run's lock outlives its saves");
   await held.release();
   assert.deepEqual([...Deno.readDirSync(`${dir}/m`)].map((e) => e.name).sort(), [
+    "gen-000001",
     "gen-000002",
     "meta.json",
   ]);

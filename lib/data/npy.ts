@@ -56,7 +56,9 @@ export interface MatrixFile {
  * Starts a matrix file at `path` with rows of `columns` float32 values. The
  * rows go to a new temporary file beside it, which {@linkcode MatrixFile.close}
  * links to `path`: an existing file is never replaced, and a run that stops
- * half way leaves no half-written file at `path`.
+ * half way leaves no half-written file at `path`. Its temporary file
+ * (`PATH.partial-PID`) is locked while written; one a killed run left is
+ * removed by the next run for the same path.
  * @throws {Deno.errors.AlreadyExists} when `path` exists
  */
 export async function createMatrixFile(
@@ -72,14 +74,22 @@ export async function createMatrixFile(
       if (!(error instanceof Deno.errors.NotFound)) throw error;
     },
   );
+  await removeStalePartials(path);
   const partial = `${path}.partial-${Deno.pid}`;
   const file = await Deno.open(partial, { write: true, createNew: true });
+  // Held while the file is written: a later run knows a partial file whose lock
+  // it can take was left by a process that is gone.
+  await file.lock(true);
   const headerLength = format === "npy" ? npyHeader([Number.MAX_SAFE_INTEGER, columns]).length : 0;
   let rows = 0;
   let open = true;
   const little = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
   const writeAll = async (bytes: Uint8Array) => {
-    for (let at = 0; at < bytes.length;) at += await file.write(bytes.subarray(at));
+    try {
+      for (let at = 0; at < bytes.length;) at += await file.write(bytes.subarray(at));
+    } catch (error) {
+      throw new Error(`Cannot write ${path}: ${(error as Error).message}`);
+    }
   };
   const finish = () => {
     if (open) file.close();
@@ -131,4 +141,35 @@ export async function createMatrixFile(
       await Deno.remove(partial).catch(() => {});
     },
   };
+}
+
+/**
+ * Removes the partial files of `path` that killed runs left (`PATH.partial-PID`,
+ * plain files whose writer's lock is gone); a live writer's, and anything
+ * that is not a plain file, stay.
+ */
+async function removeStalePartials(path: string): Promise<void> {
+  const cut = path.lastIndexOf("/");
+  const dir = cut < 0 ? "." : cut === 0 ? "/" : path.slice(0, cut);
+  const prefix = `${path.slice(cut + 1)}.partial-`;
+  let names: string[];
+  try {
+    names = [];
+    for await (const e of Deno.readDir(dir)) {
+      if (e.isFile && e.name.startsWith(prefix) && /^\d+$/.test(e.name.slice(prefix.length))) {
+        names.push(e.name);
+      }
+    }
+  } catch {
+    return; // an unreadable folder: nothing of ours to clean
+  }
+  for (const name of names) {
+    const file = await Deno.open(`${dir}/${name}`, { read: true }).catch(() => undefined);
+    if (file === undefined) continue;
+    try {
+      if (await file.tryLock(true)) await Deno.remove(`${dir}/${name}`).catch(() => {});
+    } finally {
+      file.close();
+    }
+  }
 }

@@ -57,6 +57,10 @@ export const LIBRARY = "multitask-transformer";
 
 const META = "meta.json";
 const LOCK = ".lock";
+/** The file that marks a generation folder as this toolkit's, written first in it. */
+const MARKER = ".generation";
+/** How often a reader starts over when a writer replaced the generation it was reading. */
+const READ_ATTEMPTS = 5;
 const GENERATION = /^gen-(\d{6,})$/;
 /** Files of a format-1 directory, removed when a format-2 save replaces it. */
 const V1_ENTRIES = [
@@ -212,22 +216,46 @@ export async function prepareModelDir(dir: string): Promise<ModelDirLock> {
       `Cannot write a model to ${path}: ${why}; it is not a model directory of this toolkit and is never replaced. Choose another path (a new folder, or an earlier model directory)`,
     );
   }
+  const created = await missingFolders(path);
   try {
     await Deno.mkdir(path, { recursive: true });
   } catch (error) {
     throw new CheckpointError(`Cannot write a model to ${path}: ${(error as Error).message}`);
   }
-  const release = await acquireLock(path, "write a model to");
+  // The folders this run created go when it ends without a model in them.
+  const removeCreated = async () => {
+    for (const folder of created) {
+      if (!(await Deno.remove(folder).then(() => true, () => false))) break;
+    }
+  };
+  let release: () => Promise<void>;
+  try {
+    release = await acquireLock(path, "write a model to");
+  } catch (error) {
+    await removeCreated();
+    throw error;
+  }
   if (kind === "model") await removeLeftovers(path);
   return {
     release: async () => {
       await release();
-      if (kind === "absent" || kind === "empty") {
-        // Only an empty folder goes (remove without `recursive` refuses any other).
-        await Deno.remove(path).catch(() => {});
-      }
+      // Only while empty (remove without `recursive` refuses any other folder).
+      await removeCreated();
     },
   };
+}
+
+/** `path` and those of its parents that do not exist, deepest first. */
+async function missingFolders(path: string): Promise<string[]> {
+  const out: string[] = [];
+  for (let p = path; p !== "" && p !== "." && p !== "/";) {
+    const exists = await Deno.lstat(p).then(() => true, () => false);
+    if (exists) break;
+    out.push(p);
+    const cut = p.lastIndexOf("/");
+    p = cut <= 0 ? (cut === 0 ? "/" : "") : p.slice(0, cut);
+  }
+  return out;
 }
 
 /**
@@ -239,6 +267,14 @@ export async function prepareModelDir(dir: string): Promise<ModelDirLock> {
 async function acquireLock(path: string, doing: string): Promise<() => Promise<void>> {
   const file = `${path}/${LOCK}`;
   for (let attempt = 0; attempt < 3; attempt++) {
+    const existing = await Deno.lstat(file).catch(() => undefined);
+    if (existing !== undefined && !existing.isFile) {
+      throw new CheckpointError(
+        `Cannot ${doing} ${path}: ${file} is ${
+          existing.isSymlink ? "a symbolic link" : "not a file"
+        }, not a lock of this toolkit; it is never followed or replaced (remove it if it is yours)`,
+      );
+    }
     let handle: Deno.FsFile;
     try {
       handle = await Deno.open(file, { read: true, write: true, create: true });
@@ -257,17 +293,25 @@ async function acquireLock(path: string, doing: string): Promise<() => Promise<v
         `Cannot ${doing} ${path}: ${who} is writing it (${file}); wait for it to end, or choose another path`,
       );
     }
-    // A holder that was releasing may have removed the file meanwhile: the lock
-    // counts only on the file that is at the path now.
+    // A holder that was releasing may have removed the file meanwhile, or a link
+    // may have taken its place: the lock counts only on the file at the path now.
     const mine = await handle.stat();
-    const there = await Deno.stat(file).catch(() => undefined);
+    const there = await Deno.lstat(file).catch(() => undefined);
     if (there === undefined || there.ino !== mine.ino || there.dev !== mine.dev) {
       handle.close();
       continue;
     }
     const owner = { pid: Deno.pid, host: hostname(), since: new Date().toISOString() };
-    await handle.truncate(0);
-    await handle.write(new TextEncoder().encode(JSON.stringify(owner) + "\n"));
+    try {
+      await handle.truncate(0);
+      await handle.write(new TextEncoder().encode(JSON.stringify(owner) + "\n"));
+    } catch (error) {
+      await Deno.remove(file).catch(() => {});
+      handle.close();
+      throw new CheckpointError(
+        `Cannot ${doing} ${path}: writing ${file} failed (${(error as Error).message})`,
+      );
+    }
     held.add(path);
     return async () => {
       held.delete(path);
@@ -335,39 +379,101 @@ async function commitGeneration(
     .map(Number);
   const generation = `gen-${String(Math.max(0, ...numbers) + 1).padStart(6, "0")}`;
   const gen = `${path}/${generation}`;
-  await Deno.mkdir(gen);
-  await writeJson(`${gen}/config.json`, bundle.config);
-  await writeJson(`${gen}/tokenizer.json`, bundle.tokenizer.toJSON());
-  await writeJson(`${gen}/tasks.json`, { tasks: bundle.tasks });
-  await writeJson(`${gen}/weights.json`, [{ paths: ["weights.bin"], weights: weights.specs }]);
-  await writeSynced(`${gen}/weights.bin`, weights.data);
-  const sha256: Record<string, string> = { "weights.bin": await sha256Hex(weights.data) };
-  if (training !== undefined && arrays !== undefined) {
-    await Deno.mkdir(`${gen}/training`);
-    await writeJson(`${gen}/training/state.json`, training.json);
-    await writeJson(`${gen}/training/arrays.json`, arrays.specs);
-    await writeSynced(`${gen}/training/arrays.bin`, arrays.data);
-    sha256["training/arrays.bin"] = await sha256Hex(arrays.data);
-  }
-  // The commit: one atomic rename of the new meta.json over the old one.
   const tmp = `${path}/${META}.tmp-${Deno.pid}`;
-  await writeJson(tmp, {
-    formatVersion: FORMAT_VERSION,
-    library: LIBRARY,
-    current: generation,
-    sha256,
-    parameters: model.countParameters(),
-    dims: model.dims,
-    ...(bundle.config.model.backbone === null ? {} : { backbone: backboneRecord(bundle.config) }),
-    created: new Date().toISOString(),
-  });
-  await Deno.rename(tmp, `${path}/${META}`);
-  // Older generations, uncommitted leftovers and a replaced format-1 layout go.
-  for (const entry of entries) {
-    const old = GENERATION.test(entry) || entry.startsWith(`${META}.tmp-`) ||
-      (previous?.formatVersion === 1 && V1_ENTRIES.includes(entry));
-    if (old) await Deno.remove(`${path}/${entry}`, { recursive: true }).catch(() => {});
+  const sha256: Record<string, string> = {};
+  let created = false;
+  // Every file of the generation is new (never a link followed) and in the checksums.
+  const write = async (name: string, data: Uint8Array) => {
+    try {
+      await writeSynced(`${gen}/${name}`, data);
+    } catch (error) {
+      throw new CheckpointError(
+        `Cannot save the model to ${path}: writing ${generation}/${name} failed (${
+          (error as Error).message
+        }); the previous model stays current`,
+      );
+    }
+    sha256[name] = await sha256Hex(data);
+  };
+  try {
+    try {
+      await Deno.mkdir(gen);
+    } catch (error) {
+      throw new CheckpointError(
+        `Cannot save the model to ${path}: creating ${generation}/ failed (${
+          (error as Error).message
+        }); the previous model stays current`,
+      );
+    }
+    created = true;
+    await writeSynced(`${gen}/${MARKER}`, jsonBytes({ library: LIBRARY, pid: Deno.pid }));
+    await write("config.json", jsonBytes(bundle.config));
+    await write("tokenizer.json", jsonBytes(bundle.tokenizer.toJSON()));
+    await write("tasks.json", jsonBytes({ tasks: bundle.tasks }));
+    await write("weights.json", jsonBytes([{ paths: ["weights.bin"], weights: weights.specs }]));
+    await write("weights.bin", weights.data);
+    if (training !== undefined && arrays !== undefined) {
+      await Deno.mkdir(`${gen}/training`);
+      await write("training/state.json", jsonBytes(training.json));
+      await write("training/arrays.json", jsonBytes(arrays.specs));
+      await write("training/arrays.bin", arrays.data);
+    }
+    // The commit: one atomic rename of the new meta.json over the old one.
+    try {
+      await writeSynced(
+        tmp,
+        jsonBytes({
+          formatVersion: FORMAT_VERSION,
+          library: LIBRARY,
+          current: generation,
+          sha256,
+          parameters: model.countParameters(),
+          dims: model.dims,
+          ...(bundle.config.model.backbone === null
+            ? {}
+            : { backbone: backboneRecord(bundle.config) }),
+          created: new Date().toISOString(),
+        }),
+      );
+    } catch (error) {
+      throw new CheckpointError(
+        `Cannot save the model to ${path}: writing ${META}.tmp-${Deno.pid} failed (${
+          (error as Error).message
+        }); the previous model stays current`,
+      );
+    }
+    await Deno.rename(tmp, `${path}/${META}`);
+  } catch (error) {
+    // Nothing half-written stays: the new generation and the temporary meta.json go.
+    if (created) await Deno.remove(gen, { recursive: true }).catch(() => {});
+    await Deno.remove(tmp).catch(() => {});
+    if (error instanceof CheckpointError) throw error;
+    throw new CheckpointError(`Cannot save the model to ${path}: ${(error as Error).message}`);
   }
+  // Older generations of ours go, but the one just replaced: a reader may still be reading it.
+  for (const entry of entries) {
+    const at = `${path}/${entry}`;
+    const old = (GENERATION.test(entry) && entry !== previous?.current &&
+      await isOurGeneration(at, previous)) ||
+      (entry.startsWith(`${META}.tmp-`) && await isPlainFile(at)) ||
+      (previous?.formatVersion === 1 && V1_ENTRIES.includes(entry));
+    if (old) await Deno.remove(at, { recursive: true }).catch(() => {});
+  }
+}
+
+/**
+ * Whether `dir` is a generation folder this toolkit wrote: a folder (not a
+ * link) holding its marker, or the one `meta` names (saved before markers).
+ */
+async function isOurGeneration(dir: string, meta: Meta | undefined): Promise<boolean> {
+  const stat = await Deno.lstat(dir).catch(() => undefined);
+  if (stat === undefined || !stat.isDirectory) return false;
+  if (await isPlainFile(`${dir}/${MARKER}`)) return true;
+  return meta !== undefined && dir.endsWith(`/${meta.current}`);
+}
+
+async function isPlainFile(path: string): Promise<boolean> {
+  return (await Deno.lstat(path).catch(() => undefined))?.isFile === true;
 }
 
 /**
@@ -385,40 +491,51 @@ function backboneRecord(config: Config): Record<string, string> {
   };
 }
 
+/** Options of {@linkcode loadModel} and {@linkcode loadSavedTraining}. */
+export interface LoadOptions {
+  /** Told of what loads but deserves a word (a directory saved by an earlier version). */
+  readonly onNote?: (message: string) => void;
+}
+
 /**
- * Loads a model directory written by {@linkcode saveModel}.
+ * Loads a model directory written by {@linkcode saveModel}. A writer may save
+ * meanwhile: a reader whose generation is replaced under it reads the new one.
  * @throws {CheckpointError} naming the file (and weight) when anything is missing,
  *   malformed, of another format version, corrupted or not finite
  */
-export async function loadModel(dir: string): Promise<ModelBundle> {
+export async function loadModel(dir: string, options: LoadOptions = {}): Promise<ModelBundle> {
   const path = normalizeDir(dir);
-  const { base, meta } = await generationOf(path);
-  let config: Config;
-  try {
-    config = validateConfig(await readJson(base, "config.json"), `${base}/config.json`);
-  } catch (error) {
-    if (error instanceof CheckpointError) throw error;
-    throw new CheckpointError(`Cannot load model directory ${path}: ${(error as Error).message}`);
-  }
-  const tokenizer = WordTokenizer.fromJSON(
-    await readJson(base, "tokenizer.json"),
-    `${base}/tokenizer.json`,
-  );
-  const tasks = await readTasks(base);
-  const model = new MultiTaskModel(config.model, modelDims(tokenizer, tasks), config.seed);
-  try {
-    const specs = validateManifest(await readJson(base, "weights.json"), `${base}/weights.json`);
-    const values = await readWeights(base, "weights.bin", specs, meta);
+  return await readConsistently(path, options, async (gen) => {
+    let config: Config;
     try {
-      model.parameters.assign(named(specs, values), `${base}/weights.bin`, true);
+      config = validateConfig(await gen.json("config.json"), `${gen.base}/config.json`);
     } catch (error) {
-      throw new CheckpointError((error as Error).message);
+      if (error instanceof CheckpointError) throw error;
+      throw new CheckpointError(`Cannot load model directory ${path}: ${(error as Error).message}`);
     }
-  } catch (error) {
-    model.dispose();
-    throw error;
-  }
-  return { config, tokenizer, tasks, model };
+    const tokenizer = WordTokenizer.fromJSON(
+      await gen.json("tokenizer.json"),
+      `${gen.base}/tokenizer.json`,
+    );
+    const tasks = await readTasks(gen);
+    const model = new MultiTaskModel(config.model, modelDims(tokenizer, tasks), config.seed);
+    try {
+      const specs = validateManifest(
+        await gen.json("weights.json"),
+        `${gen.base}/weights.json`,
+      );
+      const values = await readWeights(gen, "weights.bin", specs);
+      try {
+        model.parameters.assign(named(specs, values), `${gen.base}/weights.bin`, true);
+      } catch (error) {
+        throw new CheckpointError((error as Error).message);
+      }
+    } catch (error) {
+      model.dispose();
+      throw error;
+    }
+    return { config, tokenizer, tasks, model };
+  });
 }
 
 /**
@@ -427,32 +544,138 @@ export async function loadModel(dir: string): Promise<ModelBundle> {
  * `training/optimizer.json` (`{ step, weights }`) and `optimizer.bin`; their
  * step is returned in `json.step`.
  */
-export async function loadSavedTraining(dir: string): Promise<SavedTraining | undefined> {
-  const { base, meta } = await generationOf(normalizeDir(dir));
-  try {
-    await Deno.stat(`${base}/training/state.json`);
-  } catch {
-    return undefined;
+export async function loadSavedTraining(
+  dir: string,
+  options: LoadOptions = {},
+): Promise<SavedTraining | undefined> {
+  return await readConsistently(normalizeDir(dir), options, async (gen) => {
+    const { base, meta } = gen;
+    if (!(await isPlainFile(`${base}/training/state.json`))) {
+      // Gone with its generation (a writer replaced it): read the new one.
+      await Deno.lstat(base);
+      return undefined;
+    }
+    const json = await gen.json("training/state.json");
+    if (typeof json !== "object" || json === null || Array.isArray(json)) {
+      throw new CheckpointError(`Cannot load ${base}/training/state.json: expected an object`);
+    }
+    if (meta.formatVersion === 1) {
+      const opt = await gen.json("training/optimizer.json") as {
+        step?: unknown;
+        weights?: unknown;
+      };
+      const specs = validateManifest(
+        [{ weights: opt?.weights }],
+        `${base}/training/optimizer.json`,
+      );
+      const values = await readWeights(gen, "training/optimizer.bin", specs);
+      return { json: { ...json, step: opt.step }, arrays: named(specs, values) };
+    }
+    const specs = validateManifest(
+      [{ weights: await gen.json("training/arrays.json") }],
+      `${base}/training/arrays.json`,
+    );
+    const values = await readWeights(gen, "training/arrays.bin", specs);
+    return { json: json as Record<string, unknown>, arrays: named(specs, values) };
+  });
+}
+
+/** The files of one generation, read and checked against its `meta.json`. */
+class Generation {
+  readonly #notes: (message: string) => void;
+  #noted = false;
+
+  constructor(
+    readonly path: string,
+    readonly base: string,
+    readonly meta: Meta,
+    onNote: ((message: string) => void) | undefined,
+  ) {
+    this.#notes = onNote ?? (() => {});
   }
-  const json = await readJson(base, "training/state.json");
-  if (typeof json !== "object" || json === null || Array.isArray(json)) {
-    throw new CheckpointError(`Cannot load ${base}/training/state.json: expected an object`);
+
+  /**
+   * A file's bytes, checked against the sha256 recorded for it (format 2;
+   * directories saved before every file had one load with a note).
+   */
+  async bytes(file: string, verify = true): Promise<Uint8Array> {
+    let data: Uint8Array;
+    try {
+      data = await Deno.readFile(`${this.base}/${file}`);
+    } catch (error) {
+      throw new CheckpointError(
+        `Cannot load model directory ${this.base}: ${file} is unreadable (${
+          (error as Error).message
+        })`,
+      );
+    }
+    if (verify) await this.verify(file, data);
+    return data;
   }
-  if (meta.formatVersion === 1) {
-    const opt = await readJson(base, "training/optimizer.json") as {
-      step?: unknown;
-      weights?: unknown;
-    };
-    const specs = validateManifest([{ weights: opt?.weights }], `${base}/training/optimizer.json`);
-    const values = await readWeights(base, "training/optimizer.bin", specs, meta);
-    return { json: { ...json, step: opt.step }, arrays: named(specs, values) };
+
+  /** Checks `data` against the sha256 recorded for `file`. */
+  async verify(file: string, data: Uint8Array): Promise<void> {
+    if (this.meta.formatVersion < 2) return;
+    const recorded = this.meta.sha256?.[file];
+    if (recorded === undefined) {
+      if (file.endsWith(".bin")) {
+        throw new CheckpointError(
+          `Cannot load ${this.base}/${file}: meta.json records no sha256 for it`,
+        );
+      }
+      if (!this.#noted) {
+        this.#notes(
+          `${this.path} was saved by an earlier version: its JSON files have no checksums (the weights do)`,
+        );
+        this.#noted = true;
+      }
+      return;
+    }
+    const actual = await sha256Hex(data);
+    if (actual !== recorded) {
+      throw new CheckpointError(
+        `Cannot load ${this.base}/${file}: its sha256 ${actual} differs from the ${recorded} recorded when it was saved (the file is corrupted)`,
+      );
+    }
   }
-  const specs = validateManifest(
-    [{ weights: await readJson(base, "training/arrays.json") }],
-    `${base}/training/arrays.json`,
-  );
-  const values = await readWeights(base, "training/arrays.bin", specs, meta);
-  return { json: json as Record<string, unknown>, arrays: named(specs, values) };
+
+  /** A JSON file, checked. */
+  async json(file: string): Promise<unknown> {
+    const data = await this.bytes(file);
+    try {
+      return JSON.parse(new TextDecoder().decode(data));
+    } catch (error) {
+      throw new CheckpointError(
+        `Cannot load ${this.base}/${file}: malformed JSON (${(error as Error).message})`,
+      );
+    }
+  }
+}
+
+/**
+ * Runs `read` on the current generation of `path`. When it fails and
+ * `meta.json` names another generation by then (a writer committed one and
+ * removed the one being read), it reads that one instead, a few times over;
+ * a failure on a generation that is still current is a real one.
+ */
+async function readConsistently<T>(
+  path: string,
+  options: LoadOptions,
+  read: (generation: Generation) => Promise<T>,
+): Promise<T> {
+  for (let attempt = 1;; attempt++) {
+    const { base, meta } = await generationOf(path);
+    try {
+      return await read(new Generation(path, base, meta, options.onNote));
+    } catch (error) {
+      if (attempt >= READ_ATTEMPTS || meta.formatVersion === 1) throw error;
+      const now = await readJson(path, META).catch(() => undefined) as Meta | undefined;
+      if (now?.current === undefined || now.current === meta.current) {
+        if (error instanceof CheckpointError) throw error;
+        throw new CheckpointError(`Cannot load ${base}: ${(error as Error).message}`);
+      }
+    }
+  }
 }
 
 function named(specs: readonly Spec[], values: Map<string, Float32Array>): NamedArrays {
@@ -462,15 +685,18 @@ function named(specs: readonly Spec[], values: Map<string, Float32Array>): Named
 }
 
 /**
- * Removes what killed saves left in a model directory: generations that are
- * not the committed one, temporary `meta.json` files.
+ * Removes what killed saves left in a model directory: generations of this
+ * toolkit that are not the committed one (with their marker), temporary
+ * `meta.json` files. A folder or link that is not ours stays.
  */
 async function removeLeftovers(path: string): Promise<void> {
   const meta = await readJson(path, META).catch(() => undefined) as Meta | undefined;
   for await (const e of Deno.readDir(path)) {
-    const stale = (GENERATION.test(e.name) && e.name !== meta?.current) ||
-      e.name.startsWith(`${META}.tmp-`);
-    if (stale) await Deno.remove(`${path}/${e.name}`, { recursive: true }).catch(() => {});
+    const at = `${path}/${e.name}`;
+    const stale = (GENERATION.test(e.name) && e.name !== meta?.current &&
+      await isOurGeneration(at, undefined)) ||
+      (e.name.startsWith(`${META}.tmp-`) && await isPlainFile(at));
+    if (stale) await Deno.remove(at, { recursive: true }).catch(() => {});
   }
 }
 
@@ -548,20 +774,12 @@ function validateManifest(value: unknown, file: string): Spec[] {
  * `meta.json` (format 2), and that every value is finite (naming the weight).
  */
 async function readWeights(
-  dir: string,
+  gen: Generation,
   name: string,
   specs: readonly Spec[],
-  meta: Meta,
 ): Promise<Map<string, Float32Array>> {
-  const file = `${dir}/${name}`;
-  let data: Uint8Array;
-  try {
-    data = await Deno.readFile(file);
-  } catch (error) {
-    throw new CheckpointError(
-      `Cannot load model directory ${dir}: ${name} is unreadable (${(error as Error).message})`,
-    );
-  }
+  const file = `${gen.base}/${name}`;
+  const data = await gen.bytes(name, false);
   const sizes = specs.map((s) => s.shape.reduce((a, b) => a * b, 1));
   const expected = 4 * sizes.reduce((a, b) => a + b, 0);
   if (data.length !== expected) {
@@ -581,18 +799,7 @@ async function readWeights(
       }`,
     );
   }
-  if (meta.formatVersion >= 2) {
-    const recorded = meta.sha256?.[name];
-    if (recorded === undefined) {
-      throw new CheckpointError(`Cannot load ${file}: meta.json records no sha256 for it`);
-    }
-    const actual = await sha256Hex(data);
-    if (actual !== recorded) {
-      throw new CheckpointError(
-        `Cannot load ${file}: its sha256 ${actual} differs from the ${recorded} recorded when it was saved (the file is corrupted)`,
-      );
-    }
-  }
+  await gen.verify(name, data);
   const floats = data.byteOffset % 4 === 0
     ? new Float32Array(data.buffer, data.byteOffset, data.length / 4)
     : new Float32Array(data.slice().buffer);
@@ -627,20 +834,21 @@ function countNonFinite(values: Float32Array): { nan: number; inf: number } {
  * before tasks were data (NER tags and sentiment labels: the tasks `ner` and
  * `sentiment`).
  */
-async function readTasks(base: string): Promise<TrainedTask[]> {
+async function readTasks(gen: Generation): Promise<TrainedTask[]> {
+  const base = gen.base;
   let tasks: TrainedTask[];
   let file = `${base}/tasks.json`;
   try {
     await Deno.stat(file);
     tasks = parseSchema(
       TasksFileSchema,
-      await readJson(base, "tasks.json"),
+      await gen.json("tasks.json"),
       (field, detail) => new CheckpointError(`Cannot load ${file}: field "${field}": ${detail}`),
     ).tasks as TrainedTask[];
   } catch (error) {
     if (!(error instanceof Deno.errors.NotFound)) throw error;
     file = `${base}/labels.json`;
-    const labels = await readJson(base, "labels.json") as {
+    const labels = await gen.json("labels.json") as {
       nerTags?: unknown;
       sentimentLabels?: unknown;
       tagTransitions?: TagTransitions;
@@ -687,8 +895,8 @@ async function readTasks(base: string): Promise<TrainedTask[]> {
   return tasks;
 }
 
-async function writeJson(path: string, value: unknown): Promise<void> {
-  await Deno.writeTextFile(path, JSON.stringify(value, null, 1) + "\n");
+function jsonBytes(value: unknown): Uint8Array {
+  return new TextEncoder().encode(JSON.stringify(value, null, 1) + "\n");
 }
 
 /** Writes a file and flushes it to disk before the commit can name it. */
