@@ -176,3 +176,18 @@ Deno.test("a sentence task may pool its own way; the embedding keeps the model's
   loaded.model.dispose();
   await Deno.remove(dir, { recursive: true });
 });
+
+Deno.test("sentenceHidden puts a hidden layer in sentence heads, and it trains", async () => {
+  const { Trainer } = await import("../lib/training/mod.ts");
+  const config = tinyConfig({ model: { sentenceHidden: 6 }, train: { learningRate: 0.01 } });
+  const { model, batch } = tinySetup(config);
+  assert.deepEqual(model.parameters.get("sentiment_head/hidden/kernel").shape, [8, 6]);
+  assert.deepEqual(model.parameters.get("sentiment_head/kernel").shape, [6, 2]);
+  assert.deepEqual(model.forward(batch).outputs.sentiment!.shape, [batch.tokenIds.shape[0], 2]);
+  const trainer = new Trainer(model, { train: config.train, seed: 1 });
+  const first = trainer.trainStep(batch).tasks.sentiment!.loss;
+  for (let i = 0; i < 15; i++) trainer.trainStep(batch);
+  assert.ok(trainer.trainStep(batch).tasks.sentiment!.loss < first);
+  trainer.dispose();
+  model.dispose();
+});

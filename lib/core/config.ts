@@ -89,6 +89,11 @@ export const ModelConfigSchema = z.object({
    * (`both`). Pair tasks and the sentence embedding read the backbone's alone. @default "both"
    */
   sentenceFeatures: z.enum(["backbone", "both"]),
+  /**
+   * Width of a hidden layer (GELU, dropout before it) in sentence heads
+   * before the classifier; 0: a linear classifier. @default 0
+   */
+  sentenceHidden: int(0, 65536),
 }).strict().refine((m) => m.hiddenSize % m.numHeads === 0, {
   message: "hiddenSize must be divisible by numHeads",
   path: ["hiddenSize"],
@@ -275,6 +280,7 @@ const DEFAULT_CONFIG: Config = {
     backbone: null,
     backboneWords: "output",
     sentenceFeatures: "both",
+    sentenceHidden: 0,
   },
   tokenizer: {
     lowercase: true,
@@ -423,6 +429,7 @@ export function validateConfig(value: unknown, source = "config"): Config {
         backbone: null,
         backboneWords: "output",
         sentenceFeatures: "both",
+        sentenceHidden: 0,
         ...v.model,
       },
     };

@@ -5,7 +5,8 @@
  * - {@linkcode TokenClassifier}: a per-token linear classifier (NER, POS,
  *   chunking): logits `[batch, seqLen, numLabels]`;
  * - {@linkcode SentenceClassifier}: pools the token vectors (the sentence
- *   embedding's pooling, or the task's own) and classifies: logits `[batch, numLabels]`;
+ *   embedding's pooling, or the task's own) and classifies, optionally through
+ *   a hidden layer (`model.sentenceHidden`): logits `[batch, numLabels]`;
  * - {@linkcode PairSimilarity}: no parameters; the cosine similarity of the
  *   pooled embeddings of the two halves of a pair batch: `[batch / 2]`.
  *
@@ -21,8 +22,9 @@ import type { Pooling } from "../core/config.ts";
 import type { TaskKind } from "../core/tasks.ts";
 import { type EncoderOutput, tokenVectors } from "./encoder.ts";
 import { crfNegativeLogLikelihood, maskedCrossEntropy } from "./losses.ts";
-import { dense, dropout } from "./ops.ts";
+import { dense, dropout, gelu } from "./ops.ts";
 import type { ParameterStore } from "./parameters.ts";
+import { deriveSeed } from "../core/random.ts";
 import { l2Normalize, pool } from "./pooling.ts";
 
 /** Parameter-name prefix of a task's head. */
@@ -58,6 +60,8 @@ export interface HeadArgs {
    * that beside the pooled token vectors (`both`). @default "both"
    */
   readonly sentenceFeatures?: "backbone" | "both";
+  /** Sentence heads: a hidden GELU layer of this width before the classifier (0: none). @default 0 */
+  readonly sentenceHidden?: number;
 }
 
 /**
@@ -196,17 +200,24 @@ export class SentenceClassifier implements Head {
   readonly #dropout: number;
   readonly #pooling: Pooling;
   readonly #withTokens: boolean;
+  readonly #hidden: [tf.Variable, tf.Variable] | undefined;
 
   constructor(params: ParameterStore, spec: HeadSpec, args: HeadArgs) {
     this.spec = spec;
     const prefix = headPrefix(spec.name);
     const backbone = args.backboneSize ?? 0;
     this.#withTokens = backbone === 0 || (args.sentenceFeatures ?? "both") === "both";
-    const inputSize = backbone + (this.#withTokens ? args.hiddenSize : 0);
-    this.#kernel = params.create(`${prefix}kernel`, [inputSize, spec.numLabels], {
-      kind: "normal",
-      stddev: args.initializerRange,
-    });
+    const normal = { kind: "normal", stddev: args.initializerRange } as const;
+    let inputSize = backbone + (this.#withTokens ? args.hiddenSize : 0);
+    const hidden = args.sentenceHidden ?? 0;
+    this.#hidden = hidden > 0
+      ? [
+        params.create(`${prefix}hidden/kernel`, [inputSize, hidden], normal),
+        params.create(`${prefix}hidden/bias`, [hidden], { kind: "zeros" }),
+      ]
+      : undefined;
+    if (hidden > 0) inputSize = hidden;
+    this.#kernel = params.create(`${prefix}kernel`, [inputSize, spec.numLabels], normal);
     this.#bias = params.create(`${prefix}bias`, [spec.numLabels], { kind: "zeros" });
     this.#dropout = args.dropout;
     this.#pooling = spec.pooling ?? args.pooling;
@@ -214,12 +225,21 @@ export class SentenceClassifier implements Head {
 
   /** @returns logits `[batch, numLabels]` */
   apply(output: EncoderOutput, seed?: number): tf.Tensor2D {
-    const features = sentenceVector(
+    let features = sentenceVector(
       output,
       this.#pooling,
       this.#withTokens,
       `the ${this.spec.name} head`,
     );
+    if (this.#hidden !== undefined) {
+      const [kernel, bias] = this.#hidden;
+      const dropped = dropout(
+        features,
+        this.#dropout,
+        seed === undefined ? seed : deriveSeed(seed, "hidden"),
+      );
+      features = gelu(dense(dropped, kernel as tf.Tensor2D, bias as tf.Tensor1D)) as tf.Tensor2D;
+    }
     const pooled = dropout(features, this.#dropout, seed);
     return dense(pooled, this.#kernel as tf.Tensor2D, this.#bias as tf.Tensor1D) as tf.Tensor2D;
   }

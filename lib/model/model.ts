@@ -141,6 +141,7 @@ export class MultiTaskModel {
       pooling: config.pooling,
       backboneSize: this.backbone?.spec.pooledSize ?? 0,
       sentenceFeatures: config.sentenceFeatures,
+      sentenceHidden: config.sentenceHidden,
     };
     this.heads = new Map(
       dims.tasks.map((t) => [t.name, createHead(this.parameters, t, this.#headArgs)]),
