@@ -7,13 +7,12 @@
 import * as tf from "@tensorflow/tfjs";
 import { type PresetName, resolveConfig } from "../lib/core/mod.ts";
 import { backendInfo } from "../lib/backend/mod.ts";
-import { disposeBatch, SPECIAL_TOKENS, WordTokenizer } from "../lib/data/mod.ts";
+import { SPECIAL_TOKENS, WordTokenizer } from "../lib/data/mod.ts";
 import { MultiTaskModel } from "../lib/model/mod.ts";
 import { InferencePool, predictWords } from "../lib/inference/mod.ts";
 import { ParallelTrainer, type StepTiming, Trainer } from "../lib/training/mod.ts";
 import {
   BENCH_TASKS,
-  fixedLengthBatch,
   fixedLengthPadded,
   matmulGflops,
   median,
@@ -186,7 +185,7 @@ export async function run(args: string[]): Promise<void> {
     sampleMemory();
   }
   const singles = syntheticSentences(50, seqLen, dims, 300).map((s) =>
-    fixedLengthBatch([s], s.tokenIds.length)
+    fixedLengthPadded([s], s.tokenIds.length)
   );
   const latencyMs = timeInference(model, singles, singles.length, warmup);
   const matmul = Object.fromEntries(
@@ -337,7 +336,6 @@ export async function run(args: string[]): Promise<void> {
       );
     }
   }
-  singles.forEach(disposeBatch);
   trainer.dispose();
   model.dispose();
   tf.disposeVariables();

@@ -6,6 +6,7 @@
  * @module
  */
 import {
+  DEFAULT_VECTOR_CACHE,
   loadWordVectors,
   parseConll,
   parseLabelledSentences,
@@ -13,7 +14,6 @@ import {
   readText,
   type Sentence,
 } from "../lib/data/mod.ts";
-import { DEFAULT_VECTOR_CACHE } from "../lib/training/mod.ts";
 import { loadModel } from "../lib/model/mod.ts";
 import { readBackboneFiles } from "../lib/data/backbone_files.ts";
 import {

@@ -248,6 +248,15 @@ Deno.test("a killed embed leaves nothing after a rerun; a live writer's partial 
   assert.equal((await sha256Hex(await Deno.readFile(npy))).length, 64);
 });
 
-Deno.test("clean up", async () => {
+Deno.test("no test left a temporary or partial file behind (then the folder goes)", async () => {
+  const leftovers: string[] = [];
+  const walk = (at: string) => {
+    for (const e of Deno.readDirSync(at)) {
+      if (/\.(tmp|partial)-\d+$/.test(e.name)) leftovers.push(`${at}/${e.name}`);
+      if (e.isDirectory) walk(`${at}/${e.name}`);
+    }
+  };
+  walk(dir);
   await Deno.remove(dir, { recursive: true });
+  assert.deepEqual(leftovers, []);
 });

@@ -317,6 +317,15 @@ Deno.test("kill -9 at any moment of training or saving leaves a loadable model; 
   assert.ok(interrupted >= 2, `only ${interrupted} runs were killed mid-way`);
 });
 
-Deno.test("clean up", async () => {
+Deno.test("no test left a temporary or partial file behind (then the folder goes)", async () => {
+  const leftovers: string[] = [];
+  const walk = (at: string) => {
+    for (const e of Deno.readDirSync(at)) {
+      if (/\.(tmp|partial)-\d+$/.test(e.name)) leftovers.push(`${at}/${e.name}`);
+      if (e.isDirectory) walk(`${at}/${e.name}`);
+    }
+  };
+  walk(dir);
   await Deno.remove(dir, { recursive: true });
+  assert.deepEqual(leftovers, []);
 });

@@ -110,6 +110,15 @@ Deno.test("learningRateAt() gives exact values for every schedule", () => {
   assert.equal(learningRateAt("slanted-triangular", 50, stlr), 0.01 * (1 + 0.5 * 31));
 });
 
+Deno.test("slanted triangular stays finite on a run of fewer than 10 steps", () => {
+  const rates = [0, 1, 2, 3, 4].map((step) =>
+    learningRateAt("slanted-triangular", step, { learningRate: 0.32, totalSteps: 4 })
+  );
+  assert.ok(rates.every(Number.isFinite), `${rates}`);
+  assert.equal(rates[0], 0.01);
+  assert.equal(rates[1], 0.32);
+});
+
 Deno.test("a trainer follows its schedule step by step", () => {
   const config = withTrain({ schedule: "linear", warmupSteps: 2, learningRate: 0.02 });
   const { model, batch } = tinySetup(config);

@@ -258,7 +258,7 @@ Deno.test("the local convolution sees exactly one neighbour each side, never pad
   // No encoder layers: a token's output depends on the embeddings of its window only.
   const config = tinyConfig({ model: { numLayers: 0, localConvWidth: 3, dropout: 0 } });
   const { model, batch } = tinySetup(config);
-  assert.ok(model.parameters.get("embeddings/local_conv/kernel") !== undefined);
+  assert.ok(model.parameters.names().includes("embeddings/local_conv/kernel"));
   const ids = batch.tokenIds.arraySync();
   const changed = ids.map((row) => row.slice());
   changed[2]![3] = 7; // sentence 2 ("Tim Cook hates rain in Oslo"), token 3

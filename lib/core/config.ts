@@ -340,7 +340,7 @@ export const PRESETS: Readonly<Record<PresetName, Config>> = {
     model: { backbone: "use-lite" },
     train: { freeze: ["backbone"] },
   }),
-  // The benchmark model of TFJS_NOTES / the PyTorch peer: hidden 128, 4 heads, FFN 512, 2 layers.
+  // The benchmark model of the PyTorch peer (docs/speed.md): hidden 128, 4 heads, FFN 512, 2 layers.
   reference: merge(DEFAULT_CONFIG, {
     model: { maxLength: 64, hiddenSize: 128, numLayers: 2, numHeads: 4, ffnSize: 512, dropout: 0 },
     tokenizer: { maxVocabSize: 8000, affixBuckets: 0 },

@@ -44,6 +44,7 @@ export {
 } from "./tokenizer.ts";
 export {
   BUILTIN_VECTORS,
+  DEFAULT_VECTOR_CACHE,
   type LoadVectorsOptions,
   loadWordVectors,
   parseVectorText,

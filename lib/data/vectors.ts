@@ -44,6 +44,9 @@ export interface LoadVectorsOptions {
   readonly onProgress?: (message: string) => void;
 }
 
+/** Default folder of the word-vector caches, relative to the working directory. */
+export const DEFAULT_VECTOR_CACHE = ".cache/word-vectors";
+
 /** File name magic and version of the binary cache. */
 const CACHE_MAGIC = "MTWVEC01";
 

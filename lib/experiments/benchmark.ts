@@ -6,14 +6,9 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import type { ModelConfig } from "../core/config.ts";
-import {
-  type BatchTensors,
-  batchToTensors,
-  type EncodedSentence,
-  padBatch,
-  type PaddedBatch,
-} from "../data/encoding.ts";
+import { type EncodedSentence, padBatch, type PaddedBatch } from "../data/encoding.ts";
 import type { ModelDims, MultiTaskModel } from "../model/model.ts";
+import { taskProbabilities } from "../model/forward.ts";
 import { mulberry32 } from "../core/random.ts";
 import { CaseFeature, CLS_ID } from "../data/tokenizer.ts";
 import type { StepRunner, StepTiming } from "../training/trainer.ts";
@@ -59,14 +54,6 @@ export function syntheticSentences(
       truncated: false,
     };
   });
-}
-
-/** Pads `sentences` to exactly `seqLen` (as the peer does) and makes tensors. */
-export function fixedLengthBatch(
-  sentences: readonly EncodedSentence[],
-  seqLen: number,
-): BatchTensors {
-  return batchToTensors(fixedLengthPadded(sentences, seqLen));
 }
 
 /** Pads `sentences` to exactly `seqLen`, as the peer does. */
@@ -199,23 +186,19 @@ export function replicaSpread(
   };
 }
 
-/** Milliseconds per inference pass (both heads, results read back to JS). */
+/**
+ * Milliseconds per inference pass through the one forward path
+ * (`taskProbabilities`: tensors made, every token and sentence head, softmax,
+ * values read back, tensors freed).
+ */
 export function timeInference(
   model: MultiTaskModel,
-  batches: readonly BatchTensors[],
+  batches: readonly PaddedBatch[],
   steps: number,
   warmup: number,
 ): number[] {
   return timeCalls(
-    (i) => {
-      const batch = batches[i % batches.length]!;
-      const outputs = tf.tidy(() => {
-        const out = model.forward(batch);
-        return Object.values(out.outputs).map((t) => tf.softmax(t));
-      });
-      for (const t of outputs) t.dataSync();
-      tf.dispose(outputs);
-    },
+    (i) => void taskProbabilities(model, batches[i % batches.length]!),
     steps,
     warmup,
   );

@@ -29,7 +29,6 @@ export {
 } from "./backbone_bench.ts";
 export {
   BENCH_TASKS,
-  fixedLengthBatch,
   fixedLengthPadded,
   matmulGflops,
   median,

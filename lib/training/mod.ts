@@ -65,7 +65,6 @@ export {
 } from "./pretrain.ts";
 export {
   configWordVectors,
-  DEFAULT_VECTOR_CACHE,
   initWordVectors,
   newTokenizer,
   resumeTraining,

@@ -91,7 +91,8 @@ export function learningRateAt(
       return lr * 0.5 * (1 + Math.cos(Math.PI * progress));
     }
     case "slanted-triangular": {
-      const cut = Math.floor(total * (options.cutFraction ?? 0.1));
+      // At least one step of warm-up: a run of under 10 steps would otherwise divide by 0.
+      const cut = Math.max(1, Math.floor(total * (options.cutFraction ?? 0.1)));
       const ratio = options.ratio ?? 32;
       const p = step < cut
         ? step / cut

@@ -30,7 +30,12 @@ import { InferencePool } from "../inference/inference_pool.ts";
 import { type StepRunner, Trainer } from "./trainer.ts";
 import { TrainingError } from "../core/errors.ts";
 import { TOKEN_EMBEDDING } from "../model/encoder.ts";
-import { loadWordVectors, pretrainedTable, type WordVectors } from "../data/vectors.ts";
+import {
+  DEFAULT_VECTOR_CACHE,
+  loadWordVectors,
+  pretrainedTable,
+  type WordVectors,
+} from "../data/vectors.ts";
 import { type BackboneFiles, readBackboneFiles } from "../data/backbone_files.ts";
 import { USE_LITE, useLiteWeights } from "../model/use_lite.ts";
 import { BackboneFeatureCache } from "../model/feature_cache.ts";
@@ -103,9 +108,6 @@ export interface TrainModelOptions {
    */
   readonly featureCache?: BackboneFeatureCache;
 }
-
-/** Default folder of the word-vector caches, relative to the working directory. */
-export const DEFAULT_VECTOR_CACHE = ".cache/word-vectors";
 
 /** Result of a run. */
 export interface TrainResult {
@@ -535,7 +537,7 @@ function checkFreezeSelectors(config: Config, model: MultiTaskModel): void {
 function checkBackbone(backbone: ModelConfig, wanted: ModelConfig, dir: string): void {
   for (const key of ["hiddenSize", "numLayers", "numHeads", "ffnSize", "caseFeatures"] as const) {
     if (backbone[key] !== wanted[key]) {
-      throw new Error(
+      throw new TrainingError(
         `Cannot initialise from backbone ${dir}: model.${key} is ${backbone[key]} there but ${
           wanted[key]
         } in this config`,
@@ -543,7 +545,7 @@ function checkBackbone(backbone: ModelConfig, wanted: ModelConfig, dir: string):
     }
   }
   if (backbone.maxLength < wanted.maxLength) {
-    throw new Error(
+    throw new TrainingError(
       `Cannot initialise from backbone ${dir}: its maxLength ${backbone.maxLength} is below ${wanted.maxLength}`,
     );
   }
