@@ -30,9 +30,10 @@ import {
 
 const USAGE = `Usage: deno task recipe [options]
 
-  --recipe FILE     recipe file (default configs/conll4_sst2.json: NER, POS, chunks and
-                    sentiment; configs/conll_sst2.json: NER and sentiment;
-                    configs/conll_sst2_stsb.json: NER, sentiment and similarity)
+  --recipe FILE     recipe file (default configs/use_conll4_sst2_stsb.json: NER, POS, chunks,
+                    sentiment and similarity over the pretrained backbone; the same tasks
+                    from scratch, without similarity: configs/conll4_sst2.json; NER and
+                    sentiment: configs/conll_sst2.json; with similarity: configs/conll_sst2_stsb.json)
   --tasks LIST      train only these of the recipe's tasks, e.g. ner or ner,pos
   --seeds LIST      override the seeds, e.g. 1,2,3
   --epochs N        override train.epochs
@@ -70,7 +71,7 @@ export async function run(args: string[]): Promise<void> {
   );
   if (parsed === undefined) return;
   const { values } = parsed;
-  const file = stringFlag(values.recipe) ?? "configs/conll4_sst2.json";
+  const file = stringFlag(values.recipe) ?? "configs/use_conll4_sst2_stsb.json";
   const epochs = intFlag(values.epochs, "epochs", 1, 100000);
   const averageEpochs = intFlag(values["average-epochs"], "average-epochs", 0, 100000);
   if (averageEpochs === 1) {
