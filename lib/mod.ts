@@ -59,7 +59,6 @@ export {
 // Training
 export {
   type EpochRecord,
-  pretrainBackbone,
   resumeTraining,
   trainModel,
   type TrainModelOptions,

@@ -1,13 +1,12 @@
 /** Freezing, layer-wise learning rates, schedules, unfreezing, task weighting, transfer. */
 import assert from "node:assert/strict";
 import { type Config } from "../lib/core/mod.ts";
-import { loadModel, saveModel } from "../lib/model/mod.ts";
+import { saveModel } from "../lib/model/mod.ts";
 import {
   depthOf,
   FREEZE_SCENARIOS,
   isFrozen,
   learningRateAt,
-  pretrainBackbone,
   Trainer,
   trainModel,
   ULMFIT_LAYER_DECAY,
@@ -187,19 +186,15 @@ Deno.test("uncertainty weighting learns the task weights", () => {
   disposeAll(model, batch, trainer);
 });
 
-Deno.test("pretraining lowers the MLM loss and its backbone initialises fine-tuning", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "mtt-pretrain-" });
-  const config = withTrain({ epochs: 6, batchSize: 6, learningRate: 0.01 });
-  const texts = SENTENCES.map((s) => s.words);
-  const { bundle, history } = await pretrainBackbone(texts, config);
-  assert.ok(history[5]!.loss < history[0]!.loss, `${history.map((h) => h.loss)}`);
+Deno.test("initBackbone starts the embeddings and encoder from another model directory", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "mtt-init-" });
+  const config = withTrain({ epochs: 2, batchSize: 6, learningRate: 0.01 });
+  const { bundle, trainer } = await trainModel(SENTENCES, config, { tasks: TASKS });
   await saveModel(`${dir}/backbone`, bundle);
   const fine = await trainModel(
     SENTENCES,
     withTrain({ epochs: 0, initBackbone: `${dir}/backbone` }, config),
-    {
-      tasks: TASKS,
-    },
+    { tasks: TASKS },
   );
   for (
     const name of [
@@ -225,9 +220,7 @@ Deno.test("pretraining lowers the MLM loss and its backbone initialises fine-tun
     trainModel(SENTENCES, wider, { tasks: TASKS }),
     /model.hiddenSize is 8 there but 16/,
   );
-  const saved = await loadModel(`${dir}/backbone`);
-  assert.equal(saved.config.model.hiddenSize, 8);
-  disposeAll(bundle.model, fine.bundle.model, fine.trainer, saved.model);
+  disposeAll(bundle.model, trainer, fine.bundle.model, fine.trainer);
   await Deno.remove(dir, { recursive: true });
 });
 

@@ -14,7 +14,7 @@ import {
   WordTokenizer,
 } from "../lib/data/mod.ts";
 import { TOKEN_EMBEDDING, TOKEN_PROJECTION } from "../lib/model/mod.ts";
-import { pretrainBackbone, trainModel } from "../lib/training/mod.ts";
+import { trainModel } from "../lib/training/mod.ts";
 import { bitEqual, SENTENCES, setup, TASKS, tinyConfig } from "./_helpers.ts";
 
 await setup();
@@ -199,20 +199,4 @@ Deno.test("frozen word vectors stay bit-for-bit unchanged while the rest trains"
   const zurich = trained.tokenizer.tokenId("Zurich");
   assert.notEqual(zurich, UNK_ID, "never in training, still in the vocabulary");
   assert.deepEqual([...trained.table.subarray(zurich * 3, zurich * 3 + 3)], [4, 5, 6]);
-});
-
-Deno.test("MLM pretraining over word vectors of another width ties its decoder through the projection", async () => {
-  const config = tinyConfig({
-    tokenizer: { wordVectors: "v.txt", pretrainedVocabSize: 4 },
-    train: { epochs: 2, batchSize: 3 },
-  });
-  const { bundle, history } = await pretrainBackbone(SENTENCES.map((s) => s.words), config, {
-    wordVectors: VECTORS,
-  });
-  assert.equal(history.length, 2);
-  assert.ok(history.every((r) => Number.isFinite(r.loss)));
-  assert.equal(bundle.tokenizer.vectorDim, 3);
-  const zurich = bundle.tokenizer.tokenId("zurich");
-  assert.notEqual(zurich, UNK_ID);
-  bundle.model.dispose();
 });

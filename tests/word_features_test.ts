@@ -13,7 +13,7 @@ import {
 } from "../lib/data/mod.ts";
 import { CharCnn, loadModel, ParameterStore, saveModel } from "../lib/model/mod.ts";
 import { predict } from "../lib/inference/mod.ts";
-import { maskBatch, Trainer, trainModel } from "../lib/training/mod.ts";
+import { Trainer, trainModel } from "../lib/training/mod.ts";
 import {
   assertNoTensorLeak,
   bitEqual,
@@ -114,24 +114,6 @@ Deno.test("encoded sentences, padded batches and split batches carry character i
   disposeAll(t);
 });
 
-Deno.test("maskBatch() clears the character ids of the words it masks", () => {
-  const tok = WordTokenizer.fit(SENTENCES.map((s) => s.words), FIT);
-  const padded = padBatch(SENTENCES.map((s) => encodeSentence(s, tok, TASKS, 16)));
-  const { batch, targets } = maskBatch(padded, tok.vocabSize, 3);
-  for (const p of targets.positions) {
-    assert.deepEqual(batch.charIds!.subarray(8 * p, 8 * p + 8), new Int32Array(8));
-  }
-  const masked = new Set(targets.positions);
-  for (let p = 0; p < padded.batch * padded.seqLen; p++) {
-    if (!masked.has(p)) {
-      assert.deepEqual(
-        batch.charIds!.subarray(8 * p, 8 * p + 8),
-        padded.charIds!.subarray(8 * p, 8 * p + 8),
-      );
-    }
-  }
-});
-
 Deno.test("CharCnn: shape, zero for tokens without characters, blind to trailing empty slots", () => {
   const cnn = new CharCnn(new ParameterStore(3), "char", {
     charVocabSize: 12,
@@ -214,7 +196,7 @@ Deno.test("a model with character features saves and loads to the same predictio
   await Deno.remove(dir, { recursive: true });
 });
 
-Deno.test("several affix features per word flow through batches, splits, masking and training", () => {
+Deno.test("several affix features per word flow through batches, splits and training", () => {
   const config = tinyConfig({
     tokenizer: { affixLengths: [1, 2, 3, 4], shapeFeature: true },
     train: { learningRate: 0.01 },
@@ -227,10 +209,6 @@ Deno.test("several affix features per word flow through batches, splits, masking
   const [part] = splitBatch(padded, 2);
   assert.equal(part!.affixCount, 9);
   assert.deepEqual(part!.affixIds.subarray(9, 18), Int32Array.from(tokenizer.affixIds("Anna")));
-  const { batch: masked, targets } = maskBatch(padded, tokenizer.vocabSize, 3);
-  for (const p of targets.positions) {
-    assert.deepEqual(masked.affixIds.subarray(9 * p, 9 * p + 9), new Int32Array(9));
-  }
   const trainer = new Trainer(model, { train: config.train, seed: 1 });
   const losses = Array.from({ length: 30 }, () => trainer.trainStep(batch).loss);
   assert.ok(losses[29]! < losses[0]! * 0.5, `loss ${losses[0]} -> ${losses[29]}`);

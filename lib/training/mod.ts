@@ -56,14 +56,6 @@ export {
   shardRange,
 } from "./sharded.ts";
 export {
-  MASK_PROBABILITY,
-  maskBatch,
-  type MaskTargets,
-  pretrainBackbone,
-  type PretrainOptions,
-  type PretrainRecord,
-} from "./pretrain.ts";
-export {
   configWordVectors,
   initWordVectors,
   newTokenizer,
