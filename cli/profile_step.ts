@@ -1,12 +1,13 @@
 /**
- * Kernel profile of one training step of the real-data recipe's model on a real CoNLL-2003 batch
- * (one worker, one thread): step time, time per kernel, and the element-wise time spent on the
- * embedding tables (Adam's dense update). Usage:
+ * Kernel profile of one training step of a recipe's model, built as the recipe builds it (its
+ * word vectors in the vocabulary, its pretrained backbone with its frozen stages cached, its
+ * optimiser settings), on a real CoNLL-2003 batch (one worker, one thread): step time, time per
+ * kernel, and the element-wise time spent on the embedding tables. Usage:
  *
  *   deno task profile-step [--recipe FILE] [--sentences N]
  *
- * The model, tokenizer and optimiser settings come from the recipe file; the vocabulary is fitted
- * on its NER training file only.
+ * The vocabulary is fitted on the recipe's first token task's training file (plus the word
+ * vectors' words, as the recipe adds them).
  *
  * A measurement tool, not a benchmark of record: run it several times, the host's speed varies.
  * @module
@@ -14,21 +15,22 @@
 import { intFlag, main, parse, readJsonObject, stringFlag, UsageError } from "./_common.ts";
 import * as tf from "@tensorflow/tfjs";
 import { initBackend } from "../lib/backend/mod.ts";
+import { encodeSentence, inferTasks, padBatch, parseConll, readText } from "../lib/data/mod.ts";
+import { cacheBackboneFeatures, modelDims, MultiTaskModel } from "../lib/model/mod.ts";
+import { USE_LITE, useLiteWeights } from "../lib/model/use_lite.ts";
 import {
-  encodeSentence,
-  inferTasks,
-  padBatch,
-  parseConll,
-  readText,
-  WordTokenizer,
-} from "../lib/data/mod.ts";
-import { modelDims, MultiTaskModel } from "../lib/model/mod.ts";
-import { Trainer } from "../lib/training/mod.ts";
+  configBackboneFiles,
+  configWordVectors,
+  initWordVectors,
+  newTokenizer,
+  Trainer,
+} from "../lib/training/mod.ts";
 import { type Recipe, recipeConfig, validateRecipe } from "../lib/experiments/mod.ts";
 
 const USAGE = `Usage: deno task profile-step [--recipe FILE] [--sentences N]
 
-  --recipe FILE     recipe whose model is profiled (default configs/conll_sst2.json)
+  --recipe FILE     recipe whose model is profiled (default configs/use_conll4_sst2_stsb.json,
+                    the default recipe)
   --sentences N     sentences in the profiled batch (default 32)
   -h, --help        this text`;
 
@@ -47,7 +49,7 @@ export async function run(args: string[]): Promise<void> {
   const { values } = parsed;
   const n = intFlag(values.sentences, "sentences", 1, 4096) ?? 32;
   await initBackend("wasm");
-  const recipeFile = stringFlag(values.recipe) ?? "configs/conll_sst2.json";
+  const recipeFile = stringFlag(values.recipe) ?? "configs/use_conll4_sst2_stsb.json";
   const recipe: Recipe = validateRecipe(await readJsonObject(recipeFile), recipeFile);
   const config = recipeConfig(recipe, 1);
   // The recipe's first token task (its CoNLL training file) gives the batch.
@@ -59,19 +61,34 @@ export async function run(args: string[]): Promise<void> {
     task: name,
     ...(entry.column !== undefined ? { tagColumn: entry.column } : {}),
   });
-  const tokenizer = WordTokenizer.fit(sentences.map((s) => s.words), config.tokenizer);
+  const vectors = await configWordVectors(config, {
+    onWarning: (message) => console.error(`note: ${message}`),
+  });
+  const backbone = await configBackboneFiles(config);
+  let tokenizer = newTokenizer(sentences.map((s) => s.words), config, vectors);
+  if (backbone !== undefined) tokenizer = tokenizer.withPieces(backbone.vocab, USE_LITE.maxPieces);
   const labels = inferTasks(sentences);
   const model = new MultiTaskModel(config.model, modelDims(tokenizer, labels), config.seed);
-  const trainer = new Trainer(model, { train: config.train, seed: 1 });
+  if (vectors !== undefined) initWordVectors(model, tokenizer, vectors, config.seed);
+  if (backbone !== undefined) model.parameters.assign(useLiteWeights(backbone), backbone.dir);
+  // The schedule's length does not change a step's work: one epoch's worth of steps.
+  const trainer = new Trainer(model, { train: config.train, seed: 1, totalSteps: 1000 });
   // A typical batch: the middle of 20 length-sorted batches, as the length bucketing makes them.
   const from = Math.max(0, Math.min(2000, sentences.length - n * 20));
   const pool = sentences.slice(from, from + n * 20).sort((a, b) => a.words.length - b.words.length);
   const middle = Math.floor(pool.length / 2 / n) * n;
+  const encoded = pool.slice(middle, middle + n)
+    .map((s) => encodeSentence(s, tokenizer, labels, config.model.maxLength));
+  // A frozen backbone's stages run once per sentence, before training, as the recipe runs them.
   const batch = padBatch(
-    pool.slice(middle, middle + n).map((s) => encodeSentence(s, tokenizer, labels, 64)),
+    backbone === undefined ? encoded : cacheBackboneFeatures(model, encoded, trainer.backboneStage),
   );
   console.log(
-    `parameters ${model.parameters.count()}, vocabulary ${tokenizer.vocabSize}, batch ${batch.batch}×${batch.seqLen}`,
+    `parameters ${model.parameters.count()} (${
+      trainer.trainableNames.reduce((k, name) => k + model.parameters.get(name).size, 0)
+    } train), vocabulary ${tokenizer.vocabSize}, ${config.train.embeddingUpdates} embedding updates, batch ${batch.batch}×${batch.seqLen}${
+      backbone === undefined ? "" : `, backbone entered at stage ${trainer.backboneStage}`
+    }`,
   );
   for (let i = 0; i < 3; i++) trainer.trainPadded(batch);
   const info = await tf.profile(() => {

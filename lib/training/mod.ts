@@ -56,6 +56,7 @@ export {
   shardRange,
 } from "./sharded.ts";
 export {
+  configBackboneFiles,
   configWordVectors,
   initWordVectors,
   newTokenizer,
