@@ -18,7 +18,6 @@ export {
   type RunRecipeOptions,
   type SeedResult,
   selectionScore,
-  type TaskCorpora,
   validateRecipe,
   WeightAverage,
 } from "./recipe.ts";
