@@ -88,6 +88,8 @@ export {
   tagTransitions,
 } from "./tag_transitions.ts";
 export {
+  batchGold,
+  batchTasks,
   type BatchTensors,
   batchToTensors,
   bucketBatches,

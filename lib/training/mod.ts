@@ -3,7 +3,6 @@
  * @module
  */
 export {
-  batchTasks,
   logVarianceName,
   type ReplicaUpdate,
   type StepMetrics,
