@@ -55,6 +55,7 @@ const USAGE = `Usage: deno task train [options]
                     (KIND token|sentence|pair; FORMAT conll | auto, label-space, label-tab,
                     tsv, jsonl | stsb, jsonl); a seeded share is held out for validation.
                     A --config file with "tasks" (recipe task entries) does the same
+  --limit N         with a task set: at most N sentences of each task's files (quick runs)
   --out DIR         model directory to write (default ${DEFAULT_MODEL_DIR}; with --resume, the
                     resumed directory). It must be new, empty or a model directory: anything
                     else is refused before training starts
@@ -78,6 +79,7 @@ const FLAGS = {
   data: { type: "string" },
   recipe: { type: "string" },
   task: { type: "string", multiple: true },
+  limit: { type: "string" },
   out: { type: "string" },
   epochs: { type: "string" },
   seed: { type: "string" },
@@ -136,6 +138,14 @@ export async function run(args: string[]): Promise<void> {
   const configFile = stringFlag(values.config);
   const configJson = configFile === undefined ? undefined : await readJsonObject(configFile);
   const source = await dataSource(values, configFile, configJson, state?.dataPath);
+  const limit = intFlag(values.limit, "limit", 1);
+  if (limit !== undefined) {
+    if (source.kind === "reference") {
+      throw new UsageError("--limit applies to a task set (--recipe, --task or a config's tasks)");
+    }
+    source.limit = Math.min(limit, source.limit ?? limit);
+    source.evalLimit = Math.min(limit, source.evalLimit ?? limit);
+  }
   const data = source.kind === "reference"
     ? await referenceData(source.path, warn)
     : await taskSetData(source);

@@ -158,6 +158,24 @@ Deno.test("train --recipe takes the recipe's tasks, config and seed, and validat
   assert.equal(config.model.hiddenSize, 12);
   assert.equal(config.seed, 7);
 
+  const limited = await runTask(
+    [
+      "task",
+      "train",
+      "--recipe",
+      recipe,
+      "--limit",
+      "2",
+      "--epochs",
+      "1",
+      "--quiet",
+      "--out",
+      `${model}-2`,
+    ],
+  );
+  assert.equal(limited.code, 0, limited.stderr);
+  assert.match(limited.stderr, /tasks chunk 2\/2, topic 2\/2 sentences/);
+
   // Resuming needs no data flag: the recipe file was recorded (and is checked by sha256).
   const resumed = await runTask(["task", "train", "--resume", model, "--epochs", "3", "--quiet"]);
   assert.equal(resumed.code, 0, resumed.stderr);
