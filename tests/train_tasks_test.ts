@@ -158,23 +158,27 @@ Deno.test("train --recipe takes the recipe's tasks, config and seed, and validat
   assert.equal(config.model.hiddenSize, 12);
   assert.equal(config.seed, 7);
 
-  const limited = await runTask(
-    [
+  const limit = (n: number) =>
+    runTask([
       "task",
       "train",
       "--recipe",
       recipe,
       "--limit",
-      "2",
+      String(n),
       "--epochs",
       "1",
       "--quiet",
       "--out",
-      `${model}-2`,
-    ],
-  );
-  assert.equal(limited.code, 0, limited.stderr);
-  assert.match(limited.stderr, /tasks chunk 2\/2, topic 2\/2 sentences/);
+      `${model}-${n}`,
+    ]);
+  const three = await limit(3);
+  assert.equal(three.code, 0, three.stderr);
+  assert.match(three.stderr, /tasks chunk 3\/3, topic 3\/3 sentences/);
+  // Two topic sentences have one label between them: said so, before any training.
+  const two = await limit(2);
+  assert.equal(two.code, 1);
+  assert.match(two.stderr, /task "topic": a sentence task needs at least two labels, got sport/);
 
   // Resuming needs no data flag: the recipe file was recorded (and is checked by sha256).
   const resumed = await runTask(["task", "train", "--resume", model, "--epochs", "3", "--quiet"]);
