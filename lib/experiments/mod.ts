@@ -43,3 +43,4 @@ export {
   trainingFlopsPerToken,
 } from "./benchmark.ts";
 export { type DepthUpdate, measureUpdateSizes } from "./diagnostics.ts";
+export { benchModel, type ModelBenchOptions, type ModelBenchResult } from "./model_bench.ts";
