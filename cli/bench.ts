@@ -14,61 +14,75 @@ import {
   type ModelBenchResult,
 } from "../lib/experiments/mod.ts";
 import { readBackboneFiles } from "../lib/data/backbone_files.ts";
+import { intFlag, main, setupBackend, stringFlag, UsageError, workersFlag } from "./_common.ts";
 import {
-  intFlag,
-  main,
-  parse,
-  setupBackend,
-  stringFlag,
-  UsageError,
-  workersFlag,
-} from "./_common.ts";
+  BACKEND_FLAGS,
+  type Command,
+  COMMON,
+  type FlagTable,
+  parseCommand,
+  STRATEGY,
+} from "./_flags.ts";
 
-const USAGE = `Usage: deno task bench [options]
+const FLAGS = {
+  config: {
+    type: "string",
+    value: "NAME",
+    help: "reference (the peer's model: vocab 8000, hidden 128, FFN 512, batch 32) |\n" +
+      "default | tiny",
+  },
+  steps: {
+    type: "string",
+    value: "N",
+    help: "timed training steps (default 20); inference uses max(2, N/4) calls",
+  },
+  warmup: { type: "string", value: "N", help: "untimed steps first (default 3)" },
+  workers: {
+    ...COMMON.workers,
+    help: "training replicas and inference workers, one Deno Worker each (default 1);\n" +
+      "one worker is timed too, for the speed-up and the serial part",
+  },
+  vocab: {
+    type: "string",
+    value: "N",
+    help: "vocabulary size, i.e. rows of the word embedding table (default: the preset's)",
+  },
+  "seq-len": {
+    type: "string",
+    value: "N",
+    help: "padded sentence length (default: the preset's maxLength; real CoNLL\n" +
+      "batches are ≈ 16)",
+  },
+  batch: {
+    type: "string",
+    value: "N",
+    help: "sentences per training batch, the global batch cut across the\n" +
+      "workers (default: the preset's)",
+  },
+  "embedding-updates": {
+    ...STRATEGY["embedding-updates"],
+    help: "dense | lazy: how the embedding tables are updated (default lazy)",
+  },
+  freeze: {
+    ...STRATEGY.freeze,
+    help: "also time steps with these parameters frozen (e.g. embeddings),\n" +
+      "interleaved with unfrozen steps, and print the ratio",
+  },
+  backbone: {
+    type: "boolean",
+    help: "time the pretrained backbone's model instead (batch 32 × 32 pieces by\n" +
+      "default; --batch, --seq-len, --steps, --warmup, --workers apply): a step\n" +
+      "fine-tuning it, a step with it frozen and cached, sentence embeddings/s",
+  },
+  json: { ...COMMON.json, help: "one JSON line" },
+  ...BACKEND_FLAGS,
+  help: COMMON.help,
+} as const satisfies FlagTable;
 
-  --config NAME    reference (the peer's model: vocab 8000, hidden 128, FFN 512, batch 32) | default | tiny
-  --steps N        timed training steps (default 20); inference uses 2N
-  --warmup N       untimed steps first (default 3)
-  --workers N      training replicas and inference workers, one Deno Worker each (default 1);
-                   one worker is timed too, for the speed-up and the serial part
-  --vocab N        vocabulary size, i.e. rows of the word embedding table (default: the preset's)
-  --seq-len N      padded sentence length (default: the preset's maxLength; real CoNLL
-                   batches are ≈ 16)
-  --batch N        sentences per training batch, the global batch cut across the
-                   workers (default: the preset's)
-  --embedding-updates MODE  dense | lazy: how the embedding tables are updated (default lazy)
-  --freeze LIST    also time steps with these parameters frozen (e.g. backbone),
-                   interleaved with unfrozen steps, and print the ratio
-  --backbone       time the pretrained backbone's model instead (batch 32 × 32 pieces by
-                   default; --batch, --seq-len, --steps, --warmup, --workers apply): a step
-                   fine-tuning it, a step with it frozen and cached, sentence embeddings/s
-  --json           one JSON line
-  --backend NAME   wasm (default) | cpu
-  --threads N      tfjs-wasm threads (default 1; falls back to 1 with a warning)
-  -h, --help       this text`;
+const COMMAND: Command = { usage: "deno task bench [options]", sections: [{ flags: FLAGS }] };
 
 export async function run(args: string[]): Promise<void> {
-  const parsed = parse(
-    args,
-    {
-      config: { type: "string" },
-      steps: { type: "string" },
-      warmup: { type: "string" },
-      workers: { type: "string" },
-      vocab: { type: "string" },
-      "seq-len": { type: "string" },
-      batch: { type: "string" },
-      "embedding-updates": { type: "string" },
-      freeze: { type: "string" },
-      json: { type: "boolean" },
-      backbone: { type: "boolean" },
-      backend: { type: "string" },
-      threads: { type: "string" },
-      help: { type: "boolean", short: "h" },
-    },
-    USAGE,
-    false,
-  );
+  const parsed = parseCommand(args, COMMAND, false);
   if (parsed === undefined) return;
   const { values } = parsed;
   const preset = ((values.config as string | undefined) ?? "reference") as PresetName;

@@ -31,81 +31,113 @@ import {
   holdModelDir,
   intFlag,
   main,
-  modelOverrides,
-  parse,
   readJsonObject,
   setupBackend,
-  STRATEGY_FLAGS,
-  STRATEGY_USAGE,
-  strategyFlagsSet,
-  strategyOverrides,
   stringFlag,
   UsageError,
-  vectorOverrides,
   workersFlag,
 } from "./_common.ts";
-
-const USAGE = `Usage: deno task train [options]
-
-  --data FILE       training data, reference JSON format (default data/sample_sentences.json)
-  --recipe FILE     train on a recipe's tasks and files instead (its config, first seed and
-                    workers too; flags override them); dev files are the validation sets
-  --task SPEC       train on NAME=KIND:FORMAT:FILE instead, repeatable: e.g.
-                    --task ner=token:conll:train.txt --task topic=sentence:tsv:topics.tsv
-                    (KIND token|sentence|pair; FORMAT conll | auto, label-space, label-tab,
-                    tsv, jsonl | stsb, jsonl); a seeded share is held out for validation.
-                    A --config file with "tasks" (recipe task entries) does the same
-  --limit N         with a task set: at most N sentences of each task's files (quick runs)
-  --out DIR         model directory to write (default ${DEFAULT_MODEL_DIR}; with --resume, the
-                    resumed directory). It must be new, empty or a model directory: anything
-                    else is refused before training starts
-  --epochs N        number of epochs, 1 or more (default from the config)
-  --seed N          seed for init, split, shuffling and dropout (default 42)
-  --config FILE     JSON config overrides: { "preset": "default", "model": {...}, "train": {...} }
-  --preset NAME     pretrained (default: the default model over the frozen Universal
-                    Sentence Encoder lite) | default (no pretrained backbone) | tiny | reference
-  --resume DIR      continue a run from its last epoch-end checkpoint, as it was configured:
-                    only --epochs (to train longer), --out, --data, --recipe or --task (the
-                    same data, checked by sha256), --backend, --threads and --quiet may be
-                    given with it
-  --workers N       data-parallel replicas, one Deno Worker each (2 uses both cores; default 1)
-  --backend NAME    wasm (default) | cpu
-  --threads N       tfjs-wasm threads (default 1; falls back to 1 with a warning)
-  --quiet           no per-step progress
-  -h, --help        this text
-${STRATEGY_USAGE}`;
+import {
+  BACKEND_FLAGS,
+  type Command,
+  COMMON,
+  configOverrides,
+  flagsGiven,
+  type FlagTable,
+  parseCommand,
+  STRATEGY,
+  STRATEGY_SECTION,
+} from "./_flags.ts";
 
 const FLAGS = {
-  data: { type: "string" },
-  recipe: { type: "string" },
-  task: { type: "string", multiple: true },
-  limit: { type: "string" },
-  out: { type: "string" },
-  epochs: { type: "string" },
-  seed: { type: "string" },
-  config: { type: "string" },
-  preset: { type: "string" },
-  resume: { type: "string" },
-  backend: { type: "string" },
-  threads: { type: "string" },
-  workers: { type: "string" },
-  quiet: { type: "boolean" },
-  ...STRATEGY_FLAGS,
-  help: { type: "boolean", short: "h" },
-} as const;
+  data: {
+    type: "string",
+    value: "FILE",
+    help: "training data, reference JSON format (default data/sample_sentences.json)",
+  },
+  recipe: {
+    type: "string",
+    value: "FILE",
+    help: "train on a recipe's tasks and files instead (its config, first seed and\n" +
+      "workers too; flags override them); dev files are the validation sets",
+  },
+  task: {
+    type: "string",
+    multiple: true,
+    value: "SPEC",
+    help: "train on NAME=KIND:FORMAT:FILE instead, repeatable: e.g.\n" +
+      "--task ner=token:conll:train.txt --task topic=sentence:tsv:topics.tsv\n" +
+      "(KIND token|sentence|pair; FORMAT conll | auto, label-space, label-tab,\n" +
+      "tsv, jsonl | stsb, jsonl); a seeded share is held out for validation.\n" +
+      'A --config file with "tasks" (recipe task entries) does the same',
+  },
+  limit: {
+    type: "string",
+    value: "N",
+    help: "with a task set: at most N sentences of each task's files (quick runs)",
+  },
+  out: {
+    type: "string",
+    value: "DIR",
+    help: `model directory to write (default ${DEFAULT_MODEL_DIR}; with --resume, the\n` +
+      "resumed directory). It must be new, empty or a model directory: anything\n" +
+      "else is refused before training starts",
+  },
+  epochs: {
+    type: "string",
+    value: "N",
+    help: "number of epochs, 1 or more (default from the config)",
+  },
+  seed: {
+    type: "string",
+    value: "N",
+    help: "seed for init, split, shuffling and dropout (default 42)",
+  },
+  config: {
+    type: "string",
+    value: "FILE",
+    help: 'JSON config overrides: { "preset": "default", "model": {...}, "train": {...} }',
+  },
+  preset: {
+    type: "string",
+    value: "NAME",
+    help: "pretrained (default: the default model over the frozen Universal\n" +
+      "Sentence Encoder lite) | default (no pretrained backbone) | tiny | reference",
+  },
+  resume: {
+    type: "string",
+    value: "DIR",
+    help: "continue a run from its last epoch-end checkpoint, as it was configured:\n" +
+      "only --epochs (to train longer), --out, --data, --recipe or --task (the\n" +
+      "same data, checked by sha256), --backend, --threads and --quiet may be\n" +
+      "given with it",
+  },
+  workers: {
+    ...COMMON.workers,
+    help: "data-parallel replicas, one Deno Worker each (2 uses both cores; default 1)",
+  },
+  ...BACKEND_FLAGS,
+  quiet: COMMON.quiet,
+  help: COMMON.help,
+} as const satisfies FlagTable;
+
+const COMMAND: Command = {
+  usage: "deno task train [options]",
+  sections: [{ flags: FLAGS }, STRATEGY_SECTION],
+};
 
 /** Flags that would change a resumed run. */
 const RUN_FLAGS = ["seed", "config", "preset", "workers"];
 
 export async function run(args: string[]): Promise<void> {
-  const parsed = parse(args, FLAGS, USAGE, false);
+  const parsed = parseCommand(args, COMMAND, false);
   if (parsed === undefined) return;
   const { values } = parsed;
   const resume = stringFlag(values.resume);
   const epochs = intFlag(values.epochs, "epochs", 1, 100000);
   const seed = intFlag(values.seed, "seed", 0, 2 ** 32 - 1);
   if (resume !== undefined) {
-    const refused = [...RUN_FLAGS, ...strategyFlagsSet(values)].filter((f) =>
+    const refused = [...RUN_FLAGS, ...flagsGiven(values, STRATEGY)].filter((f) =>
       values[f] !== undefined
     );
     if (refused.length > 0) {
@@ -208,17 +240,14 @@ export async function run(args: string[]): Promise<void> {
       preset?: PresetName;
     };
     const { preset: filePreset, ...rest } = overrides;
+    const flags = configOverrides(values, STRATEGY);
     const config = resolveConfig({
       ...rest,
       ...(source.seed !== undefined ? { seed: source.seed } : {}),
       ...(seed !== undefined ? { seed } : {}),
-      model: { ...rest.model, ...modelOverrides(values) },
-      tokenizer: { ...rest.tokenizer, ...vectorOverrides(values) },
-      train: {
-        ...rest.train,
-        ...strategyOverrides(values),
-        ...(epochs !== undefined ? { epochs } : {}),
-      },
+      model: { ...rest.model, ...flags.model },
+      tokenizer: { ...rest.tokenizer, ...flags.tokenizer },
+      train: { ...rest.train, ...flags.train, ...(epochs !== undefined ? { epochs } : {}) },
     }, (preset as PresetName | undefined) ?? filePreset ?? defaultPreset(values));
     if (config.train.epochs < 1) {
       throw new UsageError(`train.epochs is ${config.train.epochs}: train for 1 epoch or more`);
