@@ -5,7 +5,6 @@
  * print; the library does not.
  * @module
  */
-import { parseArgs, type ParseArgsConfig } from "node:util";
 import { type BackendName, describeBackend, initBackend } from "../lib/backend/mod.ts";
 import { decodeText } from "../lib/data/mod.ts";
 import { type ModelBundle, type ModelDirLock, prepareModelDir } from "../lib/model/mod.ts";
@@ -50,29 +49,6 @@ const locks: ModelDirLock[] = [];
  */
 export async function holdModelDir(dir: string): Promise<void> {
   locks.push(await prepareModelDir(dir));
-}
-
-/**
- * Parses argv with node:util's parseArgs; a parse error is a {@linkcode UsageError}.
- * `--help` prints `usage` and returns undefined.
- */
-export function parse(
-  args: string[],
-  options: NonNullable<ParseArgsConfig["options"]>,
-  usage: string,
-  allowPositionals = true,
-): { values: Flags; positionals: string[] } | undefined {
-  let parsed;
-  try {
-    parsed = parseArgs({ args, options, allowPositionals });
-  } catch (error) {
-    throw new UsageError((error as Error).message.replace(/\. To specify a positional.*$/, ""));
-  }
-  if ((parsed.values as Flags).help === true) {
-    console.log(usage);
-    return undefined;
-  }
-  return { values: parsed.values as Flags, positionals: parsed.positionals };
 }
 
 /**
@@ -255,110 +231,4 @@ function lines(text: string): string[] {
 /** Prints a loader's note (e.g. a model directory saved by an earlier version). */
 export function onNote(message: string): void {
   console.error(`note: ${message}`);
-}
-
-/** Flags of the training strategies, shared by `train` and `recipe`. */
-export const STRATEGY_FLAGS = {
-  freeze: { type: "string" },
-  "layer-lr-decay": { type: "string" },
-  "head-lr-multiplier": { type: "string" },
-  schedule: { type: "string" },
-  "warmup-steps": { type: "string" },
-  optimizer: { type: "string" },
-  "weight-decay": { type: "string" },
-  "init-backbone": { type: "string" },
-  "unfreeze-after": { type: "string" },
-  "gradual-unfreeze": { type: "boolean" },
-  "task-weighting": { type: "string" },
-  "task-sampling": { type: "string" },
-  "balanced-steps": { type: "string" },
-  "word-dropout": { type: "string" },
-  "embedding-updates": { type: "string" },
-  "word-vectors": { type: "string" },
-  "pretrained-vocab": { type: "string" },
-  backbone: { type: "string" },
-} as const;
-
-/** Usage lines of {@linkcode STRATEGY_FLAGS}. */
-export const STRATEGY_USAGE = `
-Training strategies (recorded in the saved config):
-  --backbone NAME          a pretrained transformer under the task encoder: use-lite (the
-                           Universal Sentence Encoder lite) | none
-  --freeze LIST            none | all | backbone | heads | TASK-head (e.g. ner-head), or
-                           selectors: embeddings, word-vectors, encoder, layer:I[-J],
-                           final-norm, backbone:embeddings, backbone:layer:I[-J],
-                           backbone:pooler (comma-separated)
-  --layer-lr-decay X       layer-wise rate decay (1 = off; "ulmfit" = 1/2.6)
-  --head-lr-multiplier X   extra rate multiplier of the heads
-  --schedule NAME          inverse-time (reference) | linear | cosine | slanted-triangular
-  --warmup-steps N         warm-up of linear and cosine
-  --optimizer NAME         adam | adamw        --weight-decay X   (AdamW)
-  --init-backbone DIR      start embeddings and encoder from a (pretrained) model directory
-  --unfreeze-after N       freeze the backbone for N epochs, then train everything
-  --gradual-unfreeze       ULMFiT: epoch e trains the top e layer groups
-  --task-weighting NAME    static | uncertainty (Kendall et al. 2018)
-  --task-sampling NAME     proportional | temperature | round-robin | balanced
-  --balanced-steps NAME    balanced sampling: batches per task per epoch as the smallest,
-                           median or largest task has (default smallest)
-  --word-dropout P         replace training word ids by [UNK] with probability P
-  --embedding-updates M    dense | lazy (only the rows a batch reads; cost independent of
-                           the vocabulary size)
-  --word-vectors SRC       pretrained word vectors: glove-100d | FILE (word v1 … vN per
-                           line: GloVe, word2vec text, fastText .vec, optionally .gz) | none
-  --pretrained-vocab N     with word vectors: their N most frequent words join the vocabulary`;
-
-/** Names of the strategy flags a user set (for refusing them where they would not apply). */
-export function strategyFlagsSet(values: Flags): string[] {
-  return Object.keys(STRATEGY_FLAGS).filter((f) => values[f] !== undefined);
-}
-
-/** Train-config overrides from strategy flags. */
-export function strategyOverrides(values: Flags): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
-  const num = (flag: string) => numberFlag(values[flag], flag);
-  if (typeof values.freeze === "string") {
-    out.freeze = values.freeze.split(",").filter((s) => s !== "");
-  }
-  if (values["layer-lr-decay"] === "ulmfit") out.layerLrDecay = 1 / 2.6;
-  else if (values["layer-lr-decay"] !== undefined) out.layerLrDecay = num("layer-lr-decay");
-  if (values["head-lr-multiplier"] !== undefined) out.headLrMultiplier = num("head-lr-multiplier");
-  if (typeof values.schedule === "string") out.schedule = values.schedule;
-  if (values["warmup-steps"] !== undefined) {
-    out.warmupSteps = intFlag(values["warmup-steps"], "warmup-steps");
-  }
-  if (typeof values.optimizer === "string") out.optimizer = values.optimizer;
-  if (values["weight-decay"] !== undefined) out.weightDecay = num("weight-decay");
-  if (typeof values["init-backbone"] === "string") out.initBackbone = values["init-backbone"];
-  if (values["unfreeze-after"] !== undefined) {
-    out.unfreezeAfter = intFlag(values["unfreeze-after"], "unfreeze-after");
-  }
-  if (values["gradual-unfreeze"] === true) out.gradualUnfreeze = true;
-  if (typeof values["task-weighting"] === "string") out.taskWeighting = values["task-weighting"];
-  if (typeof values["task-sampling"] === "string") out.taskSampling = values["task-sampling"];
-  if (typeof values["balanced-steps"] === "string") out.balancedSteps = values["balanced-steps"];
-  if (values["word-dropout"] !== undefined) out.wordDropout = num("word-dropout");
-  if (typeof values["embedding-updates"] === "string") {
-    out.embeddingUpdates = values["embedding-updates"];
-  }
-  return out;
-}
-
-/** Model-config overrides from `--backbone`. */
-export function modelOverrides(values: Flags): Record<string, unknown> {
-  const name = values.backbone;
-  if (typeof name !== "string") return {};
-  if (name !== "use-lite" && name !== "none") {
-    throw new UsageError(`--backbone must be use-lite or none, got "${name}"`);
-  }
-  return { backbone: name === "none" ? null : name };
-}
-
-/** Tokenizer-config overrides from `--word-vectors` and `--pretrained-vocab`. */
-export function vectorOverrides(values: Flags): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
-  const source = values["word-vectors"];
-  if (typeof source === "string") out.wordVectors = source === "none" ? null : source;
-  const size = intFlag(values["pretrained-vocab"], "pretrained-vocab");
-  if (size !== undefined) out.pretrainedVocabSize = size;
-  return out;
 }

@@ -6,27 +6,36 @@
  * @module
  */
 import { DATASETS, DEFAULT_CORPUS_DIR, fetchDatasets } from "../lib/data/mod.ts";
-import { main, parse, stringFlag, UsageError } from "./_common.ts";
+import { main, stringFlag, UsageError } from "./_common.ts";
+import { type Command, COMMON, type FlagTable, parseCommand } from "./_flags.ts";
 
-const USAGE = `Usage: deno task data [options] [CORPUS ...]
+const FLAGS = {
+  from: {
+    type: "string",
+    value: "DIR",
+    help: "copy from a local folder laid out as CORPUS/FILE (e.g. ../shared/data)\n" +
+      "instead of downloading",
+  },
+  out: {
+    type: "string",
+    value: "DIR",
+    help: `folder to write CORPUS/FILE into (default ${DEFAULT_CORPUS_DIR})`,
+  },
+  list: { type: "boolean", help: "list the corpora, their files and sources" },
+  help: COMMON.help,
+} as const satisfies FlagTable;
 
-  CORPUS         ${DATASETS.map((d) => d.name).join(" | ")} (default: all)
-  --from DIR     copy from a local folder laid out as CORPUS/FILE (e.g. ../shared/data)
-                 instead of downloading
-  --out DIR      folder to write CORPUS/FILE into (default ${DEFAULT_CORPUS_DIR})
-  --list         list the corpora, their files and sources
-  -h, --help     this text
-
-Every file is checked against its sha256; a file already there is kept if it matches and
-never overwritten if it does not.`;
+const COMMAND: Command = {
+  usage: `deno task data [options] [CORPUS ...]\n\n  CORPUS: ${
+    DATASETS.map((d) => d.name).join(" | ")
+  } (default: all)`,
+  sections: [{ flags: FLAGS }],
+  note: "Every file is checked against its sha256; a file already there is kept if it matches\n" +
+    "and never overwritten if it does not.",
+};
 
 export async function run(args: string[]): Promise<void> {
-  const parsed = parse(args, {
-    from: { type: "string" },
-    out: { type: "string" },
-    list: { type: "boolean" },
-    help: { type: "boolean", short: "h" },
-  }, USAGE);
+  const parsed = parseCommand(args, COMMAND);
   if (parsed === undefined) return;
   const { values, positionals } = parsed;
   const unknown = positionals.filter((p) => !DATASETS.some((d) => d.name === p));

@@ -24,50 +24,57 @@ import {
   intFlag,
   main,
   onNote,
-  parse,
   setupBackend,
   stringFlag,
   UsageError,
   workersFlag,
 } from "./_common.ts";
+import { BACKEND_FLAGS, type Command, COMMON, type FlagTable, parseCommand } from "./_flags.ts";
 
 /** Up to this many sentences, the text output includes their similarity matrix. */
 const FEW = 12;
 
-const USAGE = `Usage: deno task embed [options] [SENTENCE ...]
+const FLAGS = {
+  model: COMMON.model,
+  file: { ...COMMON.file, help: COMMON.file.help + ";\nread and embedded a chunk at a time" },
+  normalize: { type: "boolean", help: "L2-normalise the embeddings" },
+  similarities: {
+    type: "boolean",
+    help: "the cosine-similarity matrix of all inputs (default: shown for up to\n" +
+      `${FEW} sentences in the text output; holds every embedding in memory)`,
+  },
+  jsonl: {
+    type: "boolean",
+    help: 'one JSON object per sentence, streamed: {"text", "embedding"}',
+  },
+  json: {
+    ...COMMON.json,
+    help: "one JSON object: {texts, embeddings[, similarities]} (all in memory)",
+  },
+  out: {
+    type: "string",
+    value: "FILE",
+    help: "write the embeddings to FILE, a new file: FILE.npy (NumPy float32\n" +
+      "[sentences, size]) or FILE.f32 (raw little-endian float32, row-major);\n" +
+      "a summary goes to stdout",
+  },
+  chunk: {
+    type: "string",
+    value: "N",
+    help: "sentences read and embedded at a time (default 1024)",
+  },
+  workers: { ...COMMON.workers, help: "embed on N workers (cores) in parallel (default 1)" },
+  ...BACKEND_FLAGS,
+  help: COMMON.help,
+} as const satisfies FlagTable;
 
-  --model DIR      model directory (default ${DEFAULT_MODEL_DIR})
-  --file FILE      read sentences from FILE, one per line (else arguments, else stdin);
-                   read and embedded a chunk at a time
-  --normalize      L2-normalise the embeddings
-  --similarities   the cosine-similarity matrix of all inputs (default: shown for up to
-                   ${FEW} sentences in the text output; holds every embedding in memory)
-  --jsonl          one JSON object per sentence, streamed: {"text", "embedding"}
-  --json           one JSON object: {texts, embeddings[, similarities]} (all in memory)
-  --out FILE       write the embeddings to FILE, a new file: FILE.npy (NumPy float32
-                   [sentences, size]) or FILE.f32 (raw little-endian float32, row-major);
-                   a summary goes to stdout
-  --chunk N        sentences read and embedded at a time (default 1024)
-  --workers N      embed on N workers (cores) in parallel (default 1)
-  --backend NAME   wasm (default) | cpu
-  --threads N      tfjs-wasm threads (default 1; falls back to 1 with a warning)
-  -h, --help       this text`;
+const COMMAND: Command = {
+  usage: "deno task embed [options] [SENTENCE ...]",
+  sections: [{ flags: FLAGS }],
+};
 
 export async function run(args: string[]): Promise<void> {
-  const parsed = parse(args, {
-    model: { type: "string" },
-    file: { type: "string" },
-    normalize: { type: "boolean" },
-    similarities: { type: "boolean" },
-    jsonl: { type: "boolean" },
-    json: { type: "boolean" },
-    out: { type: "string" },
-    chunk: { type: "string" },
-    workers: { type: "string" },
-    backend: { type: "string" },
-    threads: { type: "string" },
-    help: { type: "boolean", short: "h" },
-  }, USAGE);
+  const parsed = parseCommand(args, COMMAND);
   if (parsed === undefined) return;
   const { values, positionals } = parsed;
   const out = stringFlag(values.out);

@@ -35,65 +35,68 @@ import {
   main,
   onNote,
   onWorkers,
-  parse,
   setupBackend,
   stringFlag,
   UsageError,
 } from "./_common.ts";
+import { BACKEND_FLAGS, type Command, COMMON, type FlagTable, parseCommand } from "./_flags.ts";
 
-const USAGE = `Usage: deno task eval [options]
+const FLAGS = {
+  model: COMMON.model,
+  data: {
+    type: "string",
+    multiple: true,
+    value: "TASK=FILE",
+    help: "score task TASK on FILE (repeatable): a CoNLL file for a token task\n" +
+      "(tags in the last column, or --column TASK=N), a sentence-label file\n" +
+      '(label<TAB>text, "label text", or JSON lines) for a sentence task;\n' +
+      "integer labels k map to the task's k-th label; for a pair task,\n" +
+      'sentence pairs (STS Benchmark TSV, or JSON lines {"a", "b", "score"})',
+  },
+  similarity: {
+    type: "string",
+    value: "FILE",
+    help: "score the sentence embeddings on sentence pairs with gold scores\n" +
+      '(STS Benchmark TSV, or .jsonl {"a", "b", "score"}): Spearman and\n' +
+      "Pearson x100 of the embeddings' cosine vs the scores; any model",
+  },
+  "word-vectors": {
+    type: "string",
+    value: "V",
+    help: "with --similarity and no model: the baseline of averaged word\n" +
+      "vectors (glove-100d or a GloVe/word2vec/fastText text file)",
+  },
+  backbone: {
+    type: "string",
+    value: "NAME",
+    help: "with --similarity and no model: the pretrained backbone's own\n" +
+      "sentence embeddings, untrained (use-lite)",
+  },
+  column: {
+    type: "string",
+    multiple: true,
+    value: "TASK=N",
+    help: "the 0-based tag column of a token task's CoNLL file",
+  },
+  ner: { type: "string", value: "FILE", help: "the same as --data ner=FILE" },
+  sentiment: { type: "string", value: "FILE", help: "the same as --data sentiment=FILE" },
+  conlleval: {
+    type: "string",
+    value: "FILE",
+    help: "score a predictions file instead (token ... gold predicted); no model",
+  },
+  decoding: COMMON.decoding,
+  "tag-prior-weight": COMMON["tag-prior-weight"],
+  workers: { ...COMMON.workers, help: "predict on N workers (cores) in parallel (default 1)" },
+  json: COMMON.json,
+  ...BACKEND_FLAGS,
+  help: COMMON.help,
+} as const satisfies FlagTable;
 
-  --model DIR        model directory (default ${DEFAULT_MODEL_DIR})
-  --data TASK=FILE   score task TASK on FILE (repeatable): a CoNLL file for a token task
-                     (tags in the last column, or --column TASK=N), a sentence-label file
-                     (label<TAB>text, "label text", or JSON lines) for a sentence task;
-                     integer labels k map to the task's k-th label; for a pair task,
-                     sentence pairs (STS Benchmark TSV, or JSON lines {"a", "b", "score"})
-  --similarity FILE  score the sentence embeddings on sentence pairs with gold scores
-                     (STS Benchmark TSV, or .jsonl {"a", "b", "score"}): Spearman and
-                     Pearson x100 of the embeddings' cosine vs the scores; any model
-  --word-vectors V   with --similarity and no model: the baseline of averaged word
-                     vectors (glove-100d or a GloVe/word2vec/fastText text file)
-  --backbone NAME    with --similarity and no model: the pretrained backbone's own
-                     sentence embeddings, untrained (use-lite)
-  --column TASK=N    the 0-based tag column of a token task's CoNLL file
-  --ner FILE         the same as --data ner=FILE
-  --sentiment FILE   the same as --data sentiment=FILE
-  --conlleval FILE   score a predictions file instead (token ... gold predicted); no model
-  --decoding MODE    NER tag decoding: transitions (default: well-formed IOB2 plus the
-                     training tag-bigram scores, Viterbi) | constrained | argmax
-  --tag-prior-weight X  λ of the tag-prior division of transitions decoding (default:
-                     the model's, 0.5 when trained by this version; 0 turns it off)
-  --workers N        predict on N workers (cores) in parallel (default 1)
-  --json             one JSON object
-  --backend NAME     wasm (default) | cpu
-  --threads N        tfjs-wasm threads (default 1; falls back to 1 with a warning)
-  -h, --help         this text`;
+const COMMAND: Command = { usage: "deno task eval [options]", sections: [{ flags: FLAGS }] };
 
 export async function run(args: string[]): Promise<void> {
-  const parsed = parse(
-    args,
-    {
-      model: { type: "string" },
-      data: { type: "string", multiple: true },
-      column: { type: "string", multiple: true },
-      ner: { type: "string" },
-      sentiment: { type: "string" },
-      similarity: { type: "string" },
-      "word-vectors": { type: "string" },
-      backbone: { type: "string" },
-      conlleval: { type: "string" },
-      decoding: { type: "string" },
-      "tag-prior-weight": { type: "string" },
-      workers: { type: "string" },
-      json: { type: "boolean" },
-      backend: { type: "string" },
-      threads: { type: "string" },
-      help: { type: "boolean", short: "h" },
-    },
-    USAGE,
-    false,
-  );
+  const parsed = parseCommand(args, COMMAND, false);
   if (parsed === undefined) return;
   const { values } = parsed;
   if (typeof values.conlleval === "string") {

@@ -12,37 +12,33 @@ import {
   main,
   onNote,
   onWorkers,
-  parse,
   readTexts,
   setupBackend,
   stringFlag,
 } from "./_common.ts";
+import { BACKEND_FLAGS, type Command, COMMON, type FlagTable, parseCommand } from "./_flags.ts";
 
-const USAGE = `Usage: deno task predict [options] [SENTENCE ...]
+const FLAGS = {
+  model: COMMON.model,
+  file: {
+    ...COMMON.file,
+    help: COMMON.file.help + ";\nevery line gets one result, an empty line an empty one",
+  },
+  json: { ...COMMON.json, help: "one JSON object per sentence" },
+  decoding: COMMON.decoding,
+  "tag-prior-weight": COMMON["tag-prior-weight"],
+  workers: { ...COMMON.workers, help: "predict on N workers (cores) in parallel (default 1)" },
+  ...BACKEND_FLAGS,
+  help: COMMON.help,
+} as const satisfies FlagTable;
 
-  --model DIR      model directory (default ${DEFAULT_MODEL_DIR})
-  --file FILE      read sentences from FILE, one per line (else arguments, else stdin);
-                   every line gets one result, an empty line an empty one
-  --json           one JSON object per sentence
-  --decoding MODE  NER tag decoding: transitions (default) | constrained | argmax
-  --tag-prior-weight X  λ of the tag-prior division (default: the model's; 0 = off)
-  --workers N      predict on N workers (cores) in parallel (default 1)
-  --backend NAME   wasm (default) | cpu
-  --threads N      tfjs-wasm threads (default 1; falls back to 1 with a warning)
-  -h, --help       this text`;
+const COMMAND: Command = {
+  usage: "deno task predict [options] [SENTENCE ...]",
+  sections: [{ flags: FLAGS }],
+};
 
 export async function run(args: string[]): Promise<void> {
-  const parsed = parse(args, {
-    model: { type: "string" },
-    file: { type: "string" },
-    json: { type: "boolean" },
-    decoding: { type: "string" },
-    "tag-prior-weight": { type: "string" },
-    workers: { type: "string" },
-    backend: { type: "string" },
-    threads: { type: "string" },
-    help: { type: "boolean", short: "h" },
-  }, USAGE);
+  const parsed = parseCommand(args, COMMAND);
   if (parsed === undefined) return;
   const { values, positionals } = parsed;
   const { workers, ...decodingOptions } = inferenceFlags(values);

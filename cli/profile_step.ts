@@ -12,7 +12,8 @@
  * A measurement tool, not a benchmark of record: run it several times, the host's speed varies.
  * @module
  */
-import { intFlag, main, parse, readJsonObject, stringFlag, UsageError } from "./_common.ts";
+import { intFlag, main, readJsonObject, stringFlag, UsageError } from "./_common.ts";
+import { type Command, COMMON, type FlagTable, parseCommand } from "./_flags.ts";
 import * as tf from "@tensorflow/tfjs";
 import { initBackend } from "../lib/backend/mod.ts";
 import { encodeSentence, inferTasks, padBatch, parseConll, readText } from "../lib/data/mod.ts";
@@ -27,24 +28,24 @@ import {
 } from "../lib/training/mod.ts";
 import { type Recipe, recipeConfig, validateRecipe } from "../lib/experiments/mod.ts";
 
-const USAGE = `Usage: deno task profile-step [--recipe FILE] [--sentences N]
+const FLAGS = {
+  recipe: {
+    type: "string",
+    value: "FILE",
+    help: "recipe whose model is profiled (default configs/use_conll4_sst2_stsb.json,\n" +
+      "the default recipe)",
+  },
+  sentences: { type: "string", value: "N", help: "sentences in the profiled batch (default 32)" },
+  help: COMMON.help,
+} as const satisfies FlagTable;
 
-  --recipe FILE     recipe whose model is profiled (default configs/use_conll4_sst2_stsb.json,
-                    the default recipe)
-  --sentences N     sentences in the profiled batch (default 32)
-  -h, --help        this text`;
+const COMMAND: Command = {
+  usage: "deno task profile-step [--recipe FILE] [--sentences N]",
+  sections: [{ flags: FLAGS }],
+};
 
 export async function run(args: string[]): Promise<void> {
-  const parsed = parse(
-    args,
-    {
-      recipe: { type: "string" },
-      sentences: { type: "string" },
-      help: { type: "boolean", short: "h" },
-    },
-    USAGE,
-    false,
-  );
+  const parsed = parseCommand(args, COMMAND, false);
   if (parsed === undefined) return;
   const { values } = parsed;
   const n = intFlag(values.sentences, "sentences", 1, 4096) ?? 32;

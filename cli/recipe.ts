@@ -15,60 +15,64 @@ import {
   holdModelDir,
   intFlag,
   main,
-  modelOverrides,
-  parse,
   readJsonObject,
   setupBackend,
-  STRATEGY_FLAGS,
-  STRATEGY_USAGE,
-  strategyOverrides,
   stringFlag,
   UsageError,
-  vectorOverrides,
   workersFlag,
 } from "./_common.ts";
+import {
+  BACKEND_FLAGS,
+  type Command,
+  COMMON,
+  configOverrides,
+  type FlagTable,
+  parseCommand,
+  STRATEGY,
+  STRATEGY_SECTION,
+} from "./_flags.ts";
 
-const USAGE = `Usage: deno task recipe [options]
+const FLAGS = {
+  recipe: {
+    type: "string",
+    value: "FILE",
+    help: "recipe file (default configs/use_conll4_sst2_stsb.json: NER, POS, chunks,\n" +
+      "sentiment and similarity over the pretrained backbone; the same tasks\n" +
+      "from scratch, without similarity: configs/conll4_sst2.json; NER and\n" +
+      "sentiment: configs/conll_sst2.json; with similarity: configs/conll_sst2_stsb.json)",
+  },
+  tasks: {
+    type: "string",
+    value: "LIST",
+    help: "train only these of the recipe's tasks, e.g. ner or ner,pos",
+  },
+  seeds: { type: "string", value: "LIST", help: "override the seeds, e.g. 1,2,3" },
+  epochs: { type: "string", value: "N", help: "override train.epochs" },
+  "average-epochs": {
+    type: "string",
+    value: "N",
+    help: "also score the average of the last N epoch-end weights on dev, and\n" +
+      "keep it when it beats every epoch (checkpoint averaging; 0: off)",
+  },
+  limit: {
+    type: "string",
+    value: "N",
+    help: "use at most N training sentences per corpus (smoke test)",
+  },
+  workers: { ...COMMON.workers, help: "data-parallel workers (default from the recipe)" },
+  out: { type: "string", value: "DIR", help: "save each seed's selected model to DIR/seed-N" },
+  json: { ...COMMON.json, help: "print the result as one JSON line at the end" },
+  ...BACKEND_FLAGS,
+  help: COMMON.help,
+} as const satisfies FlagTable;
 
-  --recipe FILE     recipe file (default configs/use_conll4_sst2_stsb.json: NER, POS, chunks,
-                    sentiment and similarity over the pretrained backbone; the same tasks
-                    from scratch, without similarity: configs/conll4_sst2.json; NER and
-                    sentiment: configs/conll_sst2.json; with similarity: configs/conll_sst2_stsb.json)
-  --tasks LIST      train only these of the recipe's tasks, e.g. ner or ner,pos
-  --seeds LIST      override the seeds, e.g. 1,2,3
-  --epochs N        override train.epochs
-  --average-epochs N  also score the average of the last N epoch-end weights on dev, and
-                    keep it when it beats every epoch (checkpoint averaging; 0: off)
-  --limit N         use at most N training sentences per corpus (smoke test)
-  --workers N       data-parallel workers (default from the recipe)
-  --out DIR         save each seed's selected model to DIR/seed-N
-  --json            print the result as one JSON line at the end
-  --backend NAME    wasm (default) | cpu
-  --threads N       tfjs-wasm threads (default 1; falls back to 1 with a warning)
-  -h, --help        this text
-${STRATEGY_USAGE}`;
+const COMMAND: Command = {
+  usage: "deno task recipe [options]",
+  sections: [{ flags: FLAGS }, STRATEGY_SECTION],
+};
 
 export async function run(args: string[]): Promise<void> {
-  const parsed = parse(
-    args,
-    {
-      recipe: { type: "string" },
-      tasks: { type: "string" },
-      seeds: { type: "string" },
-      epochs: { type: "string" },
-      "average-epochs": { type: "string" },
-      limit: { type: "string" },
-      workers: { type: "string" },
-      out: { type: "string" },
-      json: { type: "boolean" },
-      backend: { type: "string" },
-      threads: { type: "string" },
-      ...STRATEGY_FLAGS,
-      help: { type: "boolean", short: "h" },
-    },
-    USAGE,
-    false,
-  );
+  const parsed = parseCommand(args, COMMAND, false);
   if (parsed === undefined) return;
   const { values } = parsed;
   const file = stringFlag(values.recipe) ?? "configs/use_conll4_sst2_stsb.json";
@@ -90,6 +94,7 @@ export async function run(args: string[]): Promise<void> {
   await setupBackend(values.backend, values.threads);
   const started = performance.now();
   let recipe: Recipe = validateRecipe(await readJsonObject(file), file);
+  const flags = configOverrides(values, STRATEGY);
   recipe = {
     ...recipe,
     ...(tasks !== undefined ? { tasks: pickTasks(recipe, tasks) } : {}),
@@ -97,13 +102,9 @@ export async function run(args: string[]): Promise<void> {
     ...(limit !== undefined ? { limit } : {}),
     ...(averageEpochs !== undefined ? { averageEpochs: averageEpochs || undefined } : {}),
     ...(workers !== undefined ? { workers } : {}),
-    model: { ...recipe.model, ...modelOverrides(values) },
-    tokenizer: { ...recipe.tokenizer, ...vectorOverrides(values) },
-    train: {
-      ...recipe.train,
-      ...strategyOverrides(values),
-      ...(epochs !== undefined ? { epochs } : {}),
-    },
+    model: { ...recipe.model, ...flags.model },
+    tokenizer: { ...recipe.tokenizer, ...flags.tokenizer },
+    train: { ...recipe.train, ...flags.train, ...(epochs !== undefined ? { epochs } : {}) },
   };
   recipe = validateRecipe(recipe, file);
   if (out !== undefined) {

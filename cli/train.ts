@@ -5,12 +5,25 @@
  */
 import { type ConfigOverrides, type PresetName, resolveConfig } from "../lib/core/mod.ts";
 import { sha256Hex } from "../lib/core/mod.ts";
-import { encodeSentence, loadSentences, REFERENCE_TASKS } from "../lib/data/mod.ts";
+import {
+  encodeSentence,
+  loadSentences,
+  loadTaskFiles,
+  parseTaskFlag,
+  REFERENCE_TASKS,
+  type Sentence,
+  splitSentences,
+  type TaskFiles,
+  validateTaskFiles,
+} from "../lib/data/mod.ts";
+import type { TaskSpec } from "../lib/core/mod.ts";
+import { validateRecipe } from "../lib/experiments/mod.ts";
 import { evaluate } from "../lib/evaluation/mod.ts";
 import {
   type EpochRecord,
   loadTrainingState,
   resumeTraining,
+  type TrainData,
   trainModel,
 } from "../lib/training/mod.ts";
 import {
@@ -18,69 +31,113 @@ import {
   holdModelDir,
   intFlag,
   main,
-  modelOverrides,
-  parse,
   readJsonObject,
   setupBackend,
-  STRATEGY_FLAGS,
-  STRATEGY_USAGE,
-  strategyFlagsSet,
-  strategyOverrides,
   stringFlag,
   UsageError,
-  vectorOverrides,
   workersFlag,
 } from "./_common.ts";
-
-const USAGE = `Usage: deno task train [options]
-
-  --data FILE       training data, reference JSON format (default data/sample_sentences.json)
-  --out DIR         model directory to write (default ${DEFAULT_MODEL_DIR}; with --resume, the
-                    resumed directory). It must be new, empty or a model directory: anything
-                    else is refused before training starts
-  --epochs N        number of epochs, 1 or more (default from the config)
-  --seed N          seed for init, split, shuffling and dropout (default 42)
-  --config FILE     JSON config overrides: { "preset": "default", "model": {...}, "train": {...} }
-  --preset NAME     pretrained (default: the default model over the frozen Universal
-                    Sentence Encoder lite) | default (no pretrained backbone) | tiny | reference
-  --resume DIR      continue a run from its last epoch-end checkpoint, as it was configured:
-                    only --epochs (to train longer), --out, --data (the same file, checked by
-                    sha256), --backend, --threads and --quiet may be given with it
-  --workers N       data-parallel replicas, one Deno Worker each (2 uses both cores; default 1)
-  --backend NAME    wasm (default) | cpu
-  --threads N       tfjs-wasm threads (default 1; falls back to 1 with a warning)
-  --quiet           no per-step progress
-  -h, --help        this text
-${STRATEGY_USAGE}`;
+import {
+  BACKEND_FLAGS,
+  type Command,
+  COMMON,
+  configOverrides,
+  flagsGiven,
+  type FlagTable,
+  parseCommand,
+  STRATEGY,
+  STRATEGY_SECTION,
+} from "./_flags.ts";
 
 const FLAGS = {
-  data: { type: "string" },
-  out: { type: "string" },
-  epochs: { type: "string" },
-  seed: { type: "string" },
-  config: { type: "string" },
-  preset: { type: "string" },
-  resume: { type: "string" },
-  backend: { type: "string" },
-  threads: { type: "string" },
-  workers: { type: "string" },
-  quiet: { type: "boolean" },
-  ...STRATEGY_FLAGS,
-  help: { type: "boolean", short: "h" },
-} as const;
+  data: {
+    type: "string",
+    value: "FILE",
+    help: "training data, reference JSON format (default data/sample_sentences.json)",
+  },
+  recipe: {
+    type: "string",
+    value: "FILE",
+    help: "train on a recipe's tasks and files instead (its config, first seed and\n" +
+      "workers too; flags override them); dev files are the validation sets",
+  },
+  task: {
+    type: "string",
+    multiple: true,
+    value: "SPEC",
+    help: "train on NAME=KIND:FORMAT:FILE instead, repeatable: e.g.\n" +
+      "--task ner=token:conll:train.txt --task topic=sentence:tsv:topics.tsv\n" +
+      "(KIND token|sentence|pair; FORMAT conll | auto, label-space, label-tab,\n" +
+      "tsv, jsonl | stsb, jsonl); a seeded share is held out for validation.\n" +
+      'A --config file with "tasks" (recipe task entries) does the same',
+  },
+  limit: {
+    type: "string",
+    value: "N",
+    help: "with a task set: at most N sentences of each task's files (quick runs)",
+  },
+  out: {
+    type: "string",
+    value: "DIR",
+    help: `model directory to write (default ${DEFAULT_MODEL_DIR}; with --resume, the\n` +
+      "resumed directory). It must be new, empty or a model directory: anything\n" +
+      "else is refused before training starts",
+  },
+  epochs: {
+    type: "string",
+    value: "N",
+    help: "number of epochs, 1 or more (default from the config)",
+  },
+  seed: {
+    type: "string",
+    value: "N",
+    help: "seed for init, split, shuffling and dropout (default 42)",
+  },
+  config: {
+    type: "string",
+    value: "FILE",
+    help: 'JSON config overrides: { "preset": "default", "model": {...}, "train": {...} }',
+  },
+  preset: {
+    type: "string",
+    value: "NAME",
+    help: "pretrained (default: the default model over the frozen Universal\n" +
+      "Sentence Encoder lite) | default (no pretrained backbone) | tiny | reference",
+  },
+  resume: {
+    type: "string",
+    value: "DIR",
+    help: "continue a run from its last epoch-end checkpoint, as it was configured:\n" +
+      "only --epochs (to train longer), --out, --data, --recipe or --task (the\n" +
+      "same data, checked by sha256), --backend, --threads and --quiet may be\n" +
+      "given with it",
+  },
+  workers: {
+    ...COMMON.workers,
+    help: "data-parallel replicas, one Deno Worker each (2 uses both cores; default 1)",
+  },
+  ...BACKEND_FLAGS,
+  quiet: COMMON.quiet,
+  help: COMMON.help,
+} as const satisfies FlagTable;
+
+const COMMAND: Command = {
+  usage: "deno task train [options]",
+  sections: [{ flags: FLAGS }, STRATEGY_SECTION],
+};
 
 /** Flags that would change a resumed run. */
 const RUN_FLAGS = ["seed", "config", "preset", "workers"];
 
 export async function run(args: string[]): Promise<void> {
-  const parsed = parse(args, FLAGS, USAGE, false);
+  const parsed = parseCommand(args, COMMAND, false);
   if (parsed === undefined) return;
   const { values } = parsed;
   const resume = stringFlag(values.resume);
   const epochs = intFlag(values.epochs, "epochs", 1, 100000);
   const seed = intFlag(values.seed, "seed", 0, 2 ** 32 - 1);
   if (resume !== undefined) {
-    const refused = [...RUN_FLAGS, ...strategyFlagsSet(values)].filter((f) =>
+    const refused = [...RUN_FLAGS, ...flagsGiven(values, STRATEGY)].filter((f) =>
       values[f] !== undefined
     );
     if (refused.length > 0) {
@@ -98,7 +155,7 @@ export async function run(args: string[]): Promise<void> {
     );
   }
   await setupBackend(values.backend, values.threads);
-  const workers = workersFlag(values.workers);
+  const workers = values.workers === undefined ? undefined : workersFlag(values.workers);
   const outDir = stringFlag(values.out) ?? resume ?? DEFAULT_MODEL_DIR;
   // Before any training: a bad output path fails now, not after the first epoch; and
   // before reading a checkpoint to resume: a run still writing it is refused first.
@@ -109,18 +166,29 @@ export async function run(args: string[]): Promise<void> {
       `Cannot resume from ${resume}: it has no training state (it was not saved at an epoch end)`,
     );
   }
-  const dataPath = stringFlag(values.data) ?? state?.dataPath ?? "data/sample_sentences.json";
-
   const warn = (message: string) => console.error(`warning: ${message}`);
-  const sentences = await loadSentences(dataPath, { onWarning: warn });
-  const dataSha256 = await sha256Hex(await Deno.readFile(dataPath));
+  const configFile = stringFlag(values.config);
+  const configJson = configFile === undefined ? undefined : await readJsonObject(configFile);
+  const source = await dataSource(values, configFile, configJson, state?.dataPath);
+  const limit = intFlag(values.limit, "limit", 1);
+  if (limit !== undefined) {
+    if (source.kind === "reference") {
+      throw new UsageError("--limit applies to a task set (--recipe, --task or a config's tasks)");
+    }
+    source.limit = Math.min(limit, source.limit ?? limit);
+    source.evalLimit = Math.min(limit, source.evalLimit ?? limit);
+  }
+  const data = source.kind === "reference"
+    ? await referenceData(source.path, warn)
+    : await taskSetData(source);
+  const { dataPath, dataSha256 } = data;
   const progress = values.quiet !== true && Deno.stderr.isTerminal();
   const encoder = new TextEncoder();
   const callbacks = {
     outDir,
     dataPath,
     dataSha256,
-    workers: state?.workers ?? workers,
+    workers: state?.workers ?? workers ?? source.workers ?? 1,
     onWarning: warn,
     ...(progress
       ? {
@@ -163,55 +231,61 @@ export async function run(args: string[]): Promise<void> {
   let result;
   if (resume !== undefined) {
     console.error(`resuming ${resume} after epoch ${state!.epoch}, writing to ${outDir}`);
-    result = await resumeTraining(resume, sentences, {
+    result = await resumeTraining(resume, data.sentences, {
       ...callbacks,
       ...(epochs !== undefined ? { epochs } : {}),
     });
   } else {
-    let overrides: ConfigOverrides & { preset?: PresetName } = {};
-    const configFile = stringFlag(values.config);
-    if (configFile !== undefined) {
-      overrides = await readJsonObject(configFile) as typeof overrides;
-    }
+    const overrides = (source.overrides ?? configJson ?? {}) as ConfigOverrides & {
+      preset?: PresetName;
+    };
     const { preset: filePreset, ...rest } = overrides;
+    const flags = configOverrides(values, STRATEGY);
     const config = resolveConfig({
       ...rest,
+      ...(source.seed !== undefined ? { seed: source.seed } : {}),
       ...(seed !== undefined ? { seed } : {}),
-      model: { ...rest.model, ...modelOverrides(values) },
-      tokenizer: { ...rest.tokenizer, ...vectorOverrides(values) },
-      train: {
-        ...rest.train,
-        ...strategyOverrides(values),
-        ...(epochs !== undefined ? { epochs } : {}),
-      },
+      model: { ...rest.model, ...flags.model },
+      tokenizer: { ...rest.tokenizer, ...flags.tokenizer },
+      train: { ...rest.train, ...flags.train, ...(epochs !== undefined ? { epochs } : {}) },
     }, (preset as PresetName | undefined) ?? filePreset ?? defaultPreset(values));
     if (config.train.epochs < 1) {
       throw new UsageError(`train.epochs is ${config.train.epochs}: train for 1 epoch or more`);
     }
     console.error(
-      `data ${dataPath}: ${sentences.length} sentences; ${config.train.epochs} epochs, batch ${config.train.batchSize}, seed ${config.seed}`,
+      `data ${dataPath}: ${data.description}; ${config.train.epochs} epochs, batch ${config.train.batchSize}, seed ${config.seed}`,
     );
-    result = await trainModel(sentences, config, { ...callbacks, tasks: REFERENCE_TASKS });
+    result = await trainModel(data.train, config, { ...callbacks, tasks: data.tasks });
   }
   const seconds = (performance.now() - started) / 1000;
   const { bundle, split } = result;
-  const trainSet = split.train.map((i) =>
-    encodeSentence(sentences[i]!, bundle.tokenizer, bundle.tasks, bundle.config.model.maxLength)
+  const tokens = ran(result.history, state?.epoch).reduce(
+    (n, r) => n + r.tokensPerSecond * r.seconds,
+    0,
   );
-  const fitted = evaluate(bundle.model, trainSet);
-  const ran = result.history.slice(state?.epoch ?? 0);
-  const tokens = ran.reduce((n, r) => n + r.tokensPerSecond * r.seconds, 0);
-  const trainSeconds = ran.reduce((n, r) => n + r.seconds, 0);
+  const trainSeconds = ran(result.history, state?.epoch).reduce((n, r) => n + r.seconds, 0);
   console.log(
     `done in ${seconds.toFixed(1)}s (${
       Math.round(tokens / Math.max(trainSeconds, 1e-9))
     } tokens/s in training steps); ${bundle.model.countParameters()} parameters, vocabulary ${bundle.tokenizer.vocabSize}`,
   );
-  console.log(
-    `training split (${trainSet.length} sentences): ${
-      Object.entries(fitted).map(([t, m]) => `${t} accuracy ${fixed(m.accuracy)}`).join(", ")
-    }`,
-  );
+  if (source.kind === "reference") {
+    // The sample data is small: how well the model fits its training split.
+    const trainSet = split.train.map((i) =>
+      encodeSentence(
+        data.sentences[i]!,
+        bundle.tokenizer,
+        bundle.tasks,
+        bundle.config.model.maxLength,
+      )
+    );
+    const fitted = evaluate(bundle.model, trainSet);
+    console.log(
+      `training split (${trainSet.length} sentences): ${
+        Object.entries(fitted).map(([t, m]) => `${t} accuracy ${fixed(m.accuracy)}`).join(", ")
+      }`,
+    );
+  }
   // Every epoch end saved the model (with training state, for --resume).
   console.log(`saved ${outDir}`);
   result.trainer.dispose();
@@ -223,9 +297,174 @@ function fixed(x: number): string {
   return Number.isFinite(x) ? x.toFixed(3) : "–";
 }
 
-if (import.meta.main) await main(run);
-
 /** The preset when none is named: `pretrained`, or `default` with `--backbone none`. */
 function defaultPreset(values: Record<string, unknown>): PresetName {
   return values.backbone === "none" ? "default" : "pretrained";
 }
+
+/** The epochs this invocation trained (after the resumed one). */
+function ran(history: readonly EpochRecord[], resumedAt: number | undefined): EpochRecord[] {
+  return history.slice(resumedAt ?? 0);
+}
+
+/** Where the training data comes from: one of --data, --recipe, --task, a config's tasks. */
+type DataSource =
+  | {
+    kind: "reference";
+    path: string;
+    workers?: undefined;
+    seed?: undefined;
+    overrides?: undefined;
+  }
+  | {
+    kind: "tasks";
+    /** The recipe or config file, or the --task flags as written. */
+    path: string;
+    /** The file to checksum with the data files (recipe or config). */
+    file?: string;
+    tasks: TaskFiles;
+    limit?: number;
+    evalLimit?: number;
+    workers?: number;
+    seed?: number;
+    /** Config overrides of a recipe (preset, model, tokenizer, train). */
+    overrides?: Record<string, unknown>;
+  };
+
+/** The prefix of a run's recorded data path when it trained on --task flags. */
+const TASK_FLAGS = "--task ";
+
+async function dataSource(
+  values: Record<string, unknown>,
+  configFile: string | undefined,
+  configJson: Record<string, unknown> | undefined,
+  resumedPath: string | undefined,
+): Promise<DataSource> {
+  const taskFlags = (values.task as string[] | undefined) ?? [];
+  const recipe = stringFlag(values.recipe as string | undefined);
+  const data = stringFlag(values.data as string | undefined);
+  const configTasks = configJson !== undefined && "tasks" in configJson;
+  const given = [
+    data !== undefined ? "--data" : undefined,
+    recipe !== undefined ? "--recipe" : undefined,
+    taskFlags.length > 0 ? "--task" : undefined,
+    configTasks ? "--config with tasks" : undefined,
+  ].filter((g) => g !== undefined);
+  if (given.length > 1) {
+    throw new UsageError(`${given.join(" and ")} each name the training data: give one`);
+  }
+  if (recipe !== undefined && configFile !== undefined) {
+    throw new UsageError("--recipe carries its own config: give --config or --recipe");
+  }
+  if (taskFlags.length > 0) {
+    const tasks: Record<string, TaskFiles[string]> = {};
+    for (const flag of taskFlags) {
+      let entry;
+      try {
+        entry = parseTaskFlag(flag);
+      } catch (error) {
+        throw new UsageError((error as Error).message);
+      }
+      if (entry[0] in tasks) throw new UsageError(`--task ${entry[0]} is given twice`);
+      tasks[entry[0]] = entry[1];
+    }
+    return { kind: "tasks", path: TASK_FLAGS + taskFlags.join(` ${TASK_FLAGS}`), tasks };
+  }
+  if (configTasks) return configSource(configFile!, configJson!);
+  if (recipe !== undefined) return recipeSource(recipe, await readJsonObject(recipe));
+  if (data !== undefined) return { kind: "reference", path: data };
+  if (resumedPath?.startsWith(TASK_FLAGS)) {
+    throw new UsageError(`the run trained on ${resumedPath}: resume with the same --task flags`);
+  }
+  if (resumedPath !== undefined && resumedPath.endsWith(".json")) {
+    // A run on a recipe's or a config's tasks recorded that file.
+    const json = await readJsonObject(resumedPath).catch(() => undefined);
+    if (json !== undefined && "tasks" in json) {
+      return "seeds" in json || "workers" in json
+        ? recipeSource(resumedPath, json)
+        : configSource(resumedPath, json);
+    }
+  }
+  return { kind: "reference", path: resumedPath ?? "data/sample_sentences.json" };
+}
+
+/** A recipe's tasks, config, first seed and workers. */
+function recipeSource(file: string, json: Record<string, unknown>): DataSource {
+  const recipe = validateRecipe(json, file);
+  const overrides = {
+    ...(recipe.preset !== undefined ? { preset: recipe.preset } : {}),
+    ...(recipe.model !== undefined ? { model: recipe.model } : {}),
+    ...(recipe.tokenizer !== undefined ? { tokenizer: recipe.tokenizer } : {}),
+    ...(recipe.train !== undefined ? { train: recipe.train } : {}),
+  };
+  return {
+    kind: "tasks",
+    path: file,
+    file,
+    tasks: recipe.tasks,
+    overrides,
+    seed: recipe.seeds[0]!,
+    workers: recipe.workers,
+    ...(recipe.limit !== undefined ? { limit: recipe.limit } : {}),
+    ...(recipe.evalLimit !== undefined ? { evalLimit: recipe.evalLimit } : {}),
+  };
+}
+
+/** A config file's tasks (recipe task entries; dev files optional) and its overrides. */
+function configSource(file: string, json: Record<string, unknown>): DataSource {
+  const { tasks, ...overrides } = json;
+  return { kind: "tasks", path: file, file, tasks: validateTaskFiles(tasks, file), overrides };
+}
+
+/** Training data, ready for trainModel and resumeTraining, with its provenance. */
+interface LoadedData {
+  /** What trainModel takes: sentences to split, or train and validation sets. */
+  readonly train: readonly Sentence[] | TrainData;
+  /** Every sentence in the order the saved split indexes (what resumeTraining takes). */
+  readonly sentences: readonly Sentence[];
+  readonly tasks: readonly TaskSpec[];
+  readonly dataPath: string;
+  readonly dataSha256: string;
+  /** For the start line, e.g. "165 sentences". */
+  readonly description: string;
+}
+
+async function referenceData(path: string, warn: (m: string) => void): Promise<LoadedData> {
+  const sentences = await loadSentences(path, { onWarning: warn });
+  return {
+    train: sentences,
+    sentences,
+    tasks: REFERENCE_TASKS,
+    dataPath: path,
+    dataSha256: await sha256Hex(await Deno.readFile(path)),
+    description: `${sentences.length} sentences`,
+  };
+}
+
+async function taskSetData(source: Extract<DataSource, { kind: "tasks" }>): Promise<LoadedData> {
+  const corpora = await loadTaskFiles(source.tasks, {
+    ...(source.limit !== undefined ? { limit: source.limit } : {}),
+    ...(source.evalLimit !== undefined ? { evalLimit: source.evalLimit } : {}),
+  });
+  const train = splitSentences(corpora, "train");
+  const dev = splitSentences(corpora, "dev");
+  // The data's checksum: the recipe or config, then every file it reads, in order.
+  const files = [
+    ...(source.file !== undefined ? [source.file] : []),
+    ...new Set(Object.values(source.tasks).flatMap((t) => [t.train, t.dev, t.test])),
+  ].filter((f): f is string => f !== undefined);
+  const sums = await Promise.all(files.map(async (f) => await sha256Hex(await Deno.readFile(f))));
+  const counts = Object.entries(corpora).map(([name, c]) =>
+    `${name} ${c.train.length}${c.dev.length > 0 ? `/${c.dev.length}` : ""}`
+  );
+  return {
+    train: dev.length > 0 ? { train, validation: dev } : train,
+    sentences: dev.length > 0 ? [...train, ...dev] : train,
+    tasks: Object.values(corpora).map((c) => c.spec),
+    dataPath: source.path,
+    dataSha256: await sha256Hex(new TextEncoder().encode(sums.join("\n"))),
+    description: `tasks ${counts.join(", ")} sentences (train${dev.length > 0 ? "/dev" : ""})`,
+  };
+}
+
+if (import.meta.main) await main(run);

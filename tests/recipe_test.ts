@@ -47,7 +47,11 @@ async function files(): Promise<{ dir: string; recipe: Record<string, unknown> }
 Deno.test("validateRecipe() names the missing or bad field", () => {
   assert.throws(
     () => validateRecipe({ tasks: {} }, "r.json"),
-    /r.json: field "tasks": a recipe needs at least one task/,
+    /r.json: field "tasks": a task set needs at least one task/,
+  );
+  assert.throws(
+    () => validateRecipe({ tasks: { ner: { kind: "token", train: "a", test: "t" } } }, "r.json"),
+    /field "tasks.ner.dev": missing/,
   );
   assert.throws(
     () => validateRecipe({ tasks: { ner: { kind: "token", dev: "d", test: "t" } } }, "r.json"),

@@ -206,7 +206,7 @@ export const TrainConfigSchema = z.object({
   gradualUnfreeze: z.boolean(),
   /** `static` (the task weights above) or `uncertainty` (learned, Kendall et al. 2018). @default "static" */
   taskWeighting: z.enum(["static", "uncertainty"]),
-  /** Model directory whose embeddings and encoder initialise this model (e.g. from pretraining). @default null */
+  /** Model directory whose embeddings and encoder initialise this model (e.g. one trained on other tasks). @default null */
   initBackbone: z.string().min(1).nullable(),
   /**
    * Word dropout: the probability that a training token's word id is replaced

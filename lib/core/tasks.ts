@@ -97,8 +97,12 @@ export function validateTasks(tasks: readonly TaskSpec[]): void {
     if (!TASK_KINDS.includes(task.kind)) {
       throw new RangeError(`Invalid ${at}: kind must be token, sentence or pair`);
     }
-    if (task.kind !== "pair" && task.labels.length < 1) {
-      throw new RangeError(`Invalid ${at}: a ${task.kind} task needs at least one label`);
+    if (task.kind !== "pair" && task.labels.length < 2) {
+      throw new RangeError(
+        `Invalid ${at}: a ${task.kind} task needs at least two labels, got ${
+          task.labels.length === 0 ? "none" : task.labels.join(", ")
+        } (from its label list or its training data)`,
+      );
     }
     if (new Set(task.labels).size !== task.labels.length) {
       throw new RangeError(`Invalid ${at}: a label appears twice`);

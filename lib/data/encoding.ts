@@ -457,6 +457,35 @@ export interface BatchTensors {
 }
 
 /**
+ * The tasks labelled in a batch, sorted by name.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { batchTasks } from "./encoding.ts";
+ * assert.deepEqual(batchTasks({ tokenLabels: { ner: 1 }, sentenceLabels: { b: 1 }, pairScores: { a: 1 } }), ["a", "b", "ner"]);
+ * ```
+ */
+export function batchTasks(
+  batch: {
+    readonly tokenLabels: Readonly<Record<string, unknown>>;
+    readonly sentenceLabels: Readonly<Record<string, unknown>>;
+    readonly pairScores?: Readonly<Record<string, unknown>>;
+  },
+): string[] {
+  return [
+    ...Object.keys(batch.tokenLabels),
+    ...Object.keys(batch.sentenceLabels),
+    ...Object.keys(batch.pairScores ?? {}),
+  ].sort();
+}
+
+/** A task's labels in a batch: its token or sentence label ids, or its pair scores. */
+export function batchGold(batch: BatchTensors, task: string): tf.Tensor | undefined {
+  return batch.tokenLabels[task] ?? batch.sentenceLabels[task] ?? batch.pairScores?.[task];
+}
+
+/**
  * A batch as a pretrained backbone takes it, at the stage where it enters
  * (`model/use_lite.ts` numbers its stages: 0 the embeddings, 1 … L the
  * layers, L + 1 the pooler):

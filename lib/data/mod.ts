@@ -22,6 +22,21 @@ export {
   parsePairs,
 } from "./readers.ts";
 export { decodeText, readLines, readText } from "./text.ts";
+export {
+  loadTaskFiles,
+  type LoadTaskFilesOptions,
+  PairTaskSchema,
+  parseTaskFlag,
+  SentenceTaskSchema,
+  splitSentences,
+  type TaskCorpora,
+  type TaskFile,
+  type TaskFiles,
+  TaskFilesSchema,
+  type TaskSetCorpora,
+  TokenTaskSchema,
+  validateTaskFiles,
+} from "./task_files.ts";
 export { createMatrixFile, type MatrixFile, type MatrixFormat, npyHeader } from "./npy.ts";
 export {
   CaseFeature,
@@ -73,6 +88,8 @@ export {
   tagTransitions,
 } from "./tag_transitions.ts";
 export {
+  batchGold,
+  batchTasks,
   type BatchTensors,
   batchToTensors,
   bucketBatches,

@@ -200,17 +200,9 @@ export function parseLabelledSentences(
     let label: unknown;
     let sentence: unknown;
     if (format === "jsonl") {
-      let record: unknown;
-      try {
-        record = JSON.parse(line);
-      } catch (error) {
-        throw new DataError(`malformed JSON (${(error as Error).message})`, at);
-      }
-      if (typeof record !== "object" || record === null) {
-        throw new DataError("expected a JSON object", at);
-      }
-      label = (record as Record<string, unknown>).label;
-      sentence = (record as Record<string, unknown>).text;
+      const record = jsonRecord(line, at);
+      label = record.label;
+      sentence = record.text;
       if (label === undefined) throw new DataError("missing", { ...at, field: "label" });
       if (typeof sentence !== "string") {
         throw new DataError("expected a string", { ...at, field: "text" });
@@ -293,13 +285,7 @@ export function parsePairs(text: string, file: string, options: PairOptions = {}
     const at = { file, line: index + 1 };
     let a: unknown, b: unknown, score: unknown;
     if (format === "jsonl") {
-      let record: unknown;
-      try {
-        record = JSON.parse(line);
-      } catch (error) {
-        throw new DataError(`malformed JSON (${(error as Error).message})`, at);
-      }
-      ({ a, b, score } = (record ?? {}) as Record<string, unknown>);
+      ({ a, b, score } = jsonRecord(line, at));
     } else {
       const columns = line.split("\t");
       if (columns.length < 7) {
@@ -331,4 +317,18 @@ export function parsePairs(text: string, file: string, options: PairOptions = {}
   });
   if (out.length === 0) throw new DataError("no sentence pairs in the file", { file });
   return out;
+}
+
+/** One line of a JSON-lines file: an object, else one error naming the line. */
+function jsonRecord(line: string, at: { file: string; line: number }): Record<string, unknown> {
+  let record: unknown;
+  try {
+    record = JSON.parse(line);
+  } catch (error) {
+    throw new DataError(`malformed JSON (${(error as Error).message})`, at);
+  }
+  if (typeof record !== "object" || record === null || Array.isArray(record)) {
+    throw new DataError("expected a JSON object", at);
+  }
+  return record as Record<string, unknown>;
 }

@@ -4,9 +4,14 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import { type EncodedSentence, padBatch, type PaddedBatch } from "../data/encoding.ts";
-import { accuracyCounts, similarityLoss } from "../model/losses.ts";
-import { taskLoss } from "../model/heads.ts";
+import {
+  batchGold,
+  batchTasks,
+  type EncodedSentence,
+  padBatch,
+  type PaddedBatch,
+} from "../data/encoding.ts";
+import { taskTerms } from "../model/heads.ts";
 import type { MultiTaskModel } from "../model/model.ts";
 import { forwardPadded } from "../model/forward.ts";
 import { taskPool } from "../data/encoding.ts";
@@ -51,11 +56,7 @@ export function evaluate(
   );
   for (const examples of batches) {
     const padded = batchOf(examples);
-    const tasks = [
-      ...Object.keys(padded.tokenLabels),
-      ...Object.keys(padded.sentenceLabels),
-      ...Object.keys(padded.pairScores ?? {}),
-    ].filter((t) => model.heads.has(t)).sort();
+    const tasks = batchTasks(padded).filter((t) => model.heads.has(t));
     if (tasks.length === 0) continue;
     const numbers = forwardPadded(
       model,
@@ -63,15 +64,12 @@ export function evaluate(
       { tasks },
       (out, batch) =>
         tf.stack(tasks.flatMap((task) => {
-          const scores = out.outputs[task]!;
-          const gold = batch.tokenLabels[task] ?? batch.sentenceLabels[task];
-          if (gold === undefined) {
-            const pairs = batch.pairScores![task]!;
-            const scored = pairs.equal(pairs).cast("float32").sum();
-            return [similarityLoss(scores as tf.Tensor1D, pairs).mul(scored), tf.scalar(0), scored];
-          }
-          const [correct, count] = accuracyCounts(scores, gold);
-          return [taskLoss(model.heads.get(task)!, scores, gold).mul(count), correct, count];
+          const { loss, examples, accuracy } = taskTerms(
+            model.heads.get(task)!,
+            out.outputs[task]!,
+            batchGold(batch, task)!,
+          );
+          return [loss.mul(examples), accuracy?.[0] ?? tf.scalar(0), examples];
         })),
     );
     tasks.forEach((task, i) => {

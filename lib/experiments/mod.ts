@@ -18,7 +18,6 @@ export {
   type RunRecipeOptions,
   type SeedResult,
   selectionScore,
-  type TaskCorpora,
   validateRecipe,
   WeightAverage,
 } from "./recipe.ts";
@@ -44,3 +43,4 @@ export {
   trainingFlopsPerToken,
 } from "./benchmark.ts";
 export { type DepthUpdate, measureUpdateSizes } from "./diagnostics.ts";
+export { benchModel, type ModelBenchOptions, type ModelBenchResult } from "./model_bench.ts";

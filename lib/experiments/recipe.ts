@@ -27,65 +27,26 @@ import { z } from "zod";
 import {
   type Config,
   type ConfigOverrides,
-  PoolingSchema,
   type PresetName,
   resolveConfig,
 } from "../core/config.ts";
 import { DataError } from "../core/errors.ts";
 import { parseSchema } from "../core/schema.ts";
-import { defaultMetric, TASK_METRICS, TASK_NAME, type TaskSpec } from "../core/tasks.ts";
-import { parseConll, parseLabelledSentences, parsePairs, readText } from "../data/readers.ts";
-import { inferTasks, isPairLabel, type Sentence } from "../data/sentences.ts";
+import type { TaskSpec } from "../core/tasks.ts";
+import { isPairLabel, type Sentence } from "../data/sentences.ts";
+import {
+  loadTaskFiles,
+  splitSentences,
+  type TaskFile,
+  TaskFilesSchema,
+  type TaskSetCorpora,
+} from "../data/task_files.ts";
 import type { ModelBundle } from "../model/checkpoint.ts";
 import type { NamedArrays } from "../model/parameters.ts";
 import { BackboneFeatureCache } from "../model/feature_cache.ts";
 import { type CorpusScores, scoreCorpora } from "../evaluation/score.ts";
 import type { EpochRecord } from "../training/fit.ts";
 import { configWordVectors, trainModel, type TrainModelOptions } from "../training/train_run.ts";
-
-const files = { train: z.string().min(1), dev: z.string().min(1), test: z.string().min(1) };
-const common = {
-  ...files,
-  /** Label vocabulary in id order (default: the labels of the training file). */
-  labels: z.array(z.string()).min(1).optional(),
-  metric: z.enum(TASK_METRICS as unknown as [string, ...string[]]).optional(),
-};
-
-/** A token task read from a CoNLL file. */
-const TokenTaskSchema = z.object({
-  kind: z.literal("token"),
-  format: z.literal("conll").default("conll"),
-  /** 0-based column of the tags (default: the last). */
-  column: z.number().int().min(1).optional(),
-  /** `auto`, `iob1`, `iob2` (chunk tags, converted to IOB2) or `plain` (e.g. POS). */
-  scheme: z.enum(["auto", "iob1", "iob2", "plain"]).default("auto"),
-  /** A linear-chain CRF output layer (see `TaskSpec.crf`). */
-  crf: z.boolean().default(false),
-  ...common,
-}).strict();
-
-/** A sentence task read from a label file. */
-const SentenceTaskSchema = z.object({
-  kind: z.literal("sentence"),
-  /** The head's pooling (default: the model's, the sentence embedding's). */
-  pooling: PoolingSchema.optional(),
-  format: z.enum(["auto", "label-space", "label-tab", "tsv", "jsonl"]).default("auto"),
-  labelMap: z.record(z.string(), z.string()).optional(),
-  ...common,
-}).strict();
-
-/** A sentence-pair task read from the STS Benchmark or JSON lines; its test file may be left out. */
-const PairTaskSchema = z.object({
-  kind: z.literal("pair"),
-  format: z.enum(["stsb", "jsonl"]).default("stsb"),
-  /** Scores are divided by this (default 5 for stsb, 1 for jsonl). */
-  scale: z.number().positive().optional(),
-  train: files.train,
-  dev: files.dev,
-  /** Without a test file the task is reported on dev (as the STS Benchmark's public splits allow). */
-  test: files.test.optional(),
-  metric: z.literal("spearman").optional(),
-}).strict();
 
 /** The recipe file format. */
 export const RecipeSchema = z.object({
@@ -107,46 +68,31 @@ export const RecipeSchema = z.object({
    * averaging); it is kept when its mean dev score beats every single epoch's.
    */
   averageEpochs: z.number().int().min(2).optional(),
-  tasks: z.record(
-    z.string(),
-    z.discriminatedUnion("kind", [TokenTaskSchema, SentenceTaskSchema, PairTaskSchema]),
-  )
-    .superRefine((tasks, ctx) => {
-      if (Object.keys(tasks).length === 0) {
-        ctx.addIssue({ code: "custom", message: "a recipe needs at least one task" });
-      }
-      for (const name of Object.keys(tasks)) {
-        if (!TASK_NAME.test(name)) {
+  /** The tasks and their files; a recipe gives each a dev file, and a test file but for pairs. */
+  tasks: TaskFilesSchema.superRefine((tasks, ctx) => {
+    for (const [name, task] of Object.entries(tasks)) {
+      const required = task.kind === "pair" ? ["dev"] as const : ["dev", "test"] as const;
+      for (const split of required) {
+        if (task[split] === undefined) {
           ctx.addIssue({
             code: "custom",
-            path: [name],
-            message: "a task name is lower-case letters, digits and _, starting with a letter",
+            path: [name, split],
+            message: `a recipe's task needs a ${split} file`,
           });
         }
       }
-    }),
+    }
+  }),
 }).strict();
 
 /** A task entry of a recipe. */
-export type RecipeTask =
-  | z.infer<typeof TokenTaskSchema>
-  | z.infer<typeof SentenceTaskSchema>
-  | z.infer<typeof PairTaskSchema>;
+export type RecipeTask = TaskFile;
 
 /** A recipe file, parsed. */
 export type Recipe = z.infer<typeof RecipeSchema>;
 
-/** One task's corpora, read. */
-export interface TaskCorpora {
-  readonly spec: TaskSpec;
-  readonly train: readonly Sentence[];
-  readonly dev: readonly Sentence[];
-  /** Empty when the recipe gives no test file (the task is then reported on dev). */
-  readonly test: readonly Sentence[];
-}
-
 /** Loaded corpora of a recipe, by task. */
-export type RecipeCorpora = Readonly<Record<string, TaskCorpora>>;
+export type RecipeCorpora = TaskSetCorpora;
 
 /** One seed's outcome. */
 export interface SeedResult {
@@ -263,91 +209,14 @@ function upgradeRecipe(value: unknown): unknown {
 }
 
 /**
- * Reads the corpora of a recipe's tasks. A file is read once per column; tasks
- * whose training sentences come from the same file (CoNLL's NER, POS and chunk
- * columns) are merged into one sentence list labelled for all of them, so one
- * forward pass trains them together. Label vocabularies come from the recipe,
- * the label map, or the training file.
+ * Reads the corpora of a recipe's tasks ({@linkcode loadTaskFiles}: tasks over
+ * the same file share one sentence list labelled for all of them).
  */
-export async function loadRecipeCorpora(recipe: Recipe): Promise<RecipeCorpora> {
-  const texts = new Map<string, Promise<string>>();
-  const read = (path: string) => {
-    if (!texts.has(path)) texts.set(path, readText(path));
-    return texts.get(path)!;
-  };
-  const load = async (name: string, task: RecipeTask, path: string): Promise<Sentence[]> =>
-    task.kind === "token"
-      ? parseConll(await read(path), path, {
-        task: name,
-        ...(task.column !== undefined ? { tagColumn: task.column } : {}),
-        scheme: task.scheme,
-        ...(task.labels !== undefined ? { tags: task.labels } : {}),
-      })
-      : task.kind === "sentence"
-      ? parseLabelledSentences(await read(path), path, {
-        task: name,
-        format: task.format,
-        ...(task.labelMap !== undefined ? { labelMap: task.labelMap } : {}),
-        ...(task.labels !== undefined ? { labels: task.labels } : {}),
-      })
-      : parsePairs(await read(path), path, {
-        task: name,
-        format: task.format,
-        ...(task.scale !== undefined ? { scale: task.scale } : {}),
-      });
-  const limit = (s: Sentence[], n: number | undefined) => n === undefined ? s : s.slice(0, n);
-  const loaded: Record<
-    string,
-    { spec: TaskSpec; train: Sentence[]; dev: Sentence[]; test: Sentence[] }
-  > = {};
-  for (const [name, task] of Object.entries(recipe.tasks)) {
-    const train = limit(await load(name, task, task.train), recipe.limit);
-    const inferred = inferTasks(train)[0]!;
-    const labels = task.kind === "pair" ? [] : task.labels ??
-      (task.kind === "sentence" && task.labelMap !== undefined
-        ? [...new Set(Object.values(task.labelMap))]
-        : inferred.labels);
-    loaded[name] = {
-      spec: {
-        name,
-        kind: task.kind,
-        labels,
-        metric: (task.metric ?? defaultMetric(task.kind, labels)) as TaskSpec["metric"],
-        ...(task.kind === "sentence" && task.pooling !== undefined
-          ? { pooling: task.pooling }
-          : {}),
-        ...(task.kind === "token" && task.crf ? { crf: true } : {}),
-      },
-      train,
-      dev: limit(await load(name, task, task.dev), recipe.evalLimit),
-      test: task.test === undefined
-        ? []
-        : limit(await load(name, task, task.test), recipe.evalLimit),
-    };
-  }
-  // Tasks over the same files share their sentences (labelled for all of them).
-  for (const split of ["train", "dev", "test"] as const) {
-    const byFile = new Map<string, string[]>();
-    for (const [name, task] of Object.entries(recipe.tasks)) {
-      const file = task[split];
-      if (file !== undefined) byFile.set(file, [...(byFile.get(file) ?? []), name]);
-    }
-    for (const names of byFile.values()) {
-      if (names.length < 2) continue;
-      const lists = names.map((n) => loaded[n]![split]);
-      const same = lists.every((l) =>
-        l.length === lists[0]!.length &&
-        l.every((s, i) => s.words.join(" ") === lists[0]![i]!.words.join(" "))
-      );
-      if (!same) continue;
-      const merged = lists[0]!.map((s, i) => ({
-        words: s.words,
-        labels: Object.assign({}, ...lists.map((l) => l[i]!.labels)),
-      }));
-      for (const n of names) loaded[n]![split] = merged;
-    }
-  }
-  return loaded;
+export function loadRecipeCorpora(recipe: Recipe): Promise<RecipeCorpora> {
+  return loadTaskFiles(recipe.tasks, {
+    ...(recipe.limit !== undefined ? { limit: recipe.limit } : {}),
+    ...(recipe.evalLimit !== undefined ? { evalLimit: recipe.evalLimit } : {}),
+  });
 }
 
 /** Every sentence of the corpora, and the second sentences of pairs, once each. */
@@ -388,7 +257,7 @@ export async function runRecipe(
     ? undefined
     : await configWordVectors(recipeConfig(recipe, recipe.seeds[0] ?? 1), options);
   // Each distinct sentence list once (tasks over the same file share theirs).
-  const train = [...new Set(Object.values(corpora).map((c) => c.train))].flat();
+  const train = splitSentences(corpora, "train");
   const dev = Object.fromEntries(Object.entries(corpora).map(([name, c]) => [name, c.dev]));
   const test = Object.fromEntries(
     Object.entries(corpora).filter(([, c]) => c.test.length > 0).map(([name, c]) => [name, c.test]),

@@ -21,7 +21,12 @@ import * as tf from "@tensorflow/tfjs";
 import type { Pooling } from "../core/config.ts";
 import type { TaskKind } from "../core/tasks.ts";
 import { type EncoderOutput, tokenVectors } from "./encoder.ts";
-import { crfNegativeLogLikelihood, maskedCrossEntropy } from "./losses.ts";
+import {
+  accuracyCounts,
+  crfNegativeLogLikelihood,
+  maskedCrossEntropy,
+  similarityLoss,
+} from "./losses.ts";
 import { dense, dropout, gelu } from "./ops.ts";
 import type { ParameterStore } from "./parameters.ts";
 import { deriveSeed } from "../core/random.ts";
@@ -123,6 +128,36 @@ export function taskLoss(
   return head.loss !== undefined
     ? head.loss(scores, labels, denominator)
     : maskedCrossEntropy(scores, labels, denominator);
+}
+
+/** What one task contributes to a step or an evaluation batch. */
+export interface TaskTerms {
+  /** The head's loss ({@linkcode taskLoss}). */
+  readonly loss: tf.Scalar;
+  /** Labelled examples scored: tokens, sentences, or pairs with a score. */
+  readonly examples: tf.Scalar;
+  /** Correct argmax predictions and how many were counted; none for a pair task. */
+  readonly accuracy?: readonly [tf.Scalar, tf.Scalar];
+}
+
+/**
+ * A task's loss and counts on a batch, the one dispatch the trainer and
+ * evaluation share: every head's loss through {@linkcode taskLoss}, argmax
+ * accuracy counts for classifiers, the scored pairs of a pair task.
+ * @param gold the task's labels in the batch (label ids, -1 unlabelled; or pair scores, NaN unscored)
+ */
+export function taskTerms(
+  head: Head,
+  scores: tf.Tensor,
+  gold: tf.Tensor,
+  denominator?: number,
+): TaskTerms {
+  const loss = taskLoss(head, scores, gold, denominator);
+  if (head.spec.kind === "pair") {
+    return { loss, examples: gold.equal(gold).cast("float32").sum() };
+  }
+  const [correct, count] = accuracyCounts(scores, gold);
+  return { loss, examples: count, accuracy: [correct, count] };
 }
 
 /** The head of a task, by its kind. */
@@ -257,6 +292,11 @@ export class PairSimilarity implements Head {
   constructor(spec: HeadSpec, args: HeadArgs) {
     this.spec = spec;
     this.#pooling = spec.pooling ?? args.pooling;
+  }
+
+  /** The squared error of the cosines against the gold scores (NaN: unscored; {@linkcode similarityLoss}). */
+  loss(scores: tf.Tensor, labels: tf.Tensor, denominator?: number): tf.Scalar {
+    return similarityLoss(scores as tf.Tensor1D, labels as tf.Tensor1D, denominator);
   }
 
   /** @returns cosine similarities `[batch / 2]` */

@@ -1,9 +1,8 @@
 /**
- * lib/training: Training: the step, the optimizer, schedules, parameter groups, the epoch loop, data parallelism, pretraining, runs and their checkpoints.
+ * lib/training: Training: the step, the optimizer, schedules, parameter groups, the epoch loop, data parallelism, runs and their checkpoints.
  * @module
  */
 export {
-  batchTasks,
   logVarianceName,
   type ReplicaUpdate,
   type StepMetrics,

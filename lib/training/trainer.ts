@@ -9,6 +9,8 @@ import * as tf from "@tensorflow/tfjs";
 import type { TrainConfig } from "../core/config.ts";
 import { deriveSeed } from "../core/random.ts";
 import {
+  batchGold,
+  batchTasks,
   type BatchTensors,
   batchToTensors,
   disposeBatch,
@@ -17,8 +19,7 @@ import {
   type PaddedBatch,
 } from "../data/encoding.ts";
 import { ROW_SPARSE_TABLES } from "../model/encoder.ts";
-import { accuracyCounts, similarityLoss } from "../model/losses.ts";
-import { headPrefix, taskLoss } from "../model/heads.ts";
+import { headPrefix, taskTerms } from "../model/heads.ts";
 import type { MultiTaskModel } from "../model/model.ts";
 import { Adam, type AdamState } from "./optimizer.ts";
 import {
@@ -146,17 +147,6 @@ export interface StepOptions {
 /** Name of a task's learned log-variance (uncertainty weighting). */
 export function logVarianceName(task: string): string {
   return `loss/${task}_log_variance`;
-}
-
-/** The tasks a batch carries labels for (its label arrays), in a fixed order. */
-export function batchTasks(
-  batch: Pick<BatchTensors | PaddedBatch, "tokenLabels" | "sentenceLabels" | "pairScores">,
-): string[] {
-  return [
-    ...Object.keys(batch.tokenLabels),
-    ...Object.keys(batch.sentenceLabels),
-    ...Object.keys(batch.pairScores ?? {}),
-  ].sort();
 }
 
 /**
@@ -323,21 +313,19 @@ export class Trainer implements StepRunner {
   }
 
   /**
-   * One step on one batch. The batch tensors stay owned by the caller.
+   * One step on one batch: the frozen backbone stages outside the tape, the
+   * objective and its gradients, the update. The batch tensors stay owned by
+   * the caller.
    * @returns the objective, per-task losses and accuracy counts, the gradient norm
    *   and the learning rate, as numbers
    */
   trainStep(batch: BatchTensors, options: StepOptions = {}): StepMetrics {
     const started = performance.now();
-    let updateStarted = started, updateEnded = started;
+    let optimizerMs = 0;
     const learningRate = this.learningRate();
-    const dropoutSeed = this.#replica === 0
-      ? deriveSeed(this.#seed, "dropout", this.step)
-      : deriveSeed(this.#seed, "dropout", this.step, this.#replica);
     const tasks = batchTasks(batch).filter((t) => this.model.heads.has(t));
     const params = this.#stepParams(tasks);
     const sparse = this.#rowSparse(batch, params, options.rows);
-    // Frozen backbone stages run here, outside the gradient tape, unless the batch is past them.
     const backbone = batch.backbone !== undefined && batch.backbone.stage < this.#backboneStage
       ? this.model.advanceBackbone(batch.backbone, this.#backboneStage)
       : undefined;
@@ -347,94 +335,31 @@ export class Trainer implements StepRunner {
       ...(backbone !== undefined ? { backbone } : {}),
     } as BatchTensors;
     const empty = batch.tokenIds.shape[0] === 0;
-    const rowNames = new Set(Object.keys(sparse.rows));
     const logVariances = tasks.filter((t) => this.#logVariances.has(t))
       .map((t) => [logVarianceName(t), this.#logVariances.get(t)!] as [string, tf.Variable]);
     // Row-sparse tables are differentiated through their gathered rows, not whole.
+    const rowNames = new Set(Object.keys(sparse.rows));
     const differentiated = [
       ...params.filter(([name]) => !rowNames.has(name)),
       ...sparse.variables,
       ...logVariances,
     ];
-    const perTask = (losses: tf.Scalar[], counts: tf.Scalar[][]) =>
-      tasks.flatMap((_, i) => [losses[i]!, ...counts[i]!]);
-    const objective = (parts: tf.Tensor[]) => () => {
-      const out = this.model.forward(inputs, {
-        ...(differentiated.length > 0 ? { dropoutSeed } : {}),
-        embeddingRows: Object.fromEntries(sparse.variables) as Record<string, tf.Tensor2D>,
-        tasks,
-      });
-      const losses: tf.Scalar[] = [];
-      const counts: tf.Scalar[][] = [];
-      for (const task of tasks) {
-        const scores = out.outputs[task]!;
-        const denominator = options.denominators?.[task];
-        const gold = batch.tokenLabels[task] ?? batch.sentenceLabels[task];
-        if (gold !== undefined) {
-          losses.push(taskLoss(this.model.heads.get(task)!, scores, gold, denominator));
-          counts.push(accuracyCounts(scores, gold));
-        } else {
-          losses.push(similarityLoss(scores as tf.Tensor1D, batch.pairScores![task]!, denominator));
-          counts.push([tf.scalar(0), tf.scalar(0)]);
-        }
-      }
-      parts.push(...perTask(losses, counts).map((t) => tf.keep(t)));
-      return this.#weighted(tasks, losses);
-    };
+    const dropoutSeed = differentiated.length === 0 ? undefined : this.#dropoutSeed();
     let summary: tf.Tensor;
     try {
       summary = tf.tidy(() => {
-        const parts: tf.Tensor[] = [];
         if (differentiated.length === 0 && empty) return tf.zeros([2 + 3 * tasks.length]);
-        if (differentiated.length === 0) {
-          // Everything frozen: evaluate only, no gradients, no update.
-          const value = objective(parts)();
-          const summary = tf.stack([value, ...parts, tf.scalar(0)]);
-          tf.dispose(parts);
-          return summary;
-        }
-        // A replica whose slice of the batch is empty contributes zero gradients.
-        const { value, grads } = empty
-          ? {
-            value: tf.scalar(0),
-            grads: Object.fromEntries(differentiated.map(([, v]) => [v.name, tf.zerosLike(v)])),
-          }
-          : tf.variableGrads(objective(parts), differentiated.map(([, v]) => v));
-        if (empty) parts.push(...Array.from({ length: 3 * tasks.length }, () => tf.scalar(0)));
-        const byName: Record<string, tf.Tensor> = {};
-        for (const [name, v] of differentiated) {
-          const g = grads[v.name];
-          if (g !== undefined) byName[name] = g;
-        }
-        let gradNorm: tf.Scalar;
-        updateStarted = performance.now();
-        if (this.#applyUpdate !== undefined) {
-          const variables = new Map<string, tf.Variable>([...params, ...logVariances]);
-          gradNorm = tf.scalar(this.#applyUpdate({
-            names: this.gradientNames(tasks),
-            grads: byName,
-            variables,
-            rows: sparse.rows,
-            learningRate: (name) => this.rateFor(name, learningRate),
-            step: this.optimizer.countStep(),
-          }));
-        } else {
-          gradNorm = globalNorm(Object.values(byName));
-          const scale = this.#train.clipNorm > 0
-            ? tf.minimum(1, tf.div(this.#train.clipNorm, gradNorm.add(1e-6))) as tf.Scalar
-            : undefined;
-          this.optimizer.apply(
-            [...params, ...logVariances],
-            byName,
-            (name) => this.rateFor(name, learningRate),
-            scale,
-            sparse.rows,
-          );
-        }
-        updateEnded = performance.now();
-        const summary = tf.stack([value, ...parts, gradNorm]);
-        tf.dispose(parts);
-        return summary;
+        const terms: tf.Tensor[] = []; // per task: loss, correct, total (kept)
+        const objective = () =>
+          this.#objective(inputs, batch, tasks, dropoutSeed, sparse.variables, options, terms);
+        // Everything frozen: evaluate only, no gradients, no update.
+        if (differentiated.length === 0) return stackSummary(objective(), terms, tf.scalar(0));
+        const { value, grads } = gradients(objective, differentiated, empty, terms, tasks.length);
+        const updateStarted = performance.now();
+        const update = { params, logVariances, rows: sparse.rows, learningRate, tasks };
+        const gradNorm = this.#update(grads, update);
+        optimizerMs = performance.now() - updateStarted;
+        return stackSummary(value, terms, gradNorm);
       });
     } finally {
       tf.dispose([...Object.values(sparse.inputs), ...sparse.variables.map(([, v]) => v)]);
@@ -443,7 +368,6 @@ export class Trainer implements StepRunner {
     const numbers = Array.from(summary.dataSync());
     summary.dispose();
     const weights = this.taskWeights();
-    const optimizerMs = updateEnded - updateStarted;
     return {
       timing: {
         computeMs: performance.now() - started - optimizerMs,
@@ -463,6 +387,79 @@ export class Trainer implements StepRunner {
       gradNorm: numbers.at(-1)!,
       learningRate,
     };
+  }
+
+  /** This step's dropout seed (each replica its own). */
+  #dropoutSeed(): number {
+    return this.#replica === 0
+      ? deriveSeed(this.#seed, "dropout", this.step)
+      : deriveSeed(this.#seed, "dropout", this.step, this.#replica);
+  }
+
+  /**
+   * The objective: the forward pass, each task's terms through its head
+   * ({@linkcode taskTerms}), weighted ({@linkcode Trainer.#weighted}). Each
+   * task's loss, correct and total are kept and pushed onto `terms`.
+   */
+  #objective(
+    inputs: BatchTensors,
+    batch: BatchTensors,
+    tasks: readonly string[],
+    dropoutSeed: number | undefined,
+    rows: readonly [string, tf.Variable][],
+    options: StepOptions,
+    terms: tf.Tensor[],
+  ): tf.Scalar {
+    const out = this.model.forward(inputs, {
+      ...(dropoutSeed !== undefined ? { dropoutSeed } : {}),
+      embeddingRows: Object.fromEntries(rows) as Record<string, tf.Tensor2D>,
+      tasks,
+    });
+    const losses = tasks.map((task) => {
+      const { loss, accuracy } = taskTerms(
+        this.model.heads.get(task)!,
+        out.outputs[task]!,
+        batchGold(batch, task)!,
+        options.denominators?.[task],
+      );
+      const [correct, total] = accuracy ?? [tf.scalar(0), tf.scalar(0)];
+      terms.push(tf.keep(loss), tf.keep(correct), tf.keep(total));
+      return loss;
+    });
+    return this.#weighted(tasks, losses);
+  }
+
+  /**
+   * Clips and applies the gradients, or hands them to the data-parallel update.
+   * @returns the global gradient norm (before clipping)
+   */
+  #update(
+    grads: Record<string, tf.Tensor>,
+    { params, logVariances, rows, learningRate, tasks }: {
+      params: readonly [string, tf.Variable][];
+      logVariances: readonly [string, tf.Variable][];
+      rows: Record<string, Int32Array>;
+      learningRate: number;
+      tasks: readonly string[];
+    },
+  ): tf.Scalar {
+    const rateFor = (name: string) => this.rateFor(name, learningRate);
+    if (this.#applyUpdate !== undefined) {
+      return tf.scalar(this.#applyUpdate({
+        names: this.gradientNames(tasks),
+        grads,
+        variables: new Map<string, tf.Variable>([...params, ...logVariances]),
+        rows,
+        learningRate: rateFor,
+        step: this.optimizer.countStep(),
+      }));
+    }
+    const gradNorm = globalNorm(Object.values(grads));
+    const scale = this.#train.clipNorm > 0
+      ? tf.minimum(1, tf.div(this.#train.clipNorm, gradNorm.add(1e-6))) as tf.Scalar
+      : undefined;
+    this.optimizer.apply([...params, ...logVariances], grads, rateFor, scale, rows);
+    return gradNorm;
   }
 
   /** The trainable parameters a step on `tasks` updates: all but the heads of other tasks. */
@@ -580,4 +577,38 @@ function disposeNew(made: object, given: object): void {
 function globalNorm(tensors: tf.Tensor[]): tf.Scalar {
   if (tensors.length === 0) return tf.scalar(0);
   return tf.addN(tensors.map((t) => t.square().sum())).sqrt() as tf.Scalar;
+}
+
+/** `[objective, per task (loss, correct, total)…, gradient norm]`; disposes the parts. */
+function stackSummary(value: tf.Scalar, terms: tf.Tensor[], gradNorm: tf.Scalar): tf.Tensor {
+  const summary = tf.stack([value, ...terms, gradNorm]);
+  tf.dispose(terms);
+  return summary;
+}
+
+/**
+ * The objective's value and its gradients by parameter name. A replica whose
+ * slice of the batch is empty contributes zero gradients (and zero terms).
+ */
+function gradients(
+  objective: () => tf.Scalar,
+  differentiated: readonly [string, tf.Variable][],
+  empty: boolean,
+  terms: tf.Tensor[],
+  taskCount: number,
+): { value: tf.Scalar; grads: Record<string, tf.Tensor> } {
+  if (empty) {
+    terms.push(...Array.from({ length: 3 * taskCount }, () => tf.scalar(0)));
+    return {
+      value: tf.scalar(0),
+      grads: Object.fromEntries(differentiated.map(([name, v]) => [name, tf.zerosLike(v)])),
+    };
+  }
+  const { value, grads } = tf.variableGrads(objective, differentiated.map(([, v]) => v));
+  const byName: Record<string, tf.Tensor> = {};
+  for (const [name, v] of differentiated) {
+    const g = grads[v.name];
+    if (g !== undefined) byName[name] = g;
+  }
+  return { value, grads: byName };
 }
