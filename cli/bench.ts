@@ -14,7 +14,19 @@ import {
   type ModelBenchResult,
 } from "../lib/experiments/mod.ts";
 import { readBackboneFiles } from "../lib/data/backbone_files.ts";
-import { intFlag, main, setupBackend, stringFlag, UsageError, workersFlag } from "./_common.ts";
+import {
+  DEFAULT_MODEL_DIR,
+  intFlag,
+  main,
+  onNote,
+  setupBackend,
+  stringFlag,
+  UsageError,
+  workersFlag,
+} from "./_common.ts";
+import { loadModel } from "../lib/model/mod.ts";
+import { loadSentences, type Sentence } from "../lib/data/mod.ts";
+import { benchServe, type ServeBenchResult } from "../lib/serving/mod.ts";
 import {
   BACKEND_FLAGS,
   type Command,
@@ -74,6 +86,20 @@ const FLAGS = {
       "default; --batch, --seq-len, --steps, --warmup, --workers apply): a step\n" +
       "fine-tuning it, a step with it frozen and cached, sentence embeddings/s",
   },
+  serve: {
+    type: "boolean",
+    help: "load the HTTP service instead: the model (--model) served in this process\n" +
+      "with --workers workers (default 2), 1, 8 and 32 clients (--clients) sending\n" +
+      "one 20-word sentence per request for --seconds each; throughput, p50/p99\n" +
+      "latency, errors and lost requests, against the in-process pool",
+  },
+  model: COMMON.model,
+  clients: { type: "string", value: "LIST", help: "with --serve: client counts (default 1,8,32)" },
+  seconds: {
+    type: "string",
+    value: "N",
+    help: "with --serve: seconds per client count (default 10)",
+  },
   json: { ...COMMON.json, help: "one JSON line" },
   ...BACKEND_FLAGS,
   help: COMMON.help,
@@ -93,6 +119,22 @@ export async function run(args: string[]): Promise<void> {
   const warmup = intFlag(values.warmup, "warmup") ?? 3;
   const workers = workersFlag(values.workers);
   await setupBackend(values.backend, values.threads);
+  if (values.serve === true) {
+    const clients = (stringFlag(values.clients) ?? "1,8,32").split(",").map((c) =>
+      intFlag(c, "clients", 1, 4096)!
+    );
+    const dir = stringFlag(values.model) ?? DEFAULT_MODEL_DIR;
+    const bundle = await loadModel(dir, { onNote });
+    const result = await benchServe(bundle, {
+      workers: values.workers === undefined ? 2 : workers,
+      seconds: intFlag(values.seconds, "seconds", 1, 3600) ?? 10,
+      clients,
+      texts: twentyWordSentences(await loadSentences("data/sample_sentences.json")),
+    });
+    printServeBench(dir, result, values.json === true);
+    bundle.model.dispose();
+    return;
+  }
   if (values.backbone === true) {
     const result = await benchBackbone({
       files: await readBackboneFiles("use-lite"),
@@ -216,6 +258,38 @@ function printBackboneBench(r: BackboneBenchResult, json: boolean): void {
         ? `, ${w}; ${Math.round(r.embedSentencesPerSecondOneThread)} on the main thread alone`
         : ""
     })`,
+  );
+}
+
+function printServeBench(dir: string, r: ServeBenchResult, json: boolean): void {
+  if (json) {
+    console.log(JSON.stringify({ model: dir, ...r }));
+    return;
+  }
+  console.log(
+    `serve ${dir}: ${r.workers} workers; in-process pool ${
+      Math.round(r.poolTextsPerSecond)
+    } sentences/s on the same 20-word sentences`,
+  );
+  for (const run of r.runs) {
+    console.log(
+      `${String(run.clients).padStart(3)} clients  ${
+        Math.round(run.requestsPerSecond)
+      } requests/s (${(run.requestsPerSecond / r.poolTextsPerSecond).toFixed(2)}× the pool), p50 ${
+        round(run.latencyMsP50)
+      } ms, p99 ${
+        round(run.latencyMsP99)
+      } ms; ${run.requests} requests, ${run.errors} errors, ${run.lost} lost`,
+    );
+  }
+}
+
+/** Sentences of exactly 20 words, made from the sample data's words in order. */
+function twentyWordSentences(sentences: readonly Sentence[]): string[] {
+  const words = sentences.flatMap((s) => s.words);
+  return Array.from(
+    { length: Math.floor(words.length / 20) },
+    (_, i) => words.slice(20 * i, 20 * i + 20).join(" "),
   );
 }
 

@@ -14,6 +14,7 @@ export const LAYERS = [
   "evaluation",
   "training",
   "experiments",
+  "serving",
 ] as const;
 
 const LIB = new URL("../lib/", import.meta.url).pathname;
