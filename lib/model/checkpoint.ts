@@ -48,7 +48,7 @@ import { modelDims, MultiTaskModel } from "./model.ts";
 import type { NamedArrays } from "./parameters.ts";
 import type { BackboneFeatureCache } from "./feature_cache.ts";
 import { WordTokenizer } from "../data/tokenizer.ts";
-import { BACKBONE_SOURCES } from "../data/backbone_files.ts";
+import { BACKBONE_SOURCES } from "../data/backbone_sources.ts";
 
 /** Version of the directory layout written now; versions 1 and 2 load. */
 export const FORMAT_VERSION = 2;
@@ -551,7 +551,9 @@ async function bundleOf(gen: Generation): Promise<ModelBundle> {
     config = validateConfig(await gen.json("config.json"), `${gen.base}/config.json`);
   } catch (error) {
     if (error instanceof CheckpointError) throw error;
-    throw new CheckpointError(`Cannot load model directory ${gen.path}: ${(error as Error).message}`);
+    throw new CheckpointError(
+      `Cannot load model directory ${gen.path}: ${(error as Error).message}`,
+    );
   }
   const tokenizer = WordTokenizer.fromJSON(
     await gen.json("tokenizer.json"),
