@@ -5,13 +5,14 @@
  * @module
  */
 import { loadModel } from "../lib/model/mod.ts";
-import { predict } from "../lib/inference/mod.ts";
+import { applyHead, embed, parseHeadFile, predict } from "../lib/inference/mod.ts";
 import {
   DEFAULT_MODEL_DIR,
   inferenceFlags,
   main,
   onNote,
   onWorkers,
+  readJsonObject,
   readTexts,
   setupBackend,
   stringFlag,
@@ -25,6 +26,13 @@ const FLAGS = {
     help: COMMON.file.help + ";\nevery line gets one result, an empty line an empty one",
   },
   json: { ...COMMON.json, help: "one JSON object per sentence" },
+  head: {
+    type: "string",
+    multiple: true,
+    value: "FILE",
+    help: "also apply a taught sentence head (a head file downloaded from the page at\n" +
+      "/ of deno task serve), repeatable: its label joins each sentence's labels",
+  },
   decoding: COMMON.decoding,
   "tag-prior-weight": COMMON["tag-prior-weight"],
   workers: { ...COMMON.workers, help: "predict on N workers (cores) in parallel (default 1)" },
@@ -45,12 +53,38 @@ export async function run(args: string[]): Promise<void> {
   await setupBackend(values.backend, values.threads);
   const texts = await readTexts(positionals, values.file);
   const bundle = await loadModel(stringFlag(values.model) ?? DEFAULT_MODEL_DIR, { onNote });
-  const predictions = await onWorkers(
+  const heads = await Promise.all(
+    ((values.head as string[] | undefined) ?? []).map(async (file) =>
+      parseHeadFile(await readJsonObject(file), file)
+    ),
+  );
+  for (const head of heads) {
+    if (head.embeddingSize !== bundle.model.embeddingSize) {
+      throw new Error(
+        `Cannot apply ${head.name}: the head was taught on embeddings of ${head.embeddingSize}, this model gives ${bundle.model.embeddingSize}`,
+      );
+    }
+    if (bundle.tasks.some((t) => t.name === head.name)) {
+      throw new Error(`Cannot apply head ${head.name}: the model has a task of that name`);
+    }
+  }
+  let predictions = await onWorkers(
     bundle,
     workers,
     () => predict(bundle, texts, decodingOptions),
     (pool) => pool.predict(texts, decodingOptions),
   );
+  if (heads.length > 0) {
+    const vectors = embed(bundle, texts);
+    const answers = heads.map((head) => applyHead(head, vectors));
+    predictions = predictions.map((p, i) => ({
+      ...p,
+      labels: {
+        ...p.labels,
+        ...Object.fromEntries(heads.map((head, h) => [head.name, answers[h]![i]!])),
+      },
+    }));
+  }
   for (const p of predictions) {
     if (p.truncated) {
       console.error(

@@ -8,7 +8,7 @@
  */
 import { loadModel } from "../lib/model/mod.ts";
 import { InferencePool } from "../lib/inference/mod.ts";
-import { DEFAULT_LIMITS, ModelService } from "../lib/serving/mod.ts";
+import { DEFAULT_LIMITS, ModelService, type StaticFile } from "../lib/serving/mod.ts";
 import {
   DEFAULT_MODEL_DIR,
   inferenceFlags,
@@ -55,6 +55,12 @@ const FLAGS = {
       "(default 0: at once; under load, requests that come while a batch runs\n" +
       "form the next one)",
   },
+  app: {
+    type: "string",
+    value: "FILE",
+    help: "the page's script, bundled from web/app.ts (default web/dist/app.js, which\n" +
+      "deno task serve builds first)",
+  },
   decoding: COMMON.decoding,
   "tag-prior-weight": COMMON["tag-prior-weight"],
   ...BACKEND_FLAGS,
@@ -91,8 +97,13 @@ export async function run(args: string[]): Promise<void> {
   const dir = stringFlag(values.model) ?? DEFAULT_MODEL_DIR;
   const bundle = await loadModel(dir, { onNote });
   const pool = workers > 1 ? await InferencePool.create(bundle, workers) : undefined;
+  const app = stringFlag(values.app) ?? "web/dist/app.js";
+  if (!(await exists(app))) {
+    console.error(`warning: no ${app}: the page at / needs it (deno task web builds it)`);
+  }
   const service = new ModelService(bundle, {
     ...(pool !== undefined ? { pool } : {}),
+    files: await staticFiles(dir, app),
     limits,
     batchDelayMs,
     inference,
@@ -120,6 +131,61 @@ export async function run(args: string[]): Promise<void> {
     Deno.addSignalListener(signal, () => void stop(signal));
   }
   await server.finished;
+}
+
+/** The wasm builds tfjs-backend-wasm may ask for. */
+const WASM_FILES = /^tfjs-backend-wasm(-simd|-threaded-simd)?\.wasm$/;
+
+/**
+ * What the page fetches: itself, its script, tfjs's wasm files, and the model
+ * directory's committed files (meta.json and the files it records, of the
+ * generation loaded now). Nothing else is reachable.
+ */
+async function staticFiles(
+  dir: string,
+  app: string,
+): Promise<(path: string) => Promise<StaticFile | undefined>> {
+  const meta = JSON.parse(await Deno.readTextFile(`${dir}/meta.json`));
+  const modelFiles = new Set<string>([
+    "meta.json",
+    ...Object.keys(meta.sha256 ?? {}).map((f) => `${meta.current}/${f}`),
+  ]);
+  const wasmDir = new URL(
+    "../node_modules/@tensorflow/tfjs-backend-wasm/dist/",
+    import.meta.url,
+  );
+  const web = new URL("../web/", import.meta.url);
+  const file = async (path: string | URL, type: string) => {
+    try {
+      return { body: await Deno.readFile(path), type };
+    } catch {
+      return undefined;
+    }
+  };
+  return (path) => {
+    if (path === "/" || path === "/index.html") {
+      return file(new URL("index.html", web), "text/html; charset=utf-8");
+    }
+    if (path === "/app.js") return file(app, "text/javascript; charset=utf-8");
+    const wasm = /^\/tfjs\/([^/]+)$/.exec(path)?.[1];
+    if (wasm !== undefined && WASM_FILES.test(wasm)) {
+      return file(new URL(wasm, wasmDir), "application/wasm");
+    }
+    const model = /^\/model\/(.+)$/.exec(path)?.[1];
+    if (model !== undefined && modelFiles.has(model)) {
+      return file(`${dir}/${model}`, "application/octet-stream");
+    }
+    return Promise.resolve(undefined);
+  };
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await Deno.stat(path);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 if (import.meta.main) await main(run);

@@ -215,3 +215,10 @@ export async function lockHolder(dir: string): Promise<Deno.ChildProcess> {
   if (!new TextDecoder().decode(value).includes("locked")) throw new Error("no lock taken");
   return child;
 }
+
+/** The serve task's `deno run` arguments, read from deno.json (so the test runs what users run). */
+export async function serveArgs(): Promise<string[]> {
+  const tasks = JSON.parse(await Deno.readTextFile("deno.json")).tasks;
+  const run = (tasks.serve as string).split("&&").find((c) => c.includes("cli/serve.ts"))!;
+  return run.trim().split(" ").slice(1); // after "deno"
+}

@@ -4,7 +4,7 @@
  * the request schemas, and a clean stop on SIGTERM with requests in flight.
  */
 import assert from "node:assert/strict";
-import { runTask } from "./_helpers.ts";
+import { runTask, serveArgs } from "./_helpers.ts";
 
 const dir = await Deno.makeTempDir({ prefix: "mtt-serve-" });
 const model = `${dir}/model`;
@@ -15,12 +15,6 @@ const TEXTS = [
   "",
   "Émile Zola wrote in Paris ?",
 ];
-
-/** The serve task's permissions, read from deno.json (so the test runs what users run). */
-async function serveArgs(): Promise<string[]> {
-  const tasks = JSON.parse(await Deno.readTextFile("deno.json")).tasks;
-  return (tasks.serve as string).split(" ").slice(1); // after "deno"
-}
 
 interface Server {
   readonly url: string;

@@ -53,7 +53,11 @@ export async function initBackend(
     let undo: (() => void) | undefined;
     try {
       // Loaded on demand: it needs Node built-ins, which a browser build does not have.
-      const { prepareWasmThreads } = await import("./wasm_threads.ts");
+      // (A computed specifier: bundlers leave it out of a browser build.)
+      const threadsModule = new URL("./wasm_threads.ts", import.meta.url).href;
+      const { prepareWasmThreads } = await import(
+        threadsModule
+      ) as typeof import("./wasm_threads.ts");
       undo = prepareWasmThreads(threads);
       if (await tf.setBackend(name)) {
         await tf.ready();

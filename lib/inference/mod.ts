@@ -24,3 +24,12 @@ export {
   viterbiTags,
 } from "./decoding.ts";
 export { InferencePool } from "./inference_pool.ts";
+export {
+  applyHead,
+  type HeadFile,
+  HeadFileSchema,
+  type HeadLabel,
+  headProbabilities,
+  normalized,
+  parseHeadFile,
+} from "./head_file.ts";

@@ -48,7 +48,7 @@ import { modelDims, MultiTaskModel } from "./model.ts";
 import type { NamedArrays } from "./parameters.ts";
 import type { BackboneFeatureCache } from "./feature_cache.ts";
 import { WordTokenizer } from "../data/tokenizer.ts";
-import { BACKBONE_SOURCES } from "../data/backbone_files.ts";
+import { BACKBONE_SOURCES } from "../data/backbone_sources.ts";
 
 /** Version of the directory layout written now; versions 1 and 2 load. */
 export const FORMAT_VERSION = 2;
@@ -504,38 +504,79 @@ export interface LoadOptions {
  *   malformed, of another format version, corrupted or not finite
  */
 export async function loadModel(dir: string, options: LoadOptions = {}): Promise<ModelBundle> {
-  const path = normalizeDir(dir);
-  return await readConsistently(path, options, async (gen) => {
-    let config: Config;
+  return await readConsistently(normalizeDir(dir), options, bundleOf);
+}
+
+/**
+ * Loads a model directory through `read`, which returns a file's bytes by its
+ * path inside the directory (`meta.json`, `gen-000003/weights.bin`): e.g. from
+ * a web server, in a browser. Every file is checked as {@linkcode loadModel}
+ * checks it; `label` names the directory in messages.
+ * @throws {CheckpointError} when a file is missing, corrupt or of another format
+ */
+export async function loadModelFrom(
+  read: (file: string) => Promise<Uint8Array>,
+  label: string,
+  options: LoadOptions = {},
+): Promise<ModelBundle> {
+  const reader = async (path: string) => {
     try {
-      config = validateConfig(await gen.json("config.json"), `${gen.base}/config.json`);
+      return await read(path.slice(label.length + 1));
     } catch (error) {
-      if (error instanceof CheckpointError) throw error;
-      throw new CheckpointError(`Cannot load model directory ${path}: ${(error as Error).message}`);
-    }
-    const tokenizer = WordTokenizer.fromJSON(
-      await gen.json("tokenizer.json"),
-      `${gen.base}/tokenizer.json`,
-    );
-    const tasks = await readTasks(gen);
-    const model = new MultiTaskModel(config.model, modelDims(tokenizer, tasks), config.seed);
-    try {
-      const specs = validateManifest(
-        await gen.json("weights.json"),
-        `${gen.base}/weights.json`,
+      throw new CheckpointError(
+        `Cannot load model directory ${label}: ${path.slice(label.length + 1)} is unreadable (${
+          (error as Error).message
+        })`,
       );
-      const values = await readWeights(gen, "weights.bin", specs);
-      try {
-        model.parameters.assign(named(specs, values), `${gen.base}/weights.bin`, true);
-      } catch (error) {
-        throw new CheckpointError((error as Error).message);
-      }
-    } catch (error) {
-      model.dispose();
-      throw error;
     }
-    return { config, tokenizer, tasks, model };
-  });
+  };
+  let metaJson: unknown;
+  try {
+    metaJson = JSON.parse(new TextDecoder().decode(await reader(`${label}/${META}`)));
+  } catch (error) {
+    if (error instanceof CheckpointError) throw error;
+    throw new CheckpointError(`Cannot load ${label}/${META}: malformed JSON`);
+  }
+  const { base, meta } = checkedMeta(label, metaJson);
+  if (meta.formatVersion === 1) {
+    throw new CheckpointError(`Cannot load ${label}: format 1 directories load from disk only`);
+  }
+  return await bundleOf(new Generation(label, base, meta, options.onNote, reader));
+}
+
+/** The model of one generation. */
+async function bundleOf(gen: Generation): Promise<ModelBundle> {
+  let config: Config;
+  try {
+    config = validateConfig(await gen.json("config.json"), `${gen.base}/config.json`);
+  } catch (error) {
+    if (error instanceof CheckpointError) throw error;
+    throw new CheckpointError(
+      `Cannot load model directory ${gen.path}: ${(error as Error).message}`,
+    );
+  }
+  const tokenizer = WordTokenizer.fromJSON(
+    await gen.json("tokenizer.json"),
+    `${gen.base}/tokenizer.json`,
+  );
+  const tasks = await readTasks(gen);
+  const model = new MultiTaskModel(config.model, modelDims(tokenizer, tasks), config.seed);
+  try {
+    const specs = validateManifest(
+      await gen.json("weights.json"),
+      `${gen.base}/weights.json`,
+    );
+    const values = await readWeights(gen, "weights.bin", specs);
+    try {
+      model.parameters.assign(named(specs, values), `${gen.base}/weights.bin`, true);
+    } catch (error) {
+      throw new CheckpointError((error as Error).message);
+    }
+  } catch (error) {
+    model.dispose();
+    throw error;
+  }
+  return { config, tokenizer, tasks, model };
 }
 
 /**
@@ -590,8 +631,21 @@ class Generation {
     readonly base: string,
     readonly meta: Meta,
     onNote: ((message: string) => void) | undefined,
+    readonly read: (path: string) => Promise<Uint8Array> = Deno.readFile,
   ) {
     this.#notes = onNote ?? (() => {});
+  }
+
+  /** Whether the generation has `file` (its checksum is recorded, or it is on disk). */
+  async has(file: string): Promise<boolean> {
+    if (this.meta.sha256?.[file] !== undefined) return true;
+    try {
+      await Deno.stat(`${this.base}/${file}`);
+      return true;
+    } catch (error) {
+      if (error instanceof Deno.errors.NotFound) return false;
+      throw error;
+    }
   }
 
   /**
@@ -601,8 +655,9 @@ class Generation {
   async bytes(file: string, verify = true): Promise<Uint8Array> {
     let data: Uint8Array;
     try {
-      data = await Deno.readFile(`${this.base}/${file}`);
+      data = await this.read(`${this.base}/${file}`);
     } catch (error) {
+      if (error instanceof CheckpointError) throw error;
       throw new CheckpointError(
         `Cannot load model directory ${this.base}: ${file} is unreadable (${
           (error as Error).message
@@ -709,9 +764,14 @@ function normalizeDir(dir: string): string {
 
 /** The folder holding the current files: the directory itself (format 1) or its generation. */
 async function generationOf(path: string): Promise<{ base: string; meta: Meta }> {
+  return checkedMeta(path, await readJson(path, META));
+}
+
+/** A parsed `meta.json` of the directory `path`, and the folder of its current files. */
+function checkedMeta(path: string, json: unknown): { base: string; meta: Meta } {
   const meta = parseSchema(
     MetaSchema,
-    await readJson(path, META),
+    json,
     (field, detail) =>
       new CheckpointError(`Cannot load ${path}/${META}: field "${field}": ${detail}`),
   );
@@ -838,15 +898,13 @@ async function readTasks(gen: Generation): Promise<TrainedTask[]> {
   const base = gen.base;
   let tasks: TrainedTask[];
   let file = `${base}/tasks.json`;
-  try {
-    await Deno.stat(file);
+  if (await gen.has("tasks.json")) {
     tasks = parseSchema(
       TasksFileSchema,
       await gen.json("tasks.json"),
       (field, detail) => new CheckpointError(`Cannot load ${file}: field "${field}": ${detail}`),
     ).tasks as TrainedTask[];
-  } catch (error) {
-    if (!(error instanceof Deno.errors.NotFound)) throw error;
+  } else {
     file = `${base}/labels.json`;
     const labels = await gen.json("labels.json") as {
       nerTags?: unknown;

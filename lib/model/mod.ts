@@ -68,6 +68,7 @@ export {
   FORMAT_VERSION,
   inspectModelDir,
   loadModel,
+  loadModelFrom,
   loadSavedTraining,
   type ModelBundle,
   type ModelDirLock,

@@ -12,6 +12,7 @@ export {
   requestSchemas,
   type ServeLimits,
   type ServiceOptions,
+  type StaticFile,
 } from "./service.ts";
 export {
   benchServe,

@@ -57,6 +57,17 @@ export interface ServiceOptions {
   readonly batchDelayMs?: number;
   /** Decoding options of predictions (as `predict`'s flags). */
   readonly inference?: InferenceOptions;
+  /**
+   * Static files for `GET` paths that are not routes (the page, its script,
+   * the model's files): the bytes and content type, or undefined (404).
+   */
+  readonly files?: (path: string) => Promise<StaticFile | undefined>;
+}
+
+/** A file served as is. */
+export interface StaticFile {
+  readonly body: Uint8Array;
+  readonly type: string;
 }
 
 /** The request schemas under `limits` (they validate requests and make the OpenAPI document). */
@@ -91,12 +102,14 @@ export class ModelService {
   readonly #schemas: ReturnType<typeof requestSchemas>;
   readonly #predict: MicroBatcher<string, Prediction>;
   readonly #embed: Record<"raw" | "normalized", MicroBatcher<string, Float32Array>>;
+  readonly #files: ServiceOptions["files"];
   #inFlight = 0;
 
   constructor(bundle: ModelBundle, options: ServiceOptions = {}) {
     this.bundle = bundle;
     this.limits = { ...DEFAULT_LIMITS, ...options.limits };
     this.#schemas = requestSchemas(this.limits);
+    this.#files = options.files;
     const pool = options.pool;
     const inference = options.inference ?? {};
     const batching = { delayMs: options.batchDelayMs ?? 0, maxItems: 64 * (pool?.size ?? 1) };
@@ -127,6 +140,14 @@ export class ModelService {
   async handle(request: Request): Promise<Response> {
     this.#inFlight++;
     try {
+      const path = new URL(request.url).pathname;
+      if (ROUTES[path] === undefined && this.#files !== undefined && request.method === "GET") {
+        const file = await this.#files(path);
+        if (file === undefined) throw new HttpError(404, `no route or file ${path}`);
+        return new Response(file.body as Uint8Array<ArrayBuffer>, {
+          headers: { "content-type": file.type },
+        });
+      }
       return json(200, await this.#route(request));
     } catch (error) {
       if (error instanceof HttpError) {

@@ -67,3 +67,4 @@ export {
   type TrainResult,
 } from "./train_run.ts";
 export { loadTrainingState, savedTraining, type TrainingState } from "./training_state.ts";
+export { teachHead, type TeachOptions } from "./head_training.ts";
