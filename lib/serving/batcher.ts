@@ -45,7 +45,7 @@ interface Waiting<In, Out> {
  * ```
  */
 export class MicroBatcher<In, Out> {
-  readonly #run: (items: In[]) => Promise<Out[]>;
+  readonly #run: (items: In[], callers: number) => Promise<Out[]>;
   readonly #delayMs: number;
   readonly #maxItems: number;
   #waiting: Waiting<In, Out>[] = [];
@@ -53,7 +53,11 @@ export class MicroBatcher<In, Out> {
   #scheduled: ReturnType<typeof setTimeout> | true | undefined;
   #current: Promise<void> | undefined;
 
-  constructor(run: (items: In[]) => Promise<Out[]>, options: MicroBatcherOptions = {}) {
+  /** @param run runs a batch: the items of `callers` submissions, in order */
+  constructor(
+    run: (items: In[], callers: number) => Promise<Out[]>,
+    options: MicroBatcherOptions = {},
+  ) {
     this.#run = run;
     this.#delayMs = options.delayMs ?? 0;
     this.#maxItems = options.maxItems ?? 256;
@@ -95,7 +99,7 @@ export class MicroBatcher<In, Out> {
     this.#count = 0;
     this.#current = (async () => {
       try {
-        const out = await this.#run(batch.flatMap((w) => w.items));
+        const out = await this.#run(batch.flatMap((w) => w.items), batch.length);
         let at = 0;
         for (const w of batch) {
           w.resolve(out.slice(at, at + w.items.length));

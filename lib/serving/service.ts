@@ -114,17 +114,17 @@ export class ModelService {
     const inference = options.inference ?? {};
     const batching = { delayMs: options.batchDelayMs ?? 0, maxItems: 64 * (pool?.size ?? 1) };
     this.#predict = new MicroBatcher(
-      (texts) =>
+      (texts, callers) =>
         pool !== undefined
-          ? pool.predict(texts, inference)
+          ? pool.predict(texts, { ...inference, batchSize: batchSize(texts.length, callers, pool) })
           : Promise.resolve(predict(bundle, texts, inference)),
       batching,
     );
     const embedder = (normalize: boolean) =>
       new MicroBatcher<string, Float32Array>(
-        (texts) =>
+        (texts, callers) =>
           pool !== undefined
-            ? pool.embed(texts, { normalize })
+            ? pool.embed(texts, { normalize, batchSize: batchSize(texts.length, callers, pool) })
             : Promise.resolve(embed(bundle, texts, { normalize })),
         batching,
       );
@@ -242,6 +242,16 @@ export class ModelService {
       (field, detail) => new HttpError(status, `field "${field}": ${detail}`),
     );
   }
+}
+
+/**
+ * The pool's batch size for a micro-batch: one request's texts are batched as
+ * `predict` batches them (64), so its answers are those of `predict --json` to
+ * the bit; texts of several requests are cut so that every worker gets a share.
+ */
+function batchSize(texts: number, callers: number, pool: InferencePool): number {
+  if (callers === 1) return 64;
+  return Math.min(64, Math.max(1, Math.ceil(texts / pool.size)));
 }
 
 /** Method of each route. */
