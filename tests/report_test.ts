@@ -49,3 +49,41 @@ Deno.test("charts render to standalone SVG", async () => {
   const map = await heatmap([[1, 0.5], [0.5, 1]], ["one", "two"]);
   assert.ok(map.svg.includes("0.50"));
 });
+
+Deno.test("line charts: whole-number epoch ticks, the legend in table order, error bars from seeds", async () => {
+  const rows = [
+    { epoch: 1, score: 80, sd: 1, setting: "zeta first" },
+    { epoch: 2, score: 82, sd: 2, setting: "zeta first" },
+    { epoch: 3, score: 83, sd: 1, setting: "zeta first" },
+    { epoch: 1, score: 70, sd: 3, setting: "alpha second" },
+    { epoch: 2, score: 75, sd: 1, setting: "alpha second" },
+    { epoch: 3, score: 78, sd: 2, setting: "alpha second" },
+  ];
+  const chart = await lineChart(rows, {
+    x: "epoch",
+    y: "score",
+    series: "setting",
+    yError: "sd",
+    title: "dev F1",
+  });
+  const ticks = [...chart.svg.matchAll(/<text[^>]*>([^<]*)<\/text>/g)].map((m) => m[1]);
+  assert.ok(ticks.includes("2"));
+  assert.ok(!ticks.some((t) => /^\d+\.\d$/.test(t!) && Number(t) < 4), ticks.join(","));
+  // Legend entries in the order the series first appear (a table of the rows lists them so).
+  const zeta = chart.svg.indexOf(">zeta first<"), alpha = chart.svg.indexOf(">alpha second<");
+  assert.ok(zeta > 0 && alpha > zeta);
+  // One vertical rule per point: the ± sd bars.
+  const without = await lineChart(rows, { x: "epoch", y: "score", series: "setting" });
+  const lines = (svg: string) => (svg.match(/<line/g) ?? []).length;
+  assert.ok(lines(chart.svg) - lines(without.svg) >= rows.length);
+});
+
+Deno.test("heatmaps can share one colour scale", async () => {
+  const a = await heatmap([[1, 0.5], [0.5, 1]], ["one", "two"], { domain: [-1, 1] });
+  const b = await heatmap([[1, 0.9], [0.9, 1]], ["one", "two"], { domain: [-1, 1] });
+  // The legend-free maps colour 1.0 the same in both.
+  const colourOfOne = (svg: string) => /fill="(#[0-9a-f]{6}|rgb\([^)]*\))"/.exec(svg)?.[1];
+  assert.equal(colourOfOne(a.svg), colourOfOne(b.svg));
+  const own = await heatmap([[1, 0.9], [0.9, 1]], ["one", "two"]);
+  assert.notEqual(own.svg, b.svg);
+});

@@ -44,3 +44,4 @@ export {
 } from "./benchmark.ts";
 export { type DepthUpdate, measureUpdateSizes } from "./diagnostics.ts";
 export { benchModel, type ModelBenchOptions, type ModelBenchResult } from "./model_bench.ts";
+export { type PairedComparison, pairedComparison, studentTwoSided } from "./stats.ts";

@@ -184,42 +184,92 @@ export interface LineChartOptions {
   readonly height?: number;
   /** Log-scale y axis. */
   readonly logY?: boolean;
+  /** Field holding each point's standard deviation over seeds: drawn as ± error bars. */
+  readonly yError?: string;
 }
 
-/** A line chart of `rows` (one line per `series` value) as SVG. */
+/**
+ * The x axis of {@linkcode lineChart}: whole numbers (epochs, counts) get
+ * ticks at whole numbers, printed without decimals (Vega ignores
+ * `tickMinStep` in some versions; the format `d` always holds).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { xAxis } from "./report.ts";
+ * assert.deepEqual(xAxis([1, 2, 3]), { format: "d", tickMinStep: 1 });
+ * assert.deepEqual(xAxis([0.5, 1]), {});
+ * ```
+ */
+export function xAxis(values: readonly unknown[]): { format?: string; tickMinStep?: number } {
+  return values.every((v) => Number.isInteger(v)) ? { format: "d", tickMinStep: 1 } : {};
+}
+
+/**
+ * A line chart of `rows` (one line per `series` value) as SVG: the legend in
+ * the order the series first appear in `rows` (the order of a table built
+ * from the same rows), whole-number ticks on a whole-number x axis, and ±
+ * error bars from `yError` where given.
+ */
 export function lineChart(
   rows: readonly Readonly<Record<string, Cell>>[],
   options: LineChartOptions,
 ): Promise<Displayable & { svg: string }> {
+  const series = options.series === undefined
+    ? []
+    : [...new Set(rows.map((r) => String(r[options.series!])))];
+  const encoding = {
+    x: { field: options.x, type: "quantitative", axis: xAxis(rows.map((r) => r[options.x])) },
+    y: {
+      field: options.y,
+      type: "quantitative",
+      scale: options.logY === true ? { type: "log" } : { zero: false },
+    },
+    ...(options.series !== undefined
+      ? {
+        color: {
+          field: options.series,
+          type: "nominal",
+          scale: { domain: series },
+          sort: series,
+          legend: { labelLimit: 400 },
+        },
+      }
+      : {}),
+  };
+  const line = { mark: { type: "line", point: true }, encoding };
+  const errorBars = options.yError === undefined ? undefined : {
+    transform: [
+      { calculate: `datum['${options.y}'] - datum['${options.yError}']`, as: "__low" },
+      { calculate: `datum['${options.y}'] + datum['${options.yError}']`, as: "__high" },
+    ],
+    mark: { type: "rule" },
+    encoding: {
+      x: encoding.x,
+      y: { field: "__low", type: "quantitative", scale: encoding.y.scale, title: options.y },
+      y2: { field: "__high" },
+      ...("color" in encoding ? { color: encoding.color } : {}),
+    },
+  };
   return vegaLite({
     ...(options.title !== undefined ? { title: options.title } : {}),
     width: options.width ?? 420,
     height: options.height ?? 240,
     data: { values: rows as Record<string, unknown>[] },
-    mark: { type: "line", point: true },
-    encoding: {
-      x: {
-        field: options.x,
-        type: "quantitative",
-        ...(rows.every((r) => Number.isInteger(r[options.x])) ? { axis: { tickMinStep: 1 } } : {}),
-      },
-      y: {
-        field: options.y,
-        type: "quantitative",
-        scale: options.logY === true ? { type: "log" } : { zero: false },
-      },
-      ...(options.series !== undefined
-        ? { color: { field: options.series, type: "nominal", legend: { labelLimit: 400 } } }
-        : {}),
-    },
-  });
+    layer: errorBars === undefined ? [line] : [line, errorBars],
+  } as vl.TopLevelSpec);
 }
 
 /** A labelled heatmap of a square matrix (e.g. cosine similarities) as SVG. */
 export function heatmap(
   matrix: readonly (readonly number[])[],
   labels: readonly string[],
-  options: { readonly title?: string; readonly size?: number } = {},
+  options: {
+    readonly title?: string;
+    readonly size?: number;
+    /** The colour scale's range, e.g. [-1, 1], so that several heatmaps share one scale. */
+    readonly domain?: readonly [number, number];
+  } = {},
 ): Promise<Displayable & { svg: string }> {
   const values = matrix.flatMap((row, i) =>
     row.map((v, j) => ({ row: `${i}: ${labels[i]}`, column: `${j}`, value: v }))
@@ -237,7 +287,14 @@ export function heatmap(
       {
         mark: "rect",
         encoding: {
-          color: { field: "value", type: "quantitative", scale: { scheme: "viridis" } },
+          color: {
+            field: "value",
+            type: "quantitative",
+            scale: {
+              scheme: "viridis",
+              ...(options.domain !== undefined ? { domain: [...options.domain] } : {}),
+            },
+          },
         },
       },
       {
