@@ -35,9 +35,11 @@ export {
   fetchDatasets,
   inferTasks,
   loadSentences,
+  loadTaskFiles,
   loadWordVectors,
   parseConll,
   parseLabelledSentences,
+  parseTaskFlag,
   readText,
   REFERENCE_TASKS,
   type Sentence,
@@ -50,6 +52,7 @@ export {
 // The model and model directories
 export {
   loadModel,
+  loadModelFrom,
   type ModelBundle,
   MultiTaskModel,
   saveModel,
@@ -60,6 +63,7 @@ export {
 export {
   type EpochRecord,
   resumeTraining,
+  teachHead,
   trainModel,
   type TrainModelOptions,
   type TrainResult,
@@ -67,10 +71,13 @@ export {
 
 // Inference
 export {
+  applyHead,
   cosineSimilarity,
   embed,
   type Entity,
+  type HeadFile,
   InferencePool,
+  parseHeadFile,
   predict,
   type Prediction,
   predictWords,
@@ -89,8 +96,12 @@ export {
   formatPercent,
   loadRecipeCorpora,
   meanStd,
+  pairedComparison,
   type Recipe,
   type RecipeResult,
   runRecipe,
   validateRecipe,
 } from "./experiments/mod.ts";
+
+// Serving
+export { ModelService, type ServeLimits, type ServiceOptions } from "./serving/mod.ts";
