@@ -57,7 +57,7 @@ Deno.test("parseSentences() rejects empty and non-string text", () => {
   assertDataError(() => parse([{ ...good, text: "   ", tags: [] }]), /field "text": empty text/);
   assertDataError(
     () => parse([{ ...good, text: 42 }]),
-    /field "text": expected a string, got number/,
+    /field "text": Invalid input: expected string, received number/,
   );
   assertDataError(() => parse(["just a string"]), /record 0: expected an object/);
 });

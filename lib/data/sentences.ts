@@ -15,7 +15,9 @@
  * first problem raises a {@linkcode DataError} naming the file, record and field.
  * @module
  */
+import { z } from "zod";
 import { DataError } from "../core/errors.ts";
+import { parseSchema } from "../core/schema.ts";
 import { defaultMetric, isChunkTagSet, type TaskSpec } from "../core/tasks.ts";
 import { DEFAULT_NER_TAGS, DEFAULT_SENTIMENT_LABELS } from "./labels.ts";
 import { readText } from "./text.ts";
@@ -117,6 +119,16 @@ export interface LoadSentencesOptions {
 }
 
 /**
+ * The shape of one reference-format record: `text`, one tag per whitespace
+ * word and a sentiment (other fields are allowed and ignored).
+ */
+export const ReferenceRecordSchema = z.object({
+  text: z.string(),
+  tags: z.array(z.unknown()),
+  sentiment: z.unknown().refine((v) => v !== undefined),
+});
+
+/**
  * Reads and validates a reference-format JSON file.
  *
  * @param path File to read.
@@ -180,17 +192,10 @@ export function parseSentences(
         field,
       };
     if (!isRecord(record)) throw new DataError("expected an object", at());
-    for (const field of ["text", "tags", "sentiment"]) {
-      if (!(field in record)) throw new DataError("missing", at(field));
-    }
-    if (typeof record.text !== "string") {
-      throw new DataError(`expected a string, got ${typeName(record.text)}`, at("text"));
-    }
-    let words = whitespaceWords(record.text);
+    // The record's shape by schema (fields and types); its words, tags and label sets below.
+    parseSchema(ReferenceRecordSchema, record, (field, detail) => new DataError(detail, at(field)));
+    let words = whitespaceWords(record.text as string);
     if (words.length === 0) throw new DataError("empty text", at("text"));
-    if (!Array.isArray(record.tags)) {
-      throw new DataError(`expected an array of tags, got ${typeName(record.tags)}`, at("tags"));
-    }
     let tags = record.tags as unknown[];
     if (tags.length !== words.length) {
       throw new DataError(
@@ -234,8 +239,4 @@ export function parseSentences(
 
 function isRecord(v: unknown): v is Record<string, unknown> {
   return typeof v === "object" && v !== null && !Array.isArray(v);
-}
-
-function typeName(v: unknown): string {
-  return v === null ? "null" : Array.isArray(v) ? "an array" : typeof v;
 }
