@@ -216,9 +216,22 @@ export async function lockHolder(dir: string): Promise<Deno.ChildProcess> {
   return child;
 }
 
-/** The serve task's `deno run` arguments, read from deno.json (so the test runs what users run). */
-export async function serveArgs(): Promise<string[]> {
+/** A task's `deno run` arguments, read from deno.json (so a test runs what users run). */
+export async function taskArgs(task: string, script: string): Promise<string[]> {
   const tasks = JSON.parse(await Deno.readTextFile("deno.json")).tasks;
-  const run = (tasks.serve as string).split("&&").find((c) => c.includes("cli/serve.ts"))!;
+  const run = (tasks[task] as string).split("&&").find((c) => c.includes(script))!;
   return run.trim().split(" ").slice(1); // after "deno"
+}
+
+/** The serve task's `deno run` arguments. */
+export function serveArgs(): Promise<string[]> {
+  return taskArgs("serve", "cli/serve.ts");
+}
+
+/** One error line on stderr, no stack trace. */
+export function oneLineError(stderr: string, pattern: RegExp): void {
+  const errors = stderr.split("\n").filter((l) => l.startsWith("error: "));
+  assert.equal(errors.length, 1, stderr);
+  assert.match(errors[0]!, pattern);
+  assert.doesNotMatch(stderr, /^\s+at /m, "no stack trace");
 }

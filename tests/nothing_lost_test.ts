@@ -6,29 +6,14 @@
 import assert from "node:assert/strict";
 import { sha256Hex } from "../lib/core/mod.ts";
 import { loadModel, predict } from "../lib/mod.ts";
-import { modelFile, runTask, setup } from "./_helpers.ts";
+import { modelFile, oneLineError, runTask, setup, taskArgs } from "./_helpers.ts";
 
 await setup();
 
 const dir = await Deno.makeTempDir({ prefix: "mtt-nothing-lost-" });
 const TINY = ["--preset", "tiny", "--quiet"];
 /** What `deno task train` runs (deno.json), to start and kill the training process directly. */
-const TRAIN = [
-  "run",
-  "--allow-read",
-  "--allow-write",
-  "--allow-env",
-  "--allow-sys",
-  "cli/train.ts",
-];
-
-/** One error line on stderr, no stack trace. */
-function oneLineError(stderr: string, pattern: RegExp): void {
-  const errors = stderr.split("\n").filter((l) => l.startsWith("error: "));
-  assert.equal(errors.length, 1, stderr);
-  assert.match(errors[0]!, pattern);
-  assert.doesNotMatch(stderr, /^\s+at /m, "no stack trace");
-}
+const TRAIN = await taskArgs("train", "cli/train.ts");
 
 /** A training process writing `out` for many epochs (a generation every few ms), started. */
 async function writer(out: string, epochs = 150): Promise<Deno.ChildProcess> {

@@ -6,29 +6,23 @@
  */
 import assert from "node:assert/strict";
 import { loadModel } from "../lib/model/mod.ts";
-import { bitEqual, lockHolder, modelFile, runTask, setup, snapshot } from "./_helpers.ts";
+import {
+  bitEqual,
+  lockHolder,
+  modelFile,
+  oneLineError,
+  runTask,
+  setup,
+  snapshot,
+  taskArgs,
+} from "./_helpers.ts";
 
 await setup();
 
 const dir = await Deno.makeTempDir({ prefix: "mtt-reliability-" });
 const TINY = ["--preset", "tiny", "--quiet"];
 /** What `deno task train` runs (deno.json), to start the training process directly. */
-const TRAIN_PROCESS = [
-  "run",
-  "--allow-read",
-  "--allow-write",
-  "--allow-env",
-  "--allow-sys",
-  "cli/train.ts",
-];
-
-/** One line on stderr (after the backend line), no stack trace. */
-function oneLineError(stderr: string, pattern: RegExp): void {
-  const errors = stderr.split("\n").filter((l) => l.startsWith("error: "));
-  assert.equal(errors.length, 1, stderr);
-  assert.match(errors[0]!, pattern);
-  assert.doesNotMatch(stderr, /^\s+at /m, "no stack trace");
-}
+const TRAIN_PROCESS = await taskArgs("train", "cli/train.ts");
 
 Deno.test("--out never replaces a folder of other files, a file, or the sample data", async () => {
   const mine = `${dir}/mine`;
