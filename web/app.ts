@@ -205,9 +205,9 @@ async function start(): Promise<void> {
     if (!response.ok) throw new Error(`HTTP ${response.status}`);
     return new Uint8Array(await response.arrayBuffer());
   }, `${location.origin}/model`);
-  $("status").textContent = `ready: ${bundle.model.countParameters().toLocaleString("en")} parameters; tasks ${
-    bundle.tasks.map((t) => t.name).join(", ")
-  }`;
+  $("status").textContent = `ready: ${
+    bundle.model.countParameters().toLocaleString("en")
+  } parameters; tasks ${bundle.tasks.map((t) => t.name).join(", ")}`;
   $("status").dataset.ready = "true";
   for (const b of document.querySelectorAll("button")) b.disabled = false;
   $<HTMLButtonElement>("teach-classify").disabled = true;
