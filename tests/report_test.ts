@@ -78,6 +78,21 @@ Deno.test("line charts: whole-number epoch ticks, the legend in table order, err
   assert.ok(lines(chart.svg) - lines(without.svg) >= rows.length);
 });
 
+Deno.test("a numeric series keeps its values in the legend and its colours", async () => {
+  const rows = [0.9, 0.65].flatMap((decay) =>
+    [1, 2].map((depth) => ({ depth, size: depth * decay, decay }))
+  );
+  const chart = await lineChart(rows, { x: "depth", y: "size", series: "decay" });
+  assert.ok(chart.svg.indexOf(">0.9<") < chart.svg.indexOf(">0.65<"));
+  // Two lines in two different colours.
+  const strokes = new Set(
+    [...chart.svg.matchAll(/aria-roledescription="line mark"[^>]*stroke="(#[0-9a-f]{6})"/g)].map((
+      m,
+    ) => m[1]),
+  );
+  assert.equal(strokes.size, 2, [...strokes].join(","));
+});
+
 Deno.test("heatmaps can share one colour scale", async () => {
   const a = await heatmap([[1, 0.5], [0.5, 1]], ["one", "two"], { domain: [-1, 1] });
   const b = await heatmap([[1, 0.9], [0.9, 1]], ["one", "two"], { domain: [-1, 1] });

@@ -217,7 +217,7 @@ export function lineChart(
 ): Promise<Displayable & { svg: string }> {
   const series = options.series === undefined
     ? []
-    : [...new Set(rows.map((r) => String(r[options.series!])))];
+    : [...new Set(rows.map((r) => r[options.series!]))];
   const encoding = {
     x: { field: options.x, type: "quantitative", axis: xAxis(rows.map((r) => r[options.x])) },
     y: {
