@@ -125,7 +125,7 @@ Deno.test({
       browser = await puppeteer.launch({
         executablePath: CHROMIUM!,
         headless: true,
-        args: ["--no-sandbox"],
+        args: ["--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu"],
       });
       const page = await browser.newPage();
       const errors: string[] = [];
