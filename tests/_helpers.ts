@@ -235,3 +235,51 @@ export function oneLineError(stderr: string, pattern: RegExp): void {
   assert.match(errors[0]!, pattern);
   assert.doesNotMatch(stderr, /^\s+at /m, "no stack trace");
 }
+
+/** A `deno task serve` process started on a free port, and the address it printed. */
+export interface ServerProcess {
+  readonly url: string;
+  readonly child: Deno.ChildProcess;
+  /** Everything it printed on stderr, once it has exited. */
+  readonly stderr: Promise<string>;
+}
+
+/** Starts `deno task serve --model MODEL --port 0 ...flags` and waits for its address. */
+export async function startServer(model: string, ...flags: string[]): Promise<ServerProcess> {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [...await serveArgs(), "--model", model, "--port", "0", ...flags],
+    stdout: "null",
+    stderr: "piped",
+    env: { NO_COLOR: "1" },
+  }).spawn();
+  const reader = child.stderr.pipeThrough(new TextDecoderStream()).getReader();
+  let text = "";
+  while (!/on (http:\/\/\S+\/)/.test(text)) {
+    const { value, done } = await reader.read();
+    if (done) throw new Error(`the server exited: ${text}`);
+    text += value;
+  }
+  const url = /on (http:\/\/\S+\/)/.exec(text)![1]!;
+  const stderr = (async () => {
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) return text;
+      text += value;
+    }
+  })();
+  return { url, child, stderr };
+}
+
+/** Asserts that nothing under `dir` is a temporary or partial file of ours, then removes `dir`. */
+export async function assertNoLeftovers(dir: string): Promise<void> {
+  const leftovers: string[] = [];
+  const walk = (at: string) => {
+    for (const e of Deno.readDirSync(at)) {
+      if (/\.(tmp|partial)-\d+$/.test(e.name)) leftovers.push(`${at}/${e.name}`);
+      if (e.isDirectory) walk(`${at}/${e.name}`);
+    }
+  };
+  walk(dir);
+  await Deno.remove(dir, { recursive: true });
+  assert.deepEqual(leftovers, []);
+}

@@ -6,7 +6,14 @@
 import assert from "node:assert/strict";
 import { sha256Hex } from "../lib/core/mod.ts";
 import { loadModel, predict } from "../lib/mod.ts";
-import { modelFile, oneLineError, runTask, setup, taskArgs } from "./_helpers.ts";
+import {
+  assertNoLeftovers,
+  modelFile,
+  oneLineError,
+  runTask,
+  setup,
+  taskArgs,
+} from "./_helpers.ts";
 
 await setup();
 
@@ -234,14 +241,5 @@ Deno.test("a killed embed leaves nothing after a rerun; a live writer's partial 
 });
 
 Deno.test("no test left a temporary or partial file behind (then the folder goes)", async () => {
-  const leftovers: string[] = [];
-  const walk = (at: string) => {
-    for (const e of Deno.readDirSync(at)) {
-      if (/\.(tmp|partial)-\d+$/.test(e.name)) leftovers.push(`${at}/${e.name}`);
-      if (e.isDirectory) walk(`${at}/${e.name}`);
-    }
-  };
-  walk(dir);
-  await Deno.remove(dir, { recursive: true });
-  assert.deepEqual(leftovers, []);
+  await assertNoLeftovers(dir);
 });

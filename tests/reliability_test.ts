@@ -7,6 +7,7 @@
 import assert from "node:assert/strict";
 import { loadModel } from "../lib/model/mod.ts";
 import {
+  assertNoLeftovers,
   bitEqual,
   lockHolder,
   modelFile,
@@ -312,14 +313,5 @@ Deno.test("kill -9 at any moment of training or saving leaves a loadable model; 
 });
 
 Deno.test("no test left a temporary or partial file behind (then the folder goes)", async () => {
-  const leftovers: string[] = [];
-  const walk = (at: string) => {
-    for (const e of Deno.readDirSync(at)) {
-      if (/\.(tmp|partial)-\d+$/.test(e.name)) leftovers.push(`${at}/${e.name}`);
-      if (e.isDirectory) walk(`${at}/${e.name}`);
-    }
-  };
-  walk(dir);
-  await Deno.remove(dir, { recursive: true });
-  assert.deepEqual(leftovers, []);
+  await assertNoLeftovers(dir);
 });

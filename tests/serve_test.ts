@@ -4,7 +4,7 @@
  * the request schemas, and a clean stop on SIGTERM with requests in flight.
  */
 import assert from "node:assert/strict";
-import { runTask, serveArgs } from "./_helpers.ts";
+import { runTask, serveArgs, type ServerProcess, startServer } from "./_helpers.ts";
 
 const dir = await Deno.makeTempDir({ prefix: "mtt-serve-" });
 const model = `${dir}/model`;
@@ -16,38 +16,6 @@ const TEXTS = [
   "Émile Zola wrote in Paris ?",
 ];
 
-interface Server {
-  readonly url: string;
-  readonly child: Deno.ChildProcess;
-  /** Everything it printed on stderr, when it has exited. */
-  readonly stderr: Promise<string>;
-}
-
-async function startServer(...flags: string[]): Promise<Server> {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: [...await serveArgs(), "--model", model, "--port", "0", ...flags],
-    stdout: "null",
-    stderr: "piped",
-    env: { NO_COLOR: "1" },
-  }).spawn();
-  const reader = child.stderr.pipeThrough(new TextDecoderStream()).getReader();
-  let text = "";
-  while (!/on (http:\/\/\S+\/)/.test(text)) {
-    const { value, done } = await reader.read();
-    if (done) throw new Error(`the server exited: ${text}`);
-    text += value;
-  }
-  const url = /on (http:\/\/\S+\/)/.exec(text)![1]!;
-  const stderr = (async () => {
-    for (;;) {
-      const { value, done } = await reader.read();
-      if (done) return text;
-      text += value;
-    }
-  })();
-  return { url, child, stderr };
-}
-
 async function post(url: string, body: unknown): Promise<{ status: number; text: string }> {
   const response = await fetch(url, {
     method: "POST",
@@ -56,7 +24,7 @@ async function post(url: string, body: unknown): Promise<{ status: number; text:
   return { status: response.status, text: await response.text() };
 }
 
-async function stop(server: Server): Promise<number> {
+async function stop(server: ServerProcess): Promise<number> {
   server.child.kill("SIGTERM");
   const { code } = await server.child.status;
   await server.stderr;
@@ -75,7 +43,7 @@ Deno.test("serve answers as predict --json and embed --json do, alone and under 
   const embedCli = await runTask(["task", "embed", "--model", model, "--json", ...TEXTS]);
   const expectedEmbeddings = JSON.parse(embedCli.stdout).embeddings;
 
-  const server = await startServer("--workers", "2");
+  const server = await startServer(model, "--workers", "2");
   try {
     const one = await post(`${server.url}v1/predict`, { texts: TEXTS });
     assert.equal(one.status, 200, one.text);
@@ -128,7 +96,15 @@ Deno.test("serve answers as predict --json and embed --json do, alone and under 
 });
 
 Deno.test("bad requests get a 4xx and one JSON line naming the problem", async () => {
-  const server = await startServer("--max-texts", "3", "--max-chars", "20", "--max-body", "400");
+  const server = await startServer(
+    model,
+    "--max-texts",
+    "3",
+    "--max-chars",
+    "20",
+    "--max-body",
+    "400",
+  );
   try {
     const cases: [string, RequestInit, number, RegExp][] = [
       ["v1/predict", { method: "POST", body: "{bad" }, 400, /malformed JSON body/],
@@ -194,7 +170,7 @@ Deno.test("bad requests get a 4xx and one JSON line naming the problem", async (
 });
 
 Deno.test("SIGTERM: requests in flight are answered, then the server exits 0", async () => {
-  const server = await startServer("--workers", "2", "--batch-delay", "200");
+  const server = await startServer(model, "--workers", "2", "--batch-delay", "200");
   // Requests wait 200 ms for company: they are in flight when the signal comes.
   const inFlight = Array.from(
     { length: 8 },

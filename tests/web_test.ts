@@ -7,7 +7,7 @@
  */
 import assert from "node:assert/strict";
 import puppeteer, { type Browser, type Page } from "puppeteer-core";
-import { runTask, serveArgs } from "./_helpers.ts";
+import { runTask, startServer } from "./_helpers.ts";
 
 const CHROMIUM = ["/usr/bin/chromium", "/usr/bin/chromium-browser"].find((p) => {
   try {
@@ -54,29 +54,6 @@ const UNSEEN = [
 ];
 const EXPECTED = ["sport", "food", "sport", "food"];
 
-interface Server {
-  readonly url: string;
-  readonly child: Deno.ChildProcess;
-}
-
-async function startServer(): Promise<Server> {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: [...await serveArgs(), "--model", model, "--port", "0", "--app", app, "--workers", "2"],
-    stdout: "null",
-    stderr: "piped",
-  }).spawn();
-  const reader = child.stderr.pipeThrough(new TextDecoderStream()).getReader();
-  let text = "";
-  while (!/on (http:\/\/\S+\/)/.test(text)) {
-    const { value, done } = await reader.read();
-    if (done) throw new Error(`the server exited: ${text}`);
-    text += value;
-  }
-  reader.releaseLock();
-  child.stderr.cancel().catch(() => {});
-  return { url: /on (http:\/\/\S+\/)/.exec(text)![1]!, child };
-}
-
 /** Entities (type and text), the sentiment label and the whole prediction the page shows. */
 async function analyse(page: Page) {
   await page.evaluate(`document.querySelector("#result").replaceChildren()`);
@@ -119,7 +96,7 @@ Deno.test({
       text: e.text,
     }));
 
-    const server = await startServer();
+    const server = await startServer(model, "--app", app, "--workers", "2");
     let browser: Browser | undefined;
     try {
       browser = await puppeteer.launch({
@@ -197,6 +174,7 @@ Deno.test({
       await browser?.close();
       server.child.kill("SIGTERM");
       await server.child.status;
+      await server.stderr;
     }
   },
 });
