@@ -232,3 +232,14 @@ function lines(text: string): string[] {
 export function onNote(message: string): void {
   console.error(`note: ${message}`);
 }
+
+/** Whether something (a file, folder or link) is at `path`. */
+export async function pathExists(path: string): Promise<boolean> {
+  try {
+    await Deno.lstat(path);
+    return true;
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return false;
+    throw error;
+  }
+}

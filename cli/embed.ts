@@ -24,6 +24,7 @@ import {
   intFlag,
   main,
   onNote,
+  pathExists,
   setupBackend,
   stringFlag,
   UsageError,
@@ -98,7 +99,9 @@ export async function run(args: string[]): Promise<void> {
   if (file !== undefined && positionals.length > 0) {
     throw new UsageError("give sentences as arguments or --file FILE, not both");
   }
-  if (out !== undefined && await exists(out)) throw new Error(`${out} exists; not replacing it`);
+  if (out !== undefined && await pathExists(out)) {
+    throw new Error(`${out} exists; not replacing it`);
+  }
   const source = inputs(positionals, file);
   await setupBackend(values.backend, values.threads);
   const bundle = await loadModel(stringFlag(values.model) ?? DEFAULT_MODEL_DIR, { onNote });
@@ -182,16 +185,6 @@ export async function run(args: string[]): Promise<void> {
     similarities.forEach((row, i) =>
       console.log(`  [${i}] ` + row.map((s) => s.toFixed(3).padStart(7)).join(""))
     );
-  }
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.lstat(path);
-    return true;
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound) return false;
-    throw error;
   }
 }
 

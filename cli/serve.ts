@@ -15,6 +15,7 @@ import {
   intFlag,
   main,
   onNote,
+  pathExists,
   setupBackend,
   stringFlag,
 } from "./_common.ts";
@@ -98,7 +99,7 @@ export async function run(args: string[]): Promise<void> {
   const bundle = await loadModel(dir, { onNote });
   const pool = workers > 1 ? await InferencePool.create(bundle, workers) : undefined;
   const app = stringFlag(values.app) ?? "web/dist/app.js";
-  if (!(await exists(app))) {
+  if (!(await pathExists(app))) {
     console.error(`warning: no ${app}: the page at / needs it (deno task web builds it)`);
   }
   const service = new ModelService(bundle, {
@@ -177,15 +178,6 @@ async function staticFiles(
     }
     return Promise.resolve(undefined);
   };
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.stat(path);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 if (import.meta.main) await main(run);

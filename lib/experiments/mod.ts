@@ -13,7 +13,6 @@ export {
   type RecipeCorpora,
   type RecipeResult,
   RecipeSchema,
-  type RecipeTask,
   runRecipe,
   type RunRecipeOptions,
   type SeedResult,

@@ -37,7 +37,6 @@ import { isPairLabel, type Sentence } from "../data/sentences.ts";
 import {
   loadTaskFiles,
   splitSentences,
-  type TaskFile,
   TaskFilesSchema,
   type TaskSetCorpora,
 } from "../data/task_files.ts";
@@ -84,9 +83,6 @@ export const RecipeSchema = z.object({
     }
   }),
 }).strict();
-
-/** A task entry of a recipe. */
-export type RecipeTask = TaskFile;
 
 /** A recipe file, parsed. */
 export type Recipe = z.infer<typeof RecipeSchema>;

@@ -100,6 +100,7 @@ export class ModelService {
   readonly bundle: ModelBundle;
   readonly limits: ServeLimits;
   readonly #schemas: ReturnType<typeof requestSchemas>;
+  readonly #openApi: unknown;
   readonly #predict: MicroBatcher<string, Prediction>;
   readonly #embed: Record<"raw" | "normalized", MicroBatcher<string, Float32Array>>;
   readonly #files: ServiceOptions["files"];
@@ -109,6 +110,7 @@ export class ModelService {
     this.bundle = bundle;
     this.limits = { ...DEFAULT_LIMITS, ...options.limits };
     this.#schemas = requestSchemas(this.limits);
+    this.#openApi = openApi(this.#schemas);
     this.#files = options.files;
     const pool = options.pool;
     const inference = options.inference ?? {};
@@ -148,7 +150,7 @@ export class ModelService {
           headers: { "content-type": file.type },
         });
       }
-      return json(200, await this.#route(request));
+      return json(200, await this.#route(request, path));
     } catch (error) {
       if (error instanceof HttpError) {
         return json(error.status, { error: error.message }, error.headers);
@@ -170,8 +172,7 @@ export class ModelService {
     ]);
   }
 
-  async #route(request: Request): Promise<unknown> {
-    const path = new URL(request.url).pathname;
+  async #route(request: Request, path: string): Promise<unknown> {
     const route = ROUTES[path];
     if (route === undefined) throw new HttpError(404, `no route ${path}`);
     if (request.method !== route) {
@@ -181,7 +182,7 @@ export class ModelService {
       case "/health":
         return { status: "ok" };
       case "/openapi.json":
-        return openApi(this.#schemas);
+        return this.#openApi;
       case "/v1/model":
         return this.#describe();
       case "/v1/predict": {
