@@ -122,6 +122,12 @@ export const STRATEGY = {
     config: "train.layerLrDecay",
     read: (text, flag) => text === "ulmfit" ? 1 / 2.6 : num()(text, flag),
   },
+  "layer-lr-decay-scope": {
+    type: "string",
+    value: "NAME",
+    help: "all (every depth) | embeddings (only the lowest depth)",
+    config: "train.layerLrDecayScope",
+  },
   "head-lr-multiplier": {
     type: "string",
     value: "X",
@@ -132,13 +138,13 @@ export const STRATEGY = {
   schedule: {
     type: "string",
     value: "NAME",
-    help: "inverse-time (reference) | linear | cosine | slanted-triangular",
+    help: "inverse-time (reference) | linear | cosine | constant |\nslanted-triangular",
     config: "train.schedule",
   },
   "warmup-steps": {
     type: "string",
     value: "N",
-    help: "warm-up of linear and cosine",
+    help: "warm-up of linear, cosine and constant",
     config: "train.warmupSteps",
     read: int(),
   },

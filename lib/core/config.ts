@@ -13,7 +13,7 @@ import { z } from "zod";
 import { parseSchema } from "./schema.ts";
 
 /** Names of the built-in learning-rate schedules (see `training/schedule.ts`). */
-export type ScheduleName = "inverse-time" | "linear" | "cosine" | "slanted-triangular";
+export type ScheduleName = "inverse-time" | "linear" | "cosine" | "slanted-triangular" | "constant";
 
 /**
  * The grammar of a freeze selector (what `training/param_groups.ts` resolves
@@ -175,14 +175,20 @@ export const TrainConfigSchema = z.object({
   /** T of temperature sampling (1 = proportional, large = uniform). @default 2 */
   samplingTemperature: num(0.01, 1e6),
   /** Learning-rate schedule (see `training/schedule.ts`). @default "inverse-time" */
-  schedule: z.enum(["inverse-time", "linear", "cosine", "slanted-triangular"]),
-  /** Warm-up steps of the `linear` and `cosine` schedules. @default 0 */
+  schedule: z.enum(["inverse-time", "linear", "cosine", "slanted-triangular", "constant"]),
+  /** Warm-up steps of the `linear`, `cosine` and `constant` schedules. @default 0 */
   warmupSteps: int(0),
   /**
    * Layer-wise rate decay: depth d trains at `decay^(L + 1 - d)` times the rate
    * (heads at the top rate, embeddings lowest); 1 disables, 1/2.6 is ULMFiT's. @default 1
    */
   layerLrDecay: num(1e-6, 1),
+  /**
+   * Which depths `layerLrDecay` lowers: `all` of them, or only the `embeddings`
+   * (depth 0, at the rate it has under the full decay; every other depth at the
+   * top rate). @default "all"
+   */
+  layerLrDecayScope: z.enum(["all", "embeddings"]),
   /** Extra rate multiplier of the task heads. @default 1 */
   headLrMultiplier: num(0, 1e6),
   /** `adam`, or `adamw` (decoupled weight decay, not on biases and LayerNorm). @default "adam" */
@@ -310,6 +316,7 @@ const DEFAULT_CONFIG: Config = {
     schedule: "inverse-time",
     warmupSteps: 0,
     layerLrDecay: 1,
+    layerLrDecayScope: "all",
     headLrMultiplier: 1,
     optimizer: "adam",
     weightDecay: 0.01,

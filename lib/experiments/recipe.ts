@@ -43,7 +43,8 @@ import {
 import type { ModelBundle } from "../model/checkpoint.ts";
 import type { NamedArrays } from "../model/parameters.ts";
 import { BackboneFeatureCache } from "../model/feature_cache.ts";
-import { type CorpusScores, scoreCorpora } from "../evaluation/score.ts";
+import { type CorpusScores, scoreCorpora, scoreCorporaParallel } from "../evaluation/score.ts";
+import { InferencePool } from "../inference/inference_pool.ts";
 import type { EpochRecord } from "../training/fit.ts";
 import { configWordVectors, trainModel, type TrainModelOptions } from "../training/train_run.ts";
 
@@ -146,6 +147,17 @@ export interface RunRecipeOptions {
   readonly vectorCacheDir?: string;
   /** Receives warnings and notices (e.g. a word-vector cache being built). */
   readonly onWarning?: (message: string) => void;
+  /**
+   * The frozen backbone features to use and fill, shared with other runs whose
+   * frozen stages are the same pretrained ones (see `TrainModelOptions.featureCache`).
+   * @default one for this recipe's seeds
+   */
+  readonly featureCache?: BackboneFeatureCache;
+  /**
+   * Score the test sets on the recipe's workers when no feature cache serves
+   * them (a backbone that trained below its pooler, or none). @default false
+   */
+  readonly parallelTest?: boolean;
 }
 
 /**
@@ -215,6 +227,21 @@ export function loadRecipeCorpora(recipe: Recipe): Promise<RecipeCorpora> {
   });
 }
 
+/** Scores test sets on this thread, or on `workers` workers. */
+async function scoreTest(
+  bundle: ModelBundle,
+  test: Record<string, readonly Sentence[]>,
+  workers: number,
+): Promise<CorpusScores> {
+  if (workers <= 1) return scoreCorpora(bundle, test);
+  const pool = await InferencePool.create(bundle, workers);
+  try {
+    return await scoreCorporaParallel(pool, test);
+  } finally {
+    pool.close();
+  }
+}
+
 /** Every sentence of the corpora, and the second sentences of pairs, once each. */
 function wordLists(corpora: readonly (readonly Sentence[])[]): (readonly string[])[] {
   const out = new Set<readonly string[]>();
@@ -261,7 +288,7 @@ export async function runRecipe(
   // A frozen pretrained backbone gives every seed the same features: computed once.
   const featureCache = recipeConfig(recipe, recipe.seeds[0] ?? 1).model.backbone === null
     ? undefined
-    : new BackboneFeatureCache(0);
+    : options.featureCache ?? new BackboneFeatureCache(0);
   for (const seed of recipe.seeds) {
     const config = recipeConfig(recipe, seed);
     let best:
@@ -322,12 +349,11 @@ export async function runRecipe(
     const trainSeconds = (performance.now() - started) / 1000;
     if (best !== undefined) bundle.model.parameters.assign(best.weights, "the best epoch");
     // The cache's stages stayed frozen all run: it serves the selected weights too.
-    const testScores = scoreCorpora(
-      featureCache === undefined || options.initFrom !== undefined
-        ? bundle
-        : { ...bundle, featureCache },
-      test,
-    );
+    const cached = featureCache !== undefined && options.initFrom === undefined &&
+      featureCache.stage > 0;
+    const testScores = cached
+      ? scoreCorpora({ ...bundle, featureCache }, test)
+      : await scoreTest(bundle, test, options.parallelTest === true ? recipe.workers ?? 1 : 1);
     await options.onModel?.(seed, bundle);
     results.push({
       seed,

@@ -30,6 +30,7 @@ export {
   isFrozen,
   type LayerRateOptions,
   learningRateMultiplier,
+  meanRateMultiplier,
   type SelectorContext,
   selects,
   topDepth,

@@ -161,6 +161,8 @@ export interface LayerRateOptions {
   readonly layerDecay: number;
   /** Extra multiplier for the heads. @default 1 */
   readonly headMultiplier?: number;
+  /** Which depths the decay lowers: `all`, or only the `embeddings` (depth 0). @default "all" */
+  readonly scope?: "all" | "embeddings";
   /** Layers of the model's pretrained backbone (see {@linkcode depthOf}). @default 0 */
   readonly backboneLayers?: number;
 }
@@ -179,6 +181,9 @@ export interface LayerRateOptions {
  * assert.equal(learningRateMultiplier("encoder/layer_1/ffn/in/bias", 2, o), 0.5);
  * assert.equal(learningRateMultiplier("encoder/layer_0/ffn/in/bias", 2, o), 0.25);
  * assert.equal(learningRateMultiplier("embeddings/token", 2, o), 0.125);
+ * const low = { layerDecay: 0.5, scope: "embeddings" as const };
+ * assert.equal(learningRateMultiplier("encoder/layer_0/ffn/in/bias", 2, low), 1);
+ * assert.equal(learningRateMultiplier("embeddings/token", 2, low), 0.125);
  * ```
  */
 export function learningRateMultiplier(
@@ -189,7 +194,34 @@ export function learningRateMultiplier(
   const depth = depthOf(name, numLayers, options);
   const top = topDepth(numLayers, options);
   const head = /^[a-z][a-z0-9_]*_head\//.test(name) ? options.headMultiplier ?? 1 : 1;
+  if (options.scope === "embeddings" && depth > 0) return head;
   return options.layerDecay ** (top - depth) * head;
+}
+
+/**
+ * The parameter-weighted mean of {@linkcode learningRateMultiplier} over the
+ * given parameters: the one rate that, without layer-wise decay, gives the
+ * parameters the same mean rate (the control of a layer-wise decay run).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { meanRateMultiplier } from "./param_groups.ts";
+ * const p = [{ name: "ner_head/kernel", size: 1 }, { name: "embeddings/token", size: 3 }];
+ * assert.equal(meanRateMultiplier(p, 2, { layerDecay: 0.5 }), (1 + 3 * 0.125) / 4);
+ * ```
+ */
+export function meanRateMultiplier(
+  parameters: readonly { readonly name: string; readonly size: number }[],
+  numLayers: number,
+  options: LayerRateOptions,
+): number {
+  let weighted = 0, total = 0;
+  for (const { name, size } of parameters) {
+    weighted += size * learningRateMultiplier(name, numLayers, options);
+    total += size;
+  }
+  return total === 0 ? 1 : weighted / total;
 }
 
 /** Whether decoupled weight decay (AdamW) applies: not to biases or LayerNorm parameters. */

@@ -42,7 +42,7 @@ export interface ScheduleOptions {
   readonly totalSteps: number;
   /** `inverse-time` decay rate. @default 0.01 */
   readonly decayRate?: number;
-  /** Warm-up steps of `linear` and `cosine`. @default 0 */
+  /** Warm-up steps of `linear`, `cosine` and `constant`. @default 0 */
   readonly warmupSteps?: number;
   /** Slanted triangular: fraction of steps spent increasing. @default 0.1 */
   readonly cutFraction?: number;
@@ -56,7 +56,8 @@ export interface ScheduleOptions {
  * 1. `inverse-time`: `lr / (1 + decayRate · step)` (the reference schedule);
  * 2. `linear`: linear warm-up from 0 over `warmupSteps`, then linear decay to 0 at `totalSteps`;
  * 3. `cosine`: the same warm-up, then half a cosine down to 0 at `totalSteps`;
- * 4. `slanted-triangular` (Howard & Ruder, 2018, eq. 3): a short linear rise over
+ * 4. `constant`: the same warm-up, then `lr` to the end;
+ * 5. `slanted-triangular` (Howard & Ruder, 2018, eq. 3): a short linear rise over
  *    `cutFraction` of the steps, a long linear fall, from `lr / ratio` to `lr` and back.
  *
  * @example
@@ -67,6 +68,8 @@ export interface ScheduleOptions {
  * assert.equal(learningRateAt("linear", 5, o), 0.5);
  * assert.equal(learningRateAt("linear", 55, o), 0.5);
  * assert.equal(learningRateAt("cosine", 55, o), 0.5);
+ * assert.equal(learningRateAt("constant", 5, o), 0.5);
+ * assert.equal(learningRateAt("constant", 99, o), 1);
  * assert.equal(learningRateAt("slanted-triangular", 10, { learningRate: 32, totalSteps: 100 }), 32);
  * assert.equal(learningRateAt("slanted-triangular", 0, { learningRate: 32, totalSteps: 100 }), 1);
  * ```
@@ -85,6 +88,8 @@ export function learningRateAt(
     case "linear":
       if (step < warmup) return (lr * step) / warmup;
       return lr * Math.max(0, (total - step) / Math.max(1, total - warmup));
+    case "constant":
+      return step < warmup ? (lr * step) / warmup : lr;
     case "cosine": {
       if (step < warmup) return (lr * step) / warmup;
       const progress = Math.min(1, (step - warmup) / Math.max(1, total - warmup));

@@ -283,6 +283,7 @@ export class Trainer implements StepRunner {
     if (name.startsWith("loss/")) return base;
     return base * learningRateMultiplier(name, this.model.config.numLayers, {
       layerDecay: this.#train.layerLrDecay,
+      scope: this.#train.layerLrDecayScope,
       headMultiplier: this.#train.headLrMultiplier,
       ...this.#context,
     });
