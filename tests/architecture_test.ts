@@ -1,123 +1,96 @@
 /**
- * The house plan of lib/: folders by layer, imports only pointing down (or
- * within a folder), no cycles. Read from the source, type-only imports included.
+ * The architecture as the notebooks show it: parameter blocks that add up to
+ * the model, a diagram that names every block with its count, and the shapes
+ * a batch takes at every stage, measured.
  */
 import assert from "node:assert/strict";
+import {
+  architectureBlocks,
+  architectureSvg,
+  blockOf,
+  measureShapes,
+} from "../lib/experiments/mod.ts";
+import { formatCount } from "../lib/experiments/architecture.ts";
+import {
+  assertNoTensorLeak,
+  backboneSetup,
+  disposeAll,
+  SENTENCES,
+  setup,
+  tinyConfig,
+  tinySetup,
+} from "./_helpers.ts";
 
-/** Layers from the bottom; a file may import its own folder or a lower one. */
-export const LAYERS = [
-  "core",
-  "backend",
-  "data",
-  "model",
-  "inference",
-  "evaluation",
-  "training",
-  "experiments",
-  "serving",
-] as const;
+await setup();
 
-const LIB = new URL("../lib/", import.meta.url).pathname;
+Deno.test("parameter names fall into the diagram's blocks", () => {
+  assert.deepEqual(blockOf("backbone/embeddings/pieces"), {
+    section: "pretrained backbone",
+    label: "piece embeddings",
+  });
+  assert.equal(blockOf("backbone/layer_1/ffn/in/kernel").label, "layer 1");
+  assert.equal(blockOf("backbone/pooler/bias").label, "pooler (dense, tanh)");
+  assert.deepEqual(blockOf("embeddings/affix"), {
+    section: "word features",
+    label: "affixes (hashed)",
+  });
+  assert.deepEqual(blockOf("encoder/layer_0/attention/qkv/kernel"), {
+    section: "task encoder",
+    label: "layer 0",
+  });
+  assert.equal(blockOf("encoder/backbone_words/kernel").label, "backbone word states → hidden");
+  assert.deepEqual(blockOf("ner_head/kernel"), { section: "heads", label: "ner head" });
+});
 
-/** Every .ts file under lib/, relative to it. */
-function libFiles(dir = ""): string[] {
-  const out: string[] = [];
-  for (const e of Deno.readDirSync(`${LIB}${dir}`)) {
-    const path = `${dir}${e.name}`;
-    if (e.isDirectory) out.push(...libFiles(`${path}/`));
-    else if (e.name.endsWith(".ts")) out.push(path);
+Deno.test("the blocks add up to the model's parameters, for both backbones", async () => {
+  const { model: scratch } = tinySetup();
+  const { model: pretrained, batch } = await backboneSetup();
+  for (const model of [scratch, pretrained]) {
+    const blocks = architectureBlocks(model);
+    assert.equal(blocks.reduce((n, b) => n + b.parameters, 0), model.countParameters());
+    const svg = architectureSvg(blocks, { title: "t" });
+    for (const b of blocks) {
+      assert.ok(svg.includes(`>${b.label.replace(">", "&gt;")}</text>`), b.label);
+      assert.ok(svg.includes(`>${formatCount(b.parameters)} parameters</text>`), b.label);
+    }
   }
-  return out.sort();
-}
-
-/** Relative .ts specifiers a file imports (static, dynamic, re-exports, worker URLs). */
-export function importsOf(source: string): string[] {
-  // JSDoc examples are run as separate doc tests, not part of the module graph.
-  const code = source.replace(/\/\*\*[\s\S]*?\*\//g, "");
-  const specs = new Set<string>();
-  const patterns = [
-    /\b(?:import|export)\s+(?:type\s+)?(?:[^"';]*?\s+from\s+)?["'](\.{1,2}\/[^"']+\.ts)["']/g,
-    /\bimport\(\s*["'](\.{1,2}\/[^"']+\.ts)["']\s*\)/g,
-    /new URL\(\s*["'](\.{1,2}\/[^"']+\.ts)["']/g,
-  ];
-  for (const pattern of patterns) for (const m of code.matchAll(pattern)) specs.add(m[1]!);
-  return [...specs];
-}
-
-function resolve(from: string, spec: string): string {
-  const parts = from.split("/").slice(0, -1);
-  for (const part of spec.split("/")) {
-    if (part === "..") parts.pop();
-    else if (part !== ".") parts.push(part);
-  }
-  return parts.join("/");
-}
-
-function layerOf(file: string): number {
-  const folder = file.includes("/") ? file.split("/")[0]! : "";
-  return folder === "" ? LAYERS.length : LAYERS.indexOf(folder as (typeof LAYERS)[number]);
-}
-
-const files = libFiles();
-const graph = new Map(
-  files.map((f) => [f, importsOf(Deno.readTextFileSync(`${LIB}${f}`)).map((s) => resolve(f, s))]),
-);
-
-Deno.test("importsOf() finds static, type-only, re-exported, dynamic and worker imports", () => {
-  const source = [
-    'import * as tf from "@tensorflow/tfjs";',
-    'import type { A } from "./a.ts";',
-    'import {\n  b,\n  type C,\n} from "../x/b.ts";',
-    'export * from "./c.ts";',
-    'const m = await import("./d.ts");',
-    'new Worker(new URL("./_e.ts", import.meta.url).href);',
-    '/** import { z } from "./doc_only.ts"; */',
-  ].join("\n");
-  assert.deepEqual(importsOf(source).sort(), [
-    "../x/b.ts",
-    "./_e.ts",
-    "./a.ts",
-    "./c.ts",
-    "./d.ts",
+  const backbone = architectureBlocks(pretrained).filter((b) =>
+    b.section === "pretrained backbone"
+  );
+  assert.deepEqual(backbone.map((b) => b.label), [
+    "piece embeddings",
+    "layer 0",
+    "layer 1",
+    "pooler (dense, tanh)",
   ]);
+  // The USE-lite piece table: 8,002 pieces × 256.
+  assert.equal(backbone[0]!.parameters, 8002 * 256);
+  assert.equal(backbone[3]!.parameters, 512 * 512 + 512);
+  assert.equal(architectureBlocks(scratch).some((b) => b.section === "pretrained backbone"), false);
+  disposeAll(scratch, pretrained, batch);
 });
 
-Deno.test("lib/ is folders by layer: every file sits in a known layer folder", () => {
-  const stray = files.filter((f) => f !== "mod.ts" && layerOf(f) < 0);
-  assert.deepEqual(stray, []);
-  assert.ok(files.every((f) => f === "mod.ts" || f.includes("/")), "only mod.ts at the top");
-});
-
-Deno.test("imports only point down the layers (or within a folder)", () => {
-  const upward: string[] = [];
-  for (const [file, targets] of graph) {
-    for (const target of targets) {
-      assert.ok(graph.has(target), `${file} imports ${target}, which does not exist`);
-      if (layerOf(target) > layerOf(file)) upward.push(`${file} -> ${target}`);
-    }
-  }
-  assert.deepEqual(upward, []);
-});
-
-Deno.test("the import graph of lib/ has no cycle", () => {
-  const state = new Map<string, "open" | "done">();
-  const cycles: string[] = [];
-  const visit = (file: string, path: string[]) => {
-    if (state.get(file) === "done") return;
-    if (state.get(file) === "open") {
-      cycles.push([...path.slice(path.indexOf(file)), file].join(" -> "));
-      return;
-    }
-    state.set(file, "open");
-    for (const target of graph.get(file) ?? []) visit(target, [...path, file]);
-    state.set(file, "done");
-  };
-  for (const file of graph.keys()) visit(file, []);
-  assert.deepEqual(cycles, []);
-});
-
-Deno.test("each layer folder has a mod.ts listing what it offers", () => {
-  for (const layer of LAYERS) {
-    assert.ok(files.includes(`${layer}/mod.ts`), `${layer}/mod.ts`);
-  }
+Deno.test("shapes are measured at every stage of the backbone model, leaving no tensor", async () => {
+  const config = tinyConfig({ model: { backbone: "use-lite", dropout: 0 } });
+  const { model, batch } = await backboneSetup(config);
+  const shapes = new Map(measureShapes(model, batch).map((r) => [r.stage, r.shape]));
+  const b = SENTENCES.length;
+  const [, pieces] = batch.backbone!.stage === 0 && "pieceIds" in batch.backbone!
+    ? batch.backbone.pieceIds.shape
+    : [0, 0];
+  const seqLen = batch.tokenIds.shape[1];
+  assert.deepEqual(shapes.get("backbone: piece embeddings + timing"), [b, pieces, 256]);
+  assert.deepEqual(shapes.get("backbone: layer 0"), [b, pieces, 512]);
+  assert.deepEqual(shapes.get("backbone: layer 1, each word's state (pieces pooled)"), [
+    b,
+    seqLen,
+    512,
+  ]);
+  assert.deepEqual(shapes.get("backbone: layer 1, mean over pieces"), [b, 512]);
+  assert.deepEqual(shapes.get("backbone: pooler output (sentence vector)"), [b, 512]);
+  assert.deepEqual(shapes.get("task encoder: token vectors"), [b, seqLen, config.model.hiddenSize]);
+  assert.deepEqual(shapes.get("sentence embedding"), [b, 512]);
+  assert.equal(shapes.get("ner head: logits")?.length, 3);
+  assertNoTensorLeak(() => measureShapes(model, batch));
+  disposeAll(model, batch);
 });

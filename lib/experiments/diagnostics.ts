@@ -1,9 +1,12 @@
 /**
- * Diagnostics of training: how far one optimisation step moves each layer
- * group, to check that layer-wise learning rates are applied as configured.
+ * Diagnostics: how far one optimisation step moves each layer group, to check
+ * that layer-wise learning rates are applied as configured; and the shapes a
+ * batch takes at every stage of the model, measured on its tensors.
  * @module
  */
-import type { BatchTensors } from "../data/encoding.ts";
+import * as tf from "@tensorflow/tfjs";
+import type { BackboneTensors, BatchTensors } from "../data/encoding.ts";
+import type { MultiTaskModel } from "../model/model.ts";
 import { depthOf } from "../training/param_groups.ts";
 import type { Trainer } from "../training/trainer.ts";
 
@@ -65,4 +68,58 @@ export function measureUpdateSizes(trainer: Trainer, batch: BatchTensors): Depth
     // The final norm trains at the top rate, as the heads do.
     learningRate: name.startsWith("encoder/final_norm") ? base : trainer.rateFor(name, base),
   }));
+}
+
+/** A stage of the model and the shape of what it gave, measured. */
+export interface StageShape {
+  readonly stage: string;
+  readonly shape: readonly number[];
+}
+
+/**
+ * Runs a batch through the model stage by stage (inference, no dropout) and
+ * returns the shape of every tensor on the way: the inputs, each stage of the
+ * pretrained backbone (if any), the task encoder's token vectors, each head's
+ * output and the sentence embedding. Leaves no tensor behind.
+ */
+export function measureShapes(model: MultiTaskModel, batch: BatchTensors): StageShape[] {
+  const rows: StageShape[] = [];
+  const add = (stage: string, t: tf.Tensor | undefined) => {
+    if (t !== undefined) rows.push({ stage, shape: t.shape });
+  };
+  tf.tidy(() => {
+    add("input: word ids", batch.tokenIds);
+    add("input: letter-case ids", batch.caseIds);
+    add("input: affix (and shape) ids", batch.affixIds);
+    add("input: mask", batch.mask);
+    const backbone = model.backbone;
+    if (backbone !== undefined && batch.backbone !== undefined && batch.backbone.stage === 0) {
+      const input = batch.backbone as Extract<BackboneTensors, { pieceIds: tf.Tensor2D }>;
+      add("backbone input: piece ids", input.pieceIds);
+      add("backbone input: word-to-piece alignment", input.alignment);
+      const layers = backbone.spec.layers.length;
+      let current: BackboneTensors = input;
+      for (let stage = 1; stage <= layers + 1; stage++) {
+        current = model.advanceBackbone(current, stage);
+        if ("states" in current) {
+          add(
+            stage === 1 ? "backbone: piece embeddings + timing" : `backbone: layer ${stage - 2}`,
+            current.states,
+          );
+        } else if ("mean" in current) {
+          add(
+            `backbone: layer ${layers - 1}, each word's state (pieces pooled)`,
+            current.wordStates,
+          );
+          add(`backbone: layer ${layers - 1}, mean over pieces`, current.mean);
+        }
+      }
+    }
+    const out = model.forward(batch);
+    add("backbone: pooler output (sentence vector)", out.pooledOutput);
+    add("task encoder: token vectors", out.sequenceOutput);
+    for (const [task, t] of Object.entries(out.outputs)) add(`${task} head: logits`, t);
+    add("sentence embedding", model.embed(batch));
+  });
+  return rows;
 }

@@ -41,6 +41,18 @@ export {
   timeTrainSteps,
   trainingFlopsPerToken,
 } from "./benchmark.ts";
-export { type DepthUpdate, measureUpdateSizes } from "./diagnostics.ts";
+export {
+  type DepthUpdate,
+  measureShapes,
+  measureUpdateSizes,
+  type StageShape,
+} from "./diagnostics.ts";
+export {
+  type ArchitectureBlock,
+  architectureBlocks,
+  architectureSvg,
+  blockOf,
+  formatCount,
+} from "./architecture.ts";
 export { benchModel, type ModelBenchOptions, type ModelBenchResult } from "./model_bench.ts";
 export { type PairedComparison, pairedComparison, studentTwoSided } from "./stats.ts";
