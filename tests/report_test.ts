@@ -4,6 +4,7 @@ import {
   lineChart,
   markdownTable,
   parameterBreakdown,
+  seedChart,
   table,
 } from "../lib/experiments/report.ts";
 import { setup, tinySetup } from "./_helpers.ts";
@@ -101,4 +102,21 @@ Deno.test("heatmaps can share one colour scale", async () => {
   assert.equal(colourOfOne(a.svg), colourOfOne(b.svg));
   const own = await heatmap([[1, 0.9], [0.9, 1]], ["one", "two"]);
   assert.notEqual(own.svg, b.svg);
+});
+
+Deno.test("seed charts: a dot per seed, rows in the given order, a log-scale size axis with whole ticks", async () => {
+  const rows = [
+    { name: "zeta", values: [80, 82, 81], mean: 81, sd: 1 },
+    { name: "alpha", values: [70, 75], mean: 72.5, sd: 3.5 },
+  ];
+  const chart = await seedChart(rows, { score: "accuracy (%)", title: "per seed" });
+  assert.equal((chart.svg.match(/aria-roledescription="circle"/g) ?? []).length, 5);
+  assert.ok(chart.svg.indexOf(">zeta<") < chart.svg.indexOf(">alpha<"));
+  assert.ok(chart.svg.includes("accuracy (%)"));
+  const sizes = await lineChart(
+    [100, 1000, 6000].map((size, i) => ({ size, f1: 50 + i, s: "a" })),
+    { x: "size", y: "f1", series: "s", logX: true },
+  );
+  const ticks = [...sizes.svg.matchAll(/<text[^>]*>([^<]*)<\/text>/g)].map((m) => m[1]);
+  for (const t of ["100", "1000", "6000"]) assert.ok(ticks.includes(t), ticks.join(","));
 });

@@ -48,6 +48,30 @@ export {
   type StageShape,
 } from "./diagnostics.ts";
 export {
+  compareScenarios,
+  formatScores,
+  recommend,
+  type Recommendation,
+  type ScenarioScores,
+  scenarioScores,
+  type ScoredRun,
+  verdict,
+} from "./study_report.ts";
+export {
+  compareRuns,
+  FORGETTING_STUDY,
+  type ForgettingRun,
+  FREEZING_STUDY,
+  LAYERWISE_STUDY,
+  runForgetting,
+  runKey,
+  runStudy,
+  STUDIES,
+  type Study,
+  type StudyRun,
+  type StudyScenario,
+} from "./studies.ts";
+export {
   type ArchitectureBlock,
   architectureBlocks,
   architectureSvg,

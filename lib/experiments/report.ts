@@ -184,6 +184,8 @@ export interface LineChartOptions {
   readonly height?: number;
   /** Log-scale y axis. */
   readonly logY?: boolean;
+  /** Log-scale x axis (e.g. training-set sizes). */
+  readonly logX?: boolean;
   /** Field holding each point's standard deviation over seeds: drawn as ± error bars. */
   readonly yError?: string;
 }
@@ -219,7 +221,15 @@ export function lineChart(
     ? []
     : [...new Set(rows.map((r) => r[options.series!]))];
   const encoding = {
-    x: { field: options.x, type: "quantitative", axis: xAxis(rows.map((r) => r[options.x])) },
+    x: {
+      field: options.x,
+      type: "quantitative",
+      axis: {
+        ...xAxis(rows.map((r) => r[options.x])),
+        ...(options.logX === true ? { values: [...new Set(rows.map((r) => r[options.x]))] } : {}),
+      },
+      ...(options.logX === true ? { scale: { type: "log" } } : {}),
+    },
     y: {
       field: options.y,
       type: "quantitative",
@@ -257,6 +267,67 @@ export function lineChart(
     height: options.height ?? 240,
     data: { values: rows as Record<string, unknown>[] },
     layer: errorBars === undefined ? [line] : [line, errorBars],
+  } as vl.TopLevelSpec);
+}
+
+/** Options of {@linkcode seedChart}. */
+export interface SeedChartOptions {
+  readonly title?: string;
+  /** Axis title of the scores. */
+  readonly score: string;
+  readonly width?: number;
+  /** Pixels per row. @default 26 */
+  readonly rowHeight?: number;
+}
+
+/**
+ * Per-seed scores of several settings, one row each in the order given: every
+ * seed a dot, the mean a tick and ± one standard deviation a bar, so that the
+ * spread between seeds is seen beside the gap between settings.
+ */
+export function seedChart(
+  rows: readonly {
+    readonly name: string;
+    readonly values: readonly number[];
+    readonly mean: number;
+    readonly sd: number;
+  }[],
+  options: SeedChartOptions,
+): Promise<Displayable & { svg: string }> {
+  const order = rows.map((r) => r.name);
+  const y = {
+    field: "setting",
+    type: "nominal",
+    sort: order,
+    title: null,
+    axis: { labelLimit: 400 },
+  };
+  const x = { type: "quantitative", scale: { zero: false }, title: options.score };
+  return vegaLite({
+    ...(options.title !== undefined ? { title: options.title } : {}),
+    width: options.width ?? 360,
+    height: (options.rowHeight ?? 26) * rows.length,
+    layer: [
+      {
+        data: {
+          values: rows.map((r) => ({ setting: r.name, low: r.mean - r.sd, high: r.mean + r.sd })),
+        },
+        mark: { type: "rule", color: "#888" },
+        encoding: { y, x: { field: "low", ...x }, x2: { field: "high" } },
+      },
+      {
+        data: { values: rows.map((r) => ({ setting: r.name, mean: r.mean })) },
+        mark: { type: "tick", color: "black", thickness: 2 },
+        encoding: { y, x: { field: "mean", ...x } },
+      },
+      {
+        data: {
+          values: rows.flatMap((r) => r.values.map((v) => ({ setting: r.name, score: v }))),
+        },
+        mark: { type: "circle", size: 40, opacity: 0.7 },
+        encoding: { y, x: { field: "score", ...x } },
+      },
+    ],
   } as vl.TopLevelSpec);
 }
 
