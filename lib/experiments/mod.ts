@@ -50,6 +50,7 @@ export {
 export {
   compareScenarios,
   formatScores,
+  headline,
   recommend,
   type Recommendation,
   type ScenarioScores,

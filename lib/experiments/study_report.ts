@@ -29,7 +29,10 @@ export interface ScenarioScores {
   readonly mean: number;
   /** Sample standard deviation (n − 1); 0 for one seed. */
   readonly sd: number;
-  /** Mean seconds per training epoch, when the runs record them. */
+  /**
+   * Median over seeds of the seconds per training epoch, when the runs record
+   * them (the median: a scenario's first seed also fills its feature cache).
+   */
   readonly secondsPerEpoch?: number;
   readonly trainableParameters?: number;
 }
@@ -71,7 +74,8 @@ export function scenarioScores(
     const sd = values.length < 2
       ? 0
       : Math.sqrt(values.reduce((s, v) => s + (v - mean) ** 2, 0) / (values.length - 1));
-    const timed = mine.filter((r) => r.trainSeconds !== undefined && r.epochs !== undefined);
+    const perEpoch = mine.filter((r) => r.trainSeconds !== undefined && r.epochs !== undefined)
+      .map((r) => r.trainSeconds! / r.epochs!).sort((a, b) => a - b);
     return {
       scenario,
       size,
@@ -79,10 +83,11 @@ export function scenarioScores(
       values,
       mean,
       sd,
-      ...(timed.length > 0
+      ...(perEpoch.length > 0
         ? {
-          secondsPerEpoch: timed.reduce((s, r) => s + r.trainSeconds! / r.epochs!, 0) /
-            timed.length,
+          secondsPerEpoch: perEpoch.length % 2 === 1
+            ? perEpoch[(perEpoch.length - 1) / 2]!
+            : (perEpoch[perEpoch.length / 2 - 1]! + perEpoch[perEpoch.length / 2]!) / 2,
         }
         : {}),
       ...(mine[0]?.trainableParameters !== undefined
@@ -141,6 +146,36 @@ export function verdict(what: string, a: ScenarioScores, b: ScenarioScores): str
   } points (${c.n} seeds, paired t = ${c.t.toFixed(2)}, p = ${c.p.toFixed(3)}): ${
     c.significant ? "**significant**" : "not significant"
   }`;
+}
+
+/**
+ * A comparison as a notebook states it: a bold headline when the rule calls
+ * it significant, otherwise the numbers and "no headline".
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { headline } from "./study_report.ts";
+ * const s = (scenario: string, values: number[]) => ({ scenario, size: 1, seeds: [1, 2, 3], values, mean: 0, sd: 0 });
+ * assert.equal(headline("NER F1", s("a", [10, 20, 30]), s("b", [15, 25, 36])),
+ *   "**b beats a on NER F1 by 5.3 points** (paired t-test over 3 seeds, p = 0.004)");
+ * assert.equal(headline("NER F1", s("a", [10, 20, 30]), s("b", [11, 22, 33])),
+ *   "b against a on NER F1: +2.0 points, not significant (p = 0.074): no headline");
+ * ```
+ */
+export function headline(what: string, a: ScenarioScores, b: ScenarioScores): string {
+  const c = compareScenarios(a, b);
+  const points = Math.abs(c.meanDifference).toFixed(1);
+  if (c.significant) {
+    return `**${b.scenario} ${
+      c.meanDifference > 0 ? "beats" : "trails"
+    } ${a.scenario} on ${what} by ${points} points** (paired t-test over ${c.n} seeds, p = ${
+      c.p.toFixed(3)
+    })`;
+  }
+  return `${b.scenario} against ${a.scenario} on ${what}: ${
+    c.meanDifference >= 0 ? "+" : "−"
+  }${points} points, not significant (p = ${c.p.toFixed(3)}): no headline`;
 }
 
 /** What {@linkcode recommend} found. */
