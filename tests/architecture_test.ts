@@ -49,6 +49,11 @@ Deno.test("the blocks add up to the model's parameters, for both backbones", asy
     const blocks = architectureBlocks(model);
     assert.equal(blocks.reduce((n, b) => n + b.parameters, 0), model.countParameters());
     const svg = architectureSvg(blocks, { title: "t" });
+    // Well-formed: no element repeats an attribute (XML rejects that).
+    for (const [tag] of svg.matchAll(/<[a-z]+ [^>]*>/g)) {
+      const names = [...tag.matchAll(/ ([a-z-]+)=/g)].map((m) => m[1]);
+      assert.equal(new Set(names).size, names.length, tag);
+    }
     for (const b of blocks) {
       assert.ok(svg.includes(`>${b.label.replace(">", "&gt;")}</text>`), b.label);
       assert.ok(svg.includes(`>${formatCount(b.parameters)} parameters</text>`), b.label);
@@ -67,6 +72,12 @@ Deno.test("the blocks add up to the model's parameters, for both backbones", asy
   assert.equal(backbone[0]!.parameters, 8002 * 256);
   assert.equal(backbone[3]!.parameters, 512 * 512 + 512);
   assert.equal(architectureBlocks(scratch).some((b) => b.section === "pretrained backbone"), false);
+  // What each head reads: token heads the task encoder; sentence heads the pooled vector too.
+  const reads = (model: typeof scratch, head: string) =>
+    architectureBlocks(model).find((b) => b.label === head)?.reads;
+  assert.deepEqual(reads(pretrained, "ner head"), ["task encoder"]);
+  assert.deepEqual(reads(pretrained, "sentiment head"), ["pretrained backbone", "task encoder"]);
+  assert.deepEqual(reads(scratch, "sentiment head"), ["task encoder"]);
   disposeAll(scratch, pretrained, batch);
 });
 

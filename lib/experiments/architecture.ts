@@ -19,6 +19,8 @@ export interface ArchitectureBlock {
   readonly section: ArchitectureSection;
   readonly label: string;
   readonly parameters: number;
+  /** For a head: what it reads (the backbone's pooled vector, the task encoder's vectors). */
+  readonly reads?: readonly ("pretrained backbone" | "task encoder")[];
 }
 
 const FEATURE_NAMES: Readonly<Record<string, string>> = {
@@ -72,14 +74,25 @@ export function blockOf(name: string): { section: ArchitectureSection; label: st
  * sizes add up to `model.countParameters()`.
  */
 export function architectureBlocks(model: MultiTaskModel): ArchitectureBlock[] {
-  const blocks = new Map<
-    string,
-    { section: ArchitectureSection; label: string; parameters: number }
-  >();
+  type Mutable = { -readonly [K in keyof ArchitectureBlock]: ArchitectureBlock[K] };
+  const blocks = new Map<string, Mutable>();
+  const backbone = model.backbone !== undefined;
+  const reads = (name: string): ArchitectureBlock["reads"] => {
+    const task = /^([a-z][a-z0-9_]*)_head\//.exec(name)?.[1];
+    const kind = task === undefined ? undefined : model.heads.get(task)?.spec.kind;
+    if (kind === undefined) return undefined;
+    if (!backbone || kind === "token") return ["task encoder"];
+    if (kind === "pair" || model.config.sentenceFeatures === "backbone") {
+      return ["pretrained backbone"];
+    }
+    return ["pretrained backbone", "task encoder"];
+  };
   for (const [name, variable] of model.parameters.entries()) {
     const { section, label } = blockOf(name);
     const key = `${section}/${label}`;
-    const block = blocks.get(key) ?? { section, label, parameters: 0 };
+    const via = section === "heads" ? reads(name) : undefined;
+    const block = blocks.get(key) ??
+      { section, label, parameters: 0, ...(via !== undefined ? { reads: via } : {}) };
     block.parameters += variable.size;
     blocks.set(key, block);
   }
@@ -122,78 +135,101 @@ function escapeXml(s: string): string {
 }
 
 /**
- * An SVG diagram of the blocks: one column per section of the model's input
- * side (the backbone; the word features under the task encoder), boxes
- * stacked bottom up in data-flow order, each with its parameter count, and
- * the heads in a row on top, reading the backbone's pooled output (sentence
- * and pair tasks) and the task encoder's token vectors (token tasks; sentence
- * tasks too when they read both).
+ * An SVG diagram of the blocks: the pretrained backbone as a column (pieces
+ * at the bottom, the pooler on top), the word features as a grid of parallel
+ * inputs under the task encoder's column, the heads in a row on top with an
+ * arrow from each part a head reads, and the backbone's word states (its top
+ * layer, pooled per word) entering the task encoder.
  */
 export function architectureSvg(
   blocks: readonly ArchitectureBlock[],
   options: { readonly title?: string } = {},
 ): string {
-  const box = { w: 230, h: 34, gap: 12 };
+  const W = 230, H = 34, GAP = 12, COL = 60;
   const backbone = blocks.filter((b) => b.section === "pretrained backbone");
-  const right = [
-    ...blocks.filter((b) => b.section === "word features"),
-    ...blocks.filter((b) => b.section === "task encoder"),
-  ];
+  const features = blocks.filter((b) => b.section === "word features");
+  const encoder = blocks.filter((b) => b.section === "task encoder");
   const heads = blocks.filter((b) => b.section === "heads");
-  const columns = backbone.length > 0 ? [backbone, right] : [right];
-  const rows = Math.max(...columns.map((c) => c.length));
-  const titleH = options.title !== undefined ? 28 : 4;
-  const headsY = titleH + 20;
-  const headW = Math.min(
-    box.w,
-    (columns.length * (box.w + 40) - 40) / Math.max(1, heads.length) - 10,
-  );
-  const stackTop = headsY + box.h + 40;
-  const width = 20 + columns.length * (box.w + 40);
-  const height = stackTop + rows * (box.h + box.gap) + 40;
+  const hasBackbone = backbone.length > 0;
+  const left = 20, right = hasBackbone ? left + W + COL : left;
+  const featureRows = Math.ceil(features.length / 2);
+  const rightHeight = featureRows * (H + 6) + GAP + encoder.length * (H + GAP);
+  const leftHeight = backbone.length * (H + GAP);
+  const stack = Math.max(rightHeight, leftHeight);
+  const titleH = options.title !== undefined ? 30 : 6;
+  const headsY = titleH + 6;
+  const bottom = headsY + H + 50 + stack; // the y below the lowest box
+  const width = right + W + 20;
+  const height = bottom + 30;
   const out: string[] = [];
-  const text = (x: number, y: number, s: string, extra = "") =>
+  const text = (x: number, y: number, s: string, style: { size?: number; extra?: string } = {}) =>
     out.push(
-      `<text x="${x}" y="${y}" font-family="sans-serif" font-size="11" text-anchor="middle"${extra}>${
-        escapeXml(s)
-      }</text>`,
+      `<text x="${x}" y="${y}" font-family="sans-serif" font-size="${
+        style.size ?? 11
+      }" text-anchor="middle"${style.extra ?? ""}>${escapeXml(s)}</text>`,
     );
   const rect = (x: number, y: number, w: number, b: ArchitectureBlock) => {
     out.push(
-      `<rect x="${x}" y="${y}" width="${w}" height="${box.h}" rx="4" fill="${
+      `<rect x="${x}" y="${y}" width="${w}" height="${H}" rx="4" fill="${
         COLOURS[b.section]
       }" stroke="#555"/>`,
     );
-    text(x + w / 2, y + 14, b.label, ' font-weight="bold"');
+    text(x + w / 2, y + 14, b.label, { extra: ' font-weight="bold"' });
     text(x + w / 2, y + 28, `${formatCount(b.parameters)} parameters`);
   };
   const arrow = (x1: number, y1: number, x2: number, y2: number) =>
     out.push(
       `<line x1="${x1}" y1="${y1}" x2="${x2}" y2="${y2}" stroke="#555" marker-end="url(#arrow)"/>`,
     );
-  if (options.title !== undefined) text(width / 2, 18, options.title, ' font-size="13"');
-  // Heads on top.
-  heads.forEach((b, i) => rect(20 + i * (headW + 10), headsY, headW, b));
-  columns.forEach((column, c) => {
-    const x = 20 + c * (box.w + 40);
-    const section = column === backbone ? "pretrained backbone" : "word features → task encoder";
-    text(x + box.w / 2, height - 12, section, ' font-style="italic"');
-    column.forEach((b, i) => {
-      const y = stackTop + (rows - 1 - i) * (box.h + box.gap);
-      rect(x, y, box.w, b);
-      if (i > 0) arrow(x + box.w / 2, y + box.h + box.gap, x + box.w / 2, y + box.h + 1);
-    });
-    // The column's top feeds the heads.
-    const top = stackTop + (rows - column.length) * (box.h + box.gap);
-    arrow(x + box.w / 2, top, x + box.w / 2, headsY + box.h + 2);
+  if (options.title !== undefined) text(width / 2, 20, options.title, { size: 13 });
+  // The backbone, bottom up.
+  const backboneY = (i: number) => bottom - H - i * (H + GAP);
+  backbone.forEach((b, i) => {
+    rect(left, backboneY(i), W, b);
+    if (i > 0) arrow(left + W / 2, backboneY(i - 1), left + W / 2, backboneY(i) + H + 1);
   });
-  if (columns.length === 2) {
-    // The backbone's word states enter the task encoder.
-    const y = stackTop + (rows - backbone.length) * (box.h + box.gap) + box.h / 2;
-    const target = right.findIndex((b) => b.label.startsWith("backbone word states"));
-    const ty = target < 0 ? y : stackTop + (rows - 1 - target) * (box.h + box.gap) + box.h / 2;
-    arrow(20 + box.w, y, 20 + box.w + 38, ty);
+  // The word features: parallel inputs, two per row.
+  const fw = (W - 8) / 2;
+  features.forEach((b, i) => {
+    const row = Math.floor(i / 2), col = i % 2;
+    rect(right + col * (fw + 8), bottom - H - row * (H + 6), fw, b);
+  });
+  // The task encoder above them, bottom up.
+  const encoderY = (i: number) => bottom - featureRows * (H + 6) - GAP - H - i * (H + GAP);
+  encoder.forEach((b, i) => {
+    rect(right, encoderY(i), W, b);
+    const below = i === 0 ? bottom - featureRows * (H + 6) - 6 + 6 : encoderY(i - 1);
+    arrow(right + W / 2, below, right + W / 2, encoderY(i) + H + 1);
+  });
+  // The top layer's word states enter the task encoder.
+  const wordStates = encoder.findIndex((b) => b.label.startsWith("backbone word states"));
+  const topLayer = backbone.map((b) => b.label).lastIndexOf(
+    backbone.filter((b) => b.label.startsWith("layer ")).at(-1)?.label ?? "",
+  );
+  if (wordStates >= 0 && topLayer >= 0) {
+    arrow(left + W, backboneY(topLayer) + H / 2, right - 2, encoderY(wordStates) + H / 2);
+    text((left + W + right) / 2, backboneY(topLayer) - 4, "word states", { size: 9 });
   }
+  // The heads in a row, with an arrow from what each reads.
+  const hw = Math.min(W, (width - 40 - (heads.length - 1) * 10) / Math.max(1, heads.length));
+  const tops: Record<string, [number, number]> = {
+    "pretrained backbone": [left + W / 2, backbone.length > 0 ? backboneY(backbone.length - 1) : 0],
+    "task encoder": [right + W / 2, encoder.length > 0 ? encoderY(encoder.length - 1) : 0],
+  };
+  heads.forEach((b, i) => {
+    const x = 20 + i * (hw + 10);
+    rect(x, headsY, hw, b);
+    for (const source of b.reads ?? []) {
+      const [sx, sy] = tops[source]!;
+      arrow(sx, sy, x + hw / 2, headsY + H + 2);
+    }
+  });
+  if (hasBackbone) {
+    text(left + W / 2, height - 10, "pretrained backbone", { extra: ' font-style="italic"' });
+  }
+  text(right + W / 2, height - 10, "word features → task encoder", {
+    extra: ' font-style="italic"',
+  });
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}">` +
     `<defs><marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="6" markerHeight="6" orient="auto"><path d="M0,0L10,5L0,10z" fill="#555"/></marker></defs>` +
     `<rect width="100%" height="100%" fill="white"/>${out.join("")}</svg>`;
