@@ -103,7 +103,7 @@ export async function run(args: string[]): Promise<void> {
   const sizes = numbers("sizes", 1);
   const check = values.check === true;
   const study = STUDIES[name] ?? STUDIES.freezing!;
-  const scenarios = pick(
+  const scenarios = pick<{ name: string }>(
     name === "forgetting" ? FORGETTING_STUDY.variants : study.scenarios,
     stringFlag(values.scenarios) === undefined ? undefined : list(stringFlag(values.scenarios)!),
   );
