@@ -201,17 +201,8 @@ export const FREEZING_STUDY: Study = {
       sizes: [100],
       seeds: [1, 2, 3],
     },
-    {
-      scenarios: [
-        "heads only (backbone and task encoder frozen)",
-        "backbone frozen",
-        "from scratch (no backbone)",
-      ],
-      sizes: [6000],
-      seeds: [1, 2, 3],
-    },
   ],
-  epochs: { "100": 10, "1000": 3, "6000": 3 },
+  epochs: { "100": 10, "1000": 3 },
   devLimit: 300,
   warmupFraction: 0.1,
 };
