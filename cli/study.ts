@@ -8,6 +8,8 @@
  */
 import { initBackend } from "../lib/backend/mod.ts";
 import {
+  compareRuns,
+  FORGETTING_STUDY,
   type ForgettingRun,
   runForgetting,
   runKey,
@@ -15,7 +17,6 @@ import {
   STUDIES,
   type StudyRun,
 } from "../lib/experiments/studies.ts";
-import { compareRuns, FORGETTING_STUDY } from "../lib/experiments/studies.ts";
 import { loadRecipeCorpora } from "../lib/experiments/recipe.ts";
 import { main, onNote, pathExists, stringFlag, UsageError } from "./_common.ts";
 import { type Command, COMMON, type FlagTable, int, list, parseCommand } from "./_flags.ts";
@@ -168,10 +169,10 @@ export async function run(args: string[]): Promise<void> {
     });
   }
   if (!check) return;
+  if (runs.length === 0) throw new UsageError("--check: the slice holds no run");
   const differences = name === "forgetting"
     ? compareForgetting(runs as ForgettingRun[], old!.runs)
     : compareRuns(runs as StudyRun[], old!.runs);
-  if (runs.length === 0) throw new UsageError("--check: the slice holds no run");
   if (differences.length > 0) {
     for (const d of differences) console.error(`differs: ${d}`);
     Deno.exit(1);

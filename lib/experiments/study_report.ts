@@ -6,6 +6,7 @@
  * functions: the notebooks format what they return.
  * @module
  */
+import { meanStd } from "./recipe.ts";
 import { type PairedComparison, pairedComparison } from "./stats.ts";
 
 /** The fields of a run these functions read. */
@@ -70,10 +71,7 @@ export function scenarioScores(
       r.test[task] !== undefined
     ).sort((a, b) => a.seed - b.seed);
     const values = mine.map((r) => 100 * r.test[task]!);
-    const mean = values.reduce((s, v) => s + v, 0) / values.length;
-    const sd = values.length < 2
-      ? 0
-      : Math.sqrt(values.reduce((s, v) => s + (v - mean) ** 2, 0) / (values.length - 1));
+    const { mean, std: sd } = meanStd(values);
     const perEpoch = mine.filter((r) => r.trainSeconds !== undefined && r.epochs !== undefined)
       .map((r) => r.trainSeconds! / r.epochs!).sort((a, b) => a - b);
     return {
