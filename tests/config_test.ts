@@ -48,6 +48,20 @@ Deno.test("validateConfig() requires every field and accepts a resolved config",
   );
 });
 
+Deno.test("per-task records (taskWeights, taskSteps) are replaced whole by an override, and default to empty", () => {
+  assert.deepEqual(resolveConfig().train.taskSteps, {});
+  const base = resolveConfig({ train: { taskSteps: { sentiment: 2 }, taskWeights: { ner: 2 } } });
+  const over = resolveConfig({
+    train: { ...base.train, taskSteps: { ner: 3 }, taskWeights: { similarity: 5 } },
+  });
+  assert.deepEqual(over.train.taskSteps, { ner: 3 });
+  assert.deepEqual(over.train.taskWeights, { similarity: 5 });
+  assert.throws(
+    () => resolveConfig({ train: { taskSteps: { sentiment: 0 } } }),
+    /train\.taskSteps\.sentiment/,
+  );
+});
+
 Deno.test("a config saved before tasks were data weighs its two tasks by name", () => {
   const c = JSON.parse(JSON.stringify(resolveConfig()));
   delete c.train.taskWeights;

@@ -20,6 +20,32 @@ Deno.test("balanced sampling takes the smallest, median or largest pool's batch 
   assert.equal(largest, "cbcacbccbccbaccbc");
 });
 
+Deno.test("taskSteps scales a pool's balanced batch count, capped by its batches; a shared pool takes its tasks' largest scale", () => {
+  const scaled = draw({
+    sampling: "balanced",
+    balancedSteps: "median",
+    taskSteps: { a: 3, c: 1.5 },
+  });
+  // a: 5 × 3 = 15, capped at its 2 batches; b: 5; c: round(5 × 1.5) = 8 (of 10).
+  assert.deepEqual(["a", "b", "c"].map((p) => count(scaled, p)), [2, 5, 8]);
+  const fewer = draw({ sampling: "balanced", balancedSteps: "median", taskSteps: { b: 0.4 } });
+  assert.deepEqual(["a", "b", "c"].map((p) => count(fewer, p)), [2, 2, 5]);
+  // A pool labelled for two tasks ("x+y", as taskPool names it) takes the larger scale.
+  const shared = pools.map((p) => p === "a" ? "x+y" : p);
+  const both = epochBatches(lengths, 1, 3, {
+    pools: shared,
+    sampling: "balanced",
+    balancedSteps: "largest",
+    taskSteps: { x: 0.5, y: 1, b: 0.2 },
+  }).map((batch) => shared[batch[0]!]!);
+  assert.deepEqual(
+    ["x+y", "b", "c"].map((p) => both.filter((q) => q === p).length),
+    [2, 2, 10],
+  );
+  // Ignored by the other samplings: proportional still draws every batch once.
+  assert.equal(draw({ sampling: "proportional", taskSteps: { c: 3 } }).length, 17);
+});
+
 Deno.test("every batch of an epoch is distinct, and the draw is fixed by the seed", () => {
   for (const balancedSteps of ["smallest", "median", "largest"] as const) {
     const batches = epochBatches(lengths, 1, 3, { pools, sampling: "balanced", balancedSteps });

@@ -172,6 +172,13 @@ export const TrainConfigSchema = z.object({
    * different random part of them each epoch. @default "smallest"
    */
   balancedSteps: z.enum(["smallest", "median", "largest"]),
+  /**
+   * Batches per epoch of `balanced` sampling, scaled per task name: `{
+   * "sentiment": 2 }` gives the corpus labelled for sentiment twice the
+   * balanced count (never more than every batch it has; a corpus labelled for
+   * several tasks takes the largest of their scales). @default {}
+   */
+  taskSteps: z.record(z.string(), num(0.01, 1000)),
   /** T of temperature sampling (1 = proportional, large = uniform). @default 2 */
   samplingTemperature: num(0.01, 1e6),
   /** Learning-rate schedule (see `training/schedule.ts`). @default "inverse-time" */
@@ -313,6 +320,7 @@ const DEFAULT_CONFIG: Config = {
     taskSampling: "proportional",
     samplingTemperature: 2,
     balancedSteps: "smallest",
+    taskSteps: {},
     schedule: "inverse-time",
     warmupSteps: 0,
     layerLrDecay: 1,
@@ -329,6 +337,9 @@ const DEFAULT_CONFIG: Config = {
     embeddingUpdates: "dense",
   },
 };
+
+/** Config records keyed by task name, replaced whole by an override. */
+const PER_TASK = new Set(["taskWeights", "taskSteps"]);
 
 /**
  * Built-in presets: `default` for the sample data, `pretrained` the same over
@@ -465,8 +476,8 @@ function merge<T>(base: T, overrides: unknown): T {
   const out: Record<string, unknown> = { ...base };
   for (const [key, value] of Object.entries(overrides)) {
     if (value === undefined) continue;
-    // Task weights are a record: overrides replace it whole.
-    out[key] = isObject(out[key]) && key !== "taskWeights" ? merge(out[key], value) : value;
+    // Per-task records (taskWeights, taskSteps): overrides replace them whole.
+    out[key] = isObject(out[key]) && !PER_TASK.has(key) ? merge(out[key], value) : value;
   }
   return out as T;
 }

@@ -79,6 +79,8 @@ export interface FitOptions {
   readonly temperature?: number;
   /** Batches per task of `balanced` sampling. @default "smallest" */
   readonly balancedSteps?: BalancedSteps;
+  /** Scales of `balanced` sampling's batch counts, per task name (see `TrainConfig.taskSteps`). */
+  readonly taskSteps?: Readonly<Record<string, number>>;
   /** Probability of replacing a training word id by `[UNK]` (see `wordDropout`). @default 0 */
   readonly wordDropout?: number;
   /** Builds a batch from its examples. @default padBatch */
@@ -110,6 +112,7 @@ export async function fit(
         ...(options.sampling !== undefined ? { sampling: options.sampling } : {}),
         ...(options.temperature !== undefined ? { temperature: options.temperature } : {}),
         ...(options.balancedSteps !== undefined ? { balancedSteps: options.balancedSteps } : {}),
+        ...(options.taskSteps !== undefined ? { taskSteps: options.taskSteps } : {}),
       },
     );
     await options.beforeEpoch?.(epoch);
@@ -183,6 +186,12 @@ export interface EpochBatchOptions {
   readonly temperature?: number;
   /** Batches per pool of `balanced` sampling. @default "smallest" */
   readonly balancedSteps?: BalancedSteps;
+  /**
+   * `balanced` sampling: a pool's batch count scaled by its task's factor
+   * (pool ids are task names joined by `+`, as `taskPool` makes them; the
+   * largest factor of a pool's tasks counts), at most the pool's batches. @default {}
+   */
+  readonly taskSteps?: Readonly<Record<string, number>>;
 }
 
 /**
@@ -199,7 +208,9 @@ export interface EpochBatchOptions {
  *    larger pool gives a different random part of its batches each epoch (e.g.
  *    67k SST-2 phrases beside 14k CoNLL sentences: every epoch is one pass over
  *    CoNLL and as many phrase batches, alternating; with 5.7k STSb pairs beside
- *    them and `median`, also one pass over STSb, every fifth batch or so).
+ *    them and `median`, also one pass over STSb, every fifth batch or so);
+ *    `taskSteps` scales a pool's count (`{ sentiment: 2 }`: twice as many
+ *    phrase batches).
  *
  * @returns lists of sentence indices
  *
@@ -216,6 +227,8 @@ export interface EpochBatchOptions {
  * assert.deepEqual(balanced.map((b) => pools[b[0]!]), ["ner", "sentiment"]);
  * const largest = epochBatches(lengths, 2, 7, { pools, sampling: "balanced", balancedSteps: "largest" });
  * assert.deepEqual(largest.map((b) => pools[b[0]!]), ["ner", "sentiment", "ner"]);
+ * const more = epochBatches(lengths, 1, 7, { pools, sampling: "balanced", taskSteps: { ner: 2 } });
+ * assert.deepEqual(more.map((b) => pools[b[0]!]), ["ner", "sentiment", "ner", "ner", "sentiment", "ner"]);
  * ```
  */
 export function epochBatches(
@@ -249,8 +262,10 @@ export function epochBatches(
       ? sizes[Math.floor((sizes.length - 1) / 2)]!
       : sizes[0]!;
     // Pool p's k-th of n batches sits at (k + 1/2) / n of the epoch: evenly spread.
+    const scale = (pool: string) =>
+      Math.max(...pool.split("+").map((task) => options.taskSteps?.[task] ?? 1));
     const slots = perPool.flatMap((batches, p) => {
-      const n = Math.min(batches.length, target);
+      const n = Math.min(batches.length, Math.max(1, Math.round(target * scale(ids[p]!))));
       return Array.from({ length: n }, (_, k) => ({ at: (k + 0.5) / n, p, batch: batches[k]! }));
     });
     return slots.sort((a, b) => a.at - b.at || a.p - b.p).map((s) => s.batch);

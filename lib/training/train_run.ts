@@ -371,6 +371,7 @@ async function run(
     sampling: config.train.taskSampling,
     temperature: config.train.samplingTemperature,
     balancedSteps: config.train.balancedSteps,
+    taskSteps: config.train.taskSteps,
   };
   const stepsPerEpoch =
     epochBatches(trainSet.map(exampleLength), config.train.batchSize, 0, sampling).length;
