@@ -56,8 +56,8 @@ export interface StepProgress {
   readonly metrics: StepMetrics;
 }
 
-/** Options of {@linkcode fit}. */
-export interface FitOptions {
+/** Options of {@linkcode fit}; the sampling ones ({@linkcode EpochBatchOptions}) draw each epoch's batches. */
+export interface FitOptions extends EpochBatchOptions {
   readonly epochs: number;
   readonly batchSize: number;
   /** Seeds the data order. */
@@ -71,16 +71,6 @@ export interface FitOptions {
   readonly onEpochEnd?: (record: EpochRecord) => void | Promise<void>;
   /** Called before every epoch, e.g. to unfreeze layers. */
   readonly beforeEpoch?: (epoch: number) => void | Promise<void>;
-  /** Task pool of each sentence (see `taskPool` of data/encoding.ts); batches never mix pools. */
-  readonly pools?: readonly string[];
-  /** How pools are mixed. @default "proportional" */
-  readonly sampling?: TaskSampling;
-  /** @default 2 */
-  readonly temperature?: number;
-  /** Batches per task of `balanced` sampling. @default "smallest" */
-  readonly balancedSteps?: BalancedSteps;
-  /** Scales of `balanced` sampling's batch counts, per task name (see `TrainConfig.taskSteps`). */
-  readonly taskSteps?: Readonly<Record<string, number>>;
   /** Probability of replacing a training word id by `[UNK]` (see `wordDropout`). @default 0 */
   readonly wordDropout?: number;
   /** Builds a batch from its examples. @default padBatch */
@@ -107,13 +97,7 @@ export async function fit(
       lengths,
       options.batchSize,
       deriveSeed(options.seed, "epoch", epoch),
-      {
-        ...(options.pools !== undefined ? { pools: options.pools } : {}),
-        ...(options.sampling !== undefined ? { sampling: options.sampling } : {}),
-        ...(options.temperature !== undefined ? { temperature: options.temperature } : {}),
-        ...(options.balancedSteps !== undefined ? { balancedSteps: options.balancedSteps } : {}),
-        ...(options.taskSteps !== undefined ? { taskSteps: options.taskSteps } : {}),
-      },
+      options,
     );
     await options.beforeEpoch?.(epoch);
     const started = performance.now();
@@ -178,9 +162,9 @@ export async function fit(
 
 /** Options of {@linkcode epochBatches}. */
 export interface EpochBatchOptions {
-  /** Pool per sentence; batches are built within a pool. @default all in one pool */
+  /** Task pool of each sentence (see `taskPool` of data/encoding.ts); batches never mix pools. @default all in one pool */
   readonly pools?: readonly string[];
-  /** @default "proportional" */
+  /** How pools are mixed. @default "proportional" */
   readonly sampling?: TaskSampling;
   /** @default 2 */
   readonly temperature?: number;
