@@ -6,7 +6,14 @@
 import assert from "node:assert/strict";
 import { createRequire } from "node:module";
 import { readBackboneFiles } from "../lib/data/backbone_files.ts";
-import { encodeSentence, padBatch, splitWords, WordTokenizer } from "../lib/data/mod.ts";
+import {
+  encodeSentence,
+  padBatch,
+  SPECIAL_TOKENS,
+  splitWords,
+  WordTokenizer,
+} from "../lib/data/mod.ts";
+import { spacesBefore, writtenForm } from "../lib/data/written_text.ts";
 import { SentencePieceTokenizer, WORD_BOUNDARY } from "../lib/data/sentencepiece.ts";
 import { TASKS } from "./_helpers.ts";
 
@@ -147,4 +154,74 @@ Deno.test("tokenizer.json keeps the pieces: a round trip encodes the same", () =
   assert.equal(back.maxPieces, 128);
   const words = ["Zürich", "is", "wunderbar"];
   assert.deepEqual([...back.pieces!.encodeWords(words).ids], [...ours.encodeWords(words).ids]);
+});
+
+/** The Treebank-tokenised sentences the written text is tested on, SST-2's and CoNLL's kinds. */
+const TREEBANK: readonly (readonly [words: string, written: string])[] = [
+  ["it does n't -lrb- quite -rrb- work , `` sadly '' .", 'it doesn\'t (quite) work, "sadly".'],
+  ["moore 's pasteurized ditties wo n't last ...", "moore's pasteurized ditties won't last..."],
+  [
+    'He said : " It costs $ 16,935 ( 10 % ) . "',
+    'He said: "It costs $16,935 (10%)."',
+  ],
+  ["-LSB- sic -RSB- you 're , I 'd say , right !", "[sic] you're, I'd say, right!"],
+];
+
+Deno.test("encodeWords() with the spaces of the written text gives the package's pieces of that text", () => {
+  for (const [sentence, text] of TREEBANK) {
+    const words = sentence.split(" ");
+    const e = ours.encodeWords(words.map(writtenForm), spacesBefore(words));
+    assert.deepEqual([...e.ids], reference.encode(text), text);
+    // A piece belongs to the word it starts in: its first symbol lies in that word's symbols
+    // (its "▁", if it has one, and its characters).
+    const spaces = spacesBefore(words);
+    const bounds = [0];
+    words.forEach((word, w) =>
+      bounds.push(bounds[w]! + (w === 0 || spaces[w] ? 1 : 0) + [...writtenForm(word)].length)
+    );
+    e.wordOf.forEach((w, i) => {
+      assert.ok(e.starts[i]! >= bounds[w]! && e.starts[i]! < bounds[w + 1]!, `${text}: piece ${i}`);
+    });
+  }
+});
+
+Deno.test("written text: a word whose characters a piece of the word before covers gets no piece", () => {
+  // "$" "16,935": "$" may open the piece "▁$1…"; "(" "10": likewise "(1". Either way every
+  // piece is owned, pieces stay in word order, and a word without a piece is left out.
+  const words = ["It", "costs", "$", "16,935", "(", "10", "%", ")", "."];
+  const e = ours.encodeWords(words.map(writtenForm), spacesBefore(words));
+  assert.deepEqual([...e.wordOf], [...e.wordOf].sort((a, b) => a - b));
+  const rebuilt = [...e.ids].map((id) => ours.vocab[id]![0]).join("");
+  assert.equal(
+    rebuilt,
+    `${WORD_BOUNDARY}It${WORD_BOUNDARY}costs${WORD_BOUNDARY}$16,935${WORD_BOUNDARY}(10%).`,
+  );
+  const tokenizer = new WordTokenizer(SPECIAL_TOKENS, true).withPieces(files.vocab, 128, "written");
+  const s = encodeSentence({ words, labels: {} }, tokenizer, TASKS, 64);
+  assert.deepEqual([...s.pieces!.ids], [...e.ids]);
+  // Tokens without pieces get zero rows in the alignment, as words cut at maxPieces do.
+  const batch = padBatch([s]);
+  const p = batch.backbone!.pieces!;
+  for (let w = 0; w < words.length; w++) {
+    const row = batch.backbone!.alignment!.slice((w + 1) * p, (w + 2) * p);
+    const sum = row.reduce((a, b) => a + b, 0);
+    assert.ok(
+      e.wordOf.includes(w) ? Math.abs(sum - 1) < 1e-6 : sum === 0,
+      `word ${w} ${words[w]}: ${sum}`,
+    );
+  }
+});
+
+Deno.test("tokenizer.json keeps pieceText: a written-text tokenizer reloads as one", () => {
+  const tokenizer = new WordTokenizer(SPECIAL_TOKENS, true).withPieces(files.vocab, 128, "written");
+  const json = JSON.parse(JSON.stringify(tokenizer.toJSON()));
+  assert.equal(json.pieceText, "written");
+  const back = WordTokenizer.fromJSON(json);
+  assert.equal(back.pieceText, "written");
+  const words = "I do n't , really .".split(" ");
+  assert.deepEqual([...back.piecesOf(words).ids], reference.encode("I don't, really."));
+  // The words-joined default is not written into the file, so older files read the same.
+  const plain = new WordTokenizer(SPECIAL_TOKENS, true).withPieces(files.vocab, 128).toJSON();
+  assert.equal("pieceText" in plain, false);
+  assert.equal(WordTokenizer.fromJSON(JSON.parse(JSON.stringify(plain))).pieceText, "words");
 });

@@ -84,6 +84,14 @@ export const ModelConfigSchema = z.object({
    */
   backboneWords: z.enum(["input", "output"]),
   /**
+   * With a backbone: the text it reads, `words` joined by spaces, or the text
+   * they were `written` as: Treebank escapes (`-lrb-`, `` `` ``) turned back into
+   * characters and no space before punctuation and clitics (`does n't ,`
+   * reads `doesn't,`), as the encoder saw text in pretraining (see
+   * `data/written_text.ts`). @default "words"
+   */
+  backboneText: z.enum(["words", "written"]),
+  /**
    * With a backbone: what sentence heads classify: its pooled output
    * (`backbone`), or that beside the task encoder's pooled token vectors
    * (`both`). Pair tasks and the sentence embedding read the backbone's alone. @default "both"
@@ -292,6 +300,7 @@ const DEFAULT_CONFIG: Config = {
     localConvWidth: 0,
     backbone: null,
     backboneWords: "output",
+    backboneText: "words",
     sentenceFeatures: "both",
     sentenceHidden: 0,
   },
@@ -446,6 +455,7 @@ export function validateConfig(value: unknown, source = "config"): Config {
         embeddingDropout: null,
         backbone: null,
         backboneWords: "output",
+        backboneText: "words",
         sentenceFeatures: "both",
         sentenceHidden: 0,
         ...v.model,

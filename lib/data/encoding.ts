@@ -189,7 +189,7 @@ function encodePieces(
   tokenizer: WordTokenizer,
   words: readonly string[],
 ): EncodedSentence["pieces"] {
-  const all = tokenizer.pieces!.encodeWords(words);
+  const all = tokenizer.piecesOf(words);
   const count = Math.min(all.ids.length, tokenizer.maxPieces);
   return {
     ids: all.ids.slice(0, count),

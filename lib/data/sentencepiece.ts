@@ -104,12 +104,19 @@ export class SentencePieceTokenizer {
   /**
    * Encodes words as the text they form when joined by spaces, and tells the
    * word of every piece. Every word gets at least one piece (its `▁` or more).
+   *
+   * With `spaces`, word i follows a space only where `spaces[i]` (the first
+   * word always does, as SentencePiece prepends one): `["does", "n't"]` with
+   * `[true, false]` reads "doesn't". A piece then may run on from one word into
+   * the next (`▁doesn` in `▁doesn ' t`); it belongs to the word it starts in,
+   * and a word left without a piece of its own gets none.
    */
-  encodeWords(words: readonly string[]): EncodedPieces {
+  encodeWords(words: readonly string[], spaces?: readonly boolean[]): EncodedPieces {
     const symbols: string[] = [];
     const owners: number[] = [];
     words.forEach((word, w) => {
-      for (const symbol of WORD_BOUNDARY + word.normalize("NFKC").replaceAll(" ", WORD_BOUNDARY)) {
+      const text = word.normalize("NFKC").replaceAll(" ", WORD_BOUNDARY);
+      for (const symbol of (w === 0 || (spaces?.[w] ?? true) ? WORD_BOUNDARY : "") + text) {
         symbols.push(symbol);
         owners.push(w);
       }

@@ -9,7 +9,8 @@ import { z } from "zod";
 import { CheckpointError } from "../core/errors.ts";
 import { parseSchema } from "../core/schema.ts";
 import { deriveSeed } from "../core/random.ts";
-import { type PieceEntry, SentencePieceTokenizer } from "./sentencepiece.ts";
+import { type EncodedPieces, type PieceEntry, SentencePieceTokenizer } from "./sentencepiece.ts";
+import { spacesBefore, writtenForm } from "./written_text.ts";
 
 /** Special tokens and their fixed ids. */
 export const PAD_TOKEN = "[PAD]";
@@ -59,6 +60,8 @@ export const WordTokenizerJsonSchema = z.object({
   pieces: z.array(z.tuple([z.string(), z.number()])).min(1).optional(),
   /** Pieces per sentence the backbone reads (the rest are dropped). */
   maxPieces: z.number().int().min(1).optional(),
+  /** What the backbone reads: the words joined by spaces (absent) or as written (see `written_text.ts`). */
+  pieceText: z.enum(["words", "written"]).optional(),
 }).strict();
 
 /** Serialised form of a {@linkcode WordTokenizer}. */
@@ -118,6 +121,8 @@ export class WordTokenizer {
   readonly pieces: SentencePieceTokenizer | undefined;
   /** Pieces per sentence the backbone reads (0 without a backbone). */
   readonly maxPieces: number;
+  /** What the backbone reads (see {@linkcode WordTokenizer.piecesOf}). */
+  readonly pieceText: PieceText;
   readonly #options: WordFeatureOptions;
   readonly #ids: Map<string, number>;
   readonly #charIds: Map<string, number>;
@@ -133,6 +138,7 @@ export class WordTokenizer {
       wordVectors = null,
       pieces,
       maxPieces = 0,
+      pieceText = "words",
     } = options;
     this.#options = options;
     SPECIAL_TOKENS.forEach((token, i) => {
@@ -174,6 +180,7 @@ export class WordTokenizer {
     }
     this.pieces = pieces === undefined ? undefined : new SentencePieceTokenizer(pieces);
     this.maxPieces = pieces === undefined ? 0 : maxPieces;
+    this.pieceText = pieceText;
     this.#ids = new Map(vocab.map((w, i) => [w, i]));
     this.#charIds = new Map(this.chars.map((c, i) => [c, i + NUM_SPECIAL_CHARS]));
   }
@@ -274,6 +281,7 @@ export class WordTokenizer {
           ? { vectorDim: j.vectorDim, wordVectors: j.wordVectors ?? "unknown" }
           : {}),
         ...(j.pieces !== undefined ? { pieces: j.pieces, maxPieces: j.maxPieces ?? 1 } : {}),
+        ...(j.pieceText !== undefined ? { pieceText: j.pieceText } : {}),
       });
     } catch (e) {
       throw new CheckpointError(`Cannot load ${source}: ${(e as Error).message}`);
@@ -282,10 +290,50 @@ export class WordTokenizer {
 
   /**
    * This tokenizer with a pretrained backbone's piece vocabulary: each
-   * sentence is then also encoded into at most `maxPieces` pieces.
+   * sentence is then also encoded into at most `maxPieces` pieces, of the
+   * words as `pieceText` says (see {@linkcode WordTokenizer.piecesOf}).
    */
-  withPieces(pieces: readonly PieceEntry[], maxPieces: number): WordTokenizer {
-    return new WordTokenizer(this.vocab, this.lowercase, { ...this.#options, pieces, maxPieces });
+  withPieces(
+    pieces: readonly PieceEntry[],
+    maxPieces: number,
+    pieceText: PieceText = "words",
+  ): WordTokenizer {
+    return new WordTokenizer(this.vocab, this.lowercase, {
+      ...this.#options,
+      pieces,
+      maxPieces,
+      pieceText,
+    });
+  }
+
+  /**
+   * The backbone's pieces of a sentence's words, all of them (the caller cuts
+   * at `maxPieces`): of the words joined by spaces (`pieceText` `words`), or of
+   * the text they were written as (`written`: `does n't -lrb- sic -rrb- .` reads
+   * `doesn't (sic).`, see `written_text.ts`), each piece still owned by the word
+   * it starts in.
+   *
+   * @example
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { SPECIAL_TOKENS, WordTokenizer } from "./tokenizer.ts";
+   * const vocab: [string, number][] = [["<unk>", 0], ["<s>", 0], ["</s>", 0], ["x1", 0], ["x2", 0],
+   *   ["x3", 0], ["▁", -2], ["▁Paris", -4], [",", -2], ["▁hi", -4],
+   *   ...[..."Parish"].map((c): [string, number] => [c, -9])];
+   * const words = new WordTokenizer(SPECIAL_TOKENS, true).withPieces(vocab, 8);
+   * const written = words.withPieces(vocab, 8, "written");
+   * assert.deepEqual([...words.piecesOf(["hi", ",", "Paris"]).ids], [9, 6, 8, 7]); // ▁hi ▁ , ▁Paris
+   * assert.deepEqual([...written.piecesOf(["hi", ",", "Paris"]).ids], [9, 8, 7]); // ▁hi , ▁Paris
+   * assert.deepEqual([...written.piecesOf(["hi", ",", "Paris"]).wordOf], [0, 1, 2]);
+   * ```
+   */
+  piecesOf(words: readonly string[]): EncodedPieces {
+    if (this.pieces === undefined) {
+      throw new RangeError("Cannot encode pieces: the tokenizer has no piece vocabulary");
+    }
+    return this.pieceText === "written"
+      ? this.pieces.encodeWords(words.map(writtenForm), spacesBefore(words))
+      : this.pieces.encodeWords(words);
   }
 
   /** Number of ids, special tokens included. */
@@ -367,7 +415,11 @@ export class WordTokenizer {
       ...(this.charWidth > 0 ? { chars: this.chars, charWidth: this.charWidth } : {}),
       ...(this.vectorDim > 0 ? { vectorDim: this.vectorDim, wordVectors: this.wordVectors! } : {}),
       ...(this.pieces !== undefined
-        ? { pieces: this.pieces.vocab, maxPieces: this.maxPieces }
+        ? {
+          pieces: this.pieces.vocab,
+          maxPieces: this.maxPieces,
+          ...(this.pieceText === "words" ? {} : { pieceText: this.pieceText }),
+        }
         : {}),
     };
   }
@@ -413,7 +465,16 @@ export interface WordFeatureOptions {
   readonly pieces?: readonly PieceEntry[];
   /** Pieces per sentence the backbone reads. */
   readonly maxPieces?: number;
+  /** What the backbone reads. @default "words" */
+  readonly pieceText?: PieceText;
 }
+
+/**
+ * What the pretrained backbone reads of a sentence: its words joined by
+ * spaces, or the text they were written as (Treebank escapes and the spaces
+ * before punctuation and clitics undone; see `written_text.ts`).
+ */
+export type PieceText = "words" | "written";
 
 /**
  * The shape of a word, as in spaCy: upper-case letters become `X`, lower-case

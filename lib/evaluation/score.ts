@@ -146,11 +146,11 @@ function scoreGroup(
   group.pairs.forEach((p, i) => {
     out[p.task] = scorePairs(p.task, group.sentences, embeddings[i]![0], embeddings[i]![1]);
   });
-  const pieces = bundle.tokenizer.pieces;
-  if (pieces !== undefined) {
+  const tokenizer = bundle.tokenizer;
+  if (tokenizer.pieces !== undefined) {
     const cut = (words: readonly string[]) =>
-      pieces.encodeWords(words.slice(0, bundle.config.model.maxLength - 1)).ids.length >
-        bundle.tokenizer.maxPieces;
+      tokenizer.piecesOf(words.slice(0, bundle.config.model.maxLength - 1)).ids.length >
+        tokenizer.maxPieces;
     const count = (lists: readonly (readonly string[])[]) => lists.filter(cut).length;
     const sentences = count(group.sentences.map((s) => s.words));
     for (const task of group.others) out[task] = { ...out[task]!, cutAtMaxPieces: sentences };

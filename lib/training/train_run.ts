@@ -169,7 +169,17 @@ export async function trainModel(
   let tokenizer = options.initFrom?.tokenizer ?? backbone?.tokenizer ??
     newTokenizer(split.train.map((i) => sentences[i]!.words), config, vectors);
   if (pretrained !== undefined && tokenizer.pieces === undefined) {
-    tokenizer = tokenizer.withPieces(pretrained.vocab, USE_LITE.maxPieces);
+    tokenizer = tokenizer.withPieces(
+      pretrained.vocab,
+      USE_LITE.maxPieces,
+      config.model.backboneText,
+    );
+  } else if (tokenizer.pieces !== undefined && tokenizer.pieceText !== config.model.backboneText) {
+    tokenizer = tokenizer.withPieces(
+      tokenizer.pieces.vocab,
+      tokenizer.maxPieces,
+      config.model.backboneText,
+    );
   }
   if (options.initFrom !== undefined) {
     checkBackbone(options.initFrom.config.model, config.model, "initFrom");
