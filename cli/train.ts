@@ -6,6 +6,7 @@
 import { type ConfigOverrides, type PresetName, resolveConfig } from "../lib/core/mod.ts";
 import { sha256Hex } from "../lib/core/mod.ts";
 import {
+  checkTaskNames,
   encodeSentence,
   loadSentences,
   loadTaskFiles,
@@ -413,7 +414,9 @@ function recipeSource(file: string, json: Record<string, unknown>): DataSource {
 /** A config file's tasks (recipe task entries; dev files optional) and its overrides. */
 function configSource(file: string, json: Record<string, unknown>): DataSource {
   const { tasks, ...overrides } = json;
-  return { kind: "tasks", path: file, file, tasks: validateTaskFiles(tasks, file), overrides };
+  const entries = validateTaskFiles(tasks, file);
+  checkTaskNames(overrides.train, entries, file);
+  return { kind: "tasks", path: file, file, tasks: entries, overrides };
 }
 
 /** Training data, ready for trainModel and resumeTraining, with its provenance. */

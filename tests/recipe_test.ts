@@ -76,6 +76,26 @@ Deno.test("validateRecipe() names the missing or bad field", () => {
   assert.throws(() => validateRecipe({ seeds: [1.5], tasks: {} }, "r.json"), /field "seeds.0"/);
 });
 
+Deno.test("validateRecipe() refuses a task weight or step scale for a task the recipe lacks", () => {
+  const tasks = {
+    ner: { kind: "token", train: "a", dev: "b", test: "c" },
+    sentiment: { kind: "sentence", train: "a", dev: "b", test: "c" },
+  };
+  const ok = validateRecipe(
+    { train: { taskWeights: { ner: 2 }, taskSteps: { sentiment: 2 } }, tasks },
+    "r.json",
+  );
+  assert.deepEqual(ok.train, { taskWeights: { ner: 2 }, taskSteps: { sentiment: 2 } });
+  assert.throws(
+    () => validateRecipe({ train: { taskWeights: { similarity: 5 } }, tasks }, "r.json"),
+    /^DataError: Cannot load r.json: field "train.taskWeights.similarity": no such task here \(tasks: ner, sentiment\)$/,
+  );
+  assert.throws(
+    () => validateRecipe({ train: { taskSteps: { sentimnet: 2 } }, tasks }, "r.json"),
+    /field "train.taskSteps.sentimnet"/,
+  );
+});
+
 Deno.test("a two-task recipe of the earlier format reads as its two tasks", () => {
   const r = validateRecipe({
     tasks: ["ner", "sentiment"],

@@ -200,6 +200,23 @@ Deno.test("a --config file with tasks trains them", async () => {
   const r = await runTask(["task", "train", "--config", config, "--quiet", "--out", model]);
   assert.equal(r.code, 0, r.stderr);
   assert.deepEqual(await tasksOf(model), ["topic"]);
+  // A weight for a task the file does not have is a typo: one line naming the field.
+  const typo = `${dir}/config-typo.json`;
+  await Deno.writeTextFile(
+    typo,
+    JSON.stringify({
+      preset: "tiny",
+      train: { epochs: 1, taskWeights: { topics: 2 } },
+      tasks: { topic: { kind: "sentence", format: "label-tab", train: `${dir}/topics.tsv` } },
+    }),
+  );
+  const refused = await runTask(["task", "train", "--config", typo, "--out", `${dir}/typo`]);
+  assert.equal(refused.code, 1, refused.stderr);
+  assert.match(
+    refused.stderr,
+    /^error: Cannot load .*config-typo\.json: field "train\.taskWeights\.topics": no such task here \(tasks: topic\)$/m,
+  );
+  assert.equal(refused.stderr.includes("    at "), false);
 });
 
 Deno.test("bad task flags and conflicting data flags are one usage line", async () => {

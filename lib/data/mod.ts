@@ -23,6 +23,7 @@ export {
 } from "./readers.ts";
 export { decodeText, readLines, readText } from "./text.ts";
 export {
+  checkTaskNames,
   loadTaskFiles,
   type LoadTaskFilesOptions,
   PairTaskSchema,
@@ -35,6 +36,7 @@ export {
   TaskFilesSchema,
   type TaskSetCorpora,
   TokenTaskSchema,
+  unknownTaskNames,
   validateTaskFiles,
 } from "./task_files.ts";
 export { createMatrixFile, type MatrixFile, type MatrixFormat, npyHeader } from "./npy.ts";

@@ -139,6 +139,56 @@ export function validateTaskFiles(value: unknown, file: string): TaskFiles {
   ).tasks;
 }
 
+/** The `train` fields that hold a value per task name. */
+export const PER_TASK_FIELDS = ["taskWeights", "taskSteps"] as const;
+
+/**
+ * The per-task entries of a file's `train` section (`taskWeights`,
+ * `taskSteps`) that name none of its tasks: a typo there would otherwise
+ * leave the task at 1 without a word. Each is given as its field path.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { unknownTaskNames } from "./task_files.ts";
+ * const tasks = { ner: {}, sentiment: {} };
+ * assert.deepEqual(unknownTaskNames({ taskWeights: { ner: 2, sentimnet: 2 } }, tasks),
+ *   ["train.taskWeights.sentimnet"]);
+ * assert.deepEqual(unknownTaskNames({ taskSteps: { sentiment: 2 } }, tasks), []);
+ * ```
+ */
+export function unknownTaskNames(
+  train: unknown,
+  tasks: Readonly<Record<string, unknown>>,
+): string[] {
+  if (typeof train !== "object" || train === null) return [];
+  return PER_TASK_FIELDS.flatMap((field) => {
+    const record = (train as Record<string, unknown>)[field];
+    if (typeof record !== "object" || record === null) return [];
+    return Object.keys(record).filter((name) => !Object.hasOwn(tasks, name)).map((name) =>
+      `train.${field}.${name}`
+    );
+  });
+}
+
+/**
+ * Refuses a file whose per-task `train` entries name a task it lacks
+ * (see {@linkcode unknownTaskNames}).
+ * @throws {DataError} naming the file and the first such field, and the tasks there are
+ */
+export function checkTaskNames(
+  train: unknown,
+  tasks: Readonly<Record<string, unknown>>,
+  file: string,
+): void {
+  const [field] = unknownTaskNames(train, tasks);
+  if (field === undefined) return;
+  throw new DataError(`no such task here (tasks: ${Object.keys(tasks).join(", ")})`, {
+    file,
+    field,
+  });
+}
+
 /**
  * Parses a `--task NAME=KIND:FORMAT:FILE` flag into a task entry (the file is
  * everything after the second colon, so it may contain colons; tags of a CoNLL

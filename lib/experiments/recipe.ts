@@ -35,6 +35,7 @@ import { parseSchema } from "../core/schema.ts";
 import type { TaskSpec } from "../core/tasks.ts";
 import { isPairLabel, type Sentence } from "../data/sentences.ts";
 import {
+  checkTaskNames,
   loadTaskFiles,
   splitSentences,
   TaskFilesSchema,
@@ -172,14 +173,18 @@ export interface RunRecipeOptions {
  * assert.deepEqual(r.seeds, [1]);
  * assert.throws(() => validateRecipe({ tasks: { pos: { kind: "token", train: "t", dev: "d" } } }, "r.json"),
  *   /Cannot load r.json: field "tasks.pos.test": /);
+ * assert.throws(() => validateRecipe({ ...r, train: { taskWeights: { PoS: 2 } } }, "r.json"),
+ *   /Cannot load r.json: field "train.taskWeights.PoS": no such task here \(tasks: pos\)/);
  * ```
  */
 export function validateRecipe(value: unknown, file: string): Recipe {
-  return parseSchema(
+  const recipe = parseSchema(
     RecipeSchema,
     upgradeRecipe(value),
     (field, detail) => new DataError(detail, { file, field }),
   );
+  checkTaskNames(recipe.train, recipe.tasks, file);
+  return recipe;
 }
 
 /** A recipe of the two-task era (`tasks` a list, files under `data`) in today's form. */
