@@ -42,6 +42,12 @@ export interface TaskSpec {
    * (instead of per-token cross-entropy and the counted transitions).
    */
   readonly crf?: boolean;
+  /**
+   * Token and sentence tasks: label smoothing ε of the cross-entropy (the
+   * gold label's target is 1 − ε, and ε is spread evenly over all labels;
+   * Szegedy et al., 2016). Training only. @default 0
+   */
+  readonly labelSmoothing?: number;
 }
 
 /** The grammar of task names. */
@@ -109,6 +115,15 @@ export function validateTasks(tasks: readonly TaskSpec[]): void {
     }
     if (task.pooling !== undefined && task.kind === "token") {
       throw new RangeError(`Invalid ${at}: a token task does not pool`);
+    }
+    const smoothing = task.labelSmoothing ?? 0;
+    if (!(smoothing >= 0 && smoothing < 1)) {
+      throw new RangeError(`Invalid ${at}: labelSmoothing must be in [0, 1), got ${smoothing}`);
+    }
+    if (smoothing > 0 && (task.kind === "pair" || task.crf === true)) {
+      throw new RangeError(
+        `Invalid ${at}: label smoothing applies to a cross-entropy (not a pair task or a CRF)`,
+      );
     }
     if (task.crf === true && task.kind !== "token") {
       throw new RangeError(`Invalid ${at}: only a token task has a CRF output layer`);

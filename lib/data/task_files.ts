@@ -33,6 +33,8 @@ const common = {
   /** Label vocabulary in id order (default: the labels of the training file). */
   labels: z.array(z.string()).min(1).optional(),
   metric: z.enum(TASK_METRICS as unknown as [string, ...string[]]).optional(),
+  /** Label smoothing of the task's cross-entropy (see `TaskSpec.labelSmoothing`). */
+  labelSmoothing: z.number().min(0).max(0.5).optional(),
 };
 
 /** A token task read from a CoNLL file. */
@@ -283,6 +285,9 @@ export async function loadTaskFiles(
           ? { pooling: task.pooling }
           : {}),
         ...(task.kind === "token" && task.crf ? { crf: true } : {}),
+        ...(task.kind !== "pair" && task.labelSmoothing !== undefined && task.labelSmoothing > 0
+          ? { labelSmoothing: task.labelSmoothing }
+          : {}),
       },
       train,
       dev: await optional(name, task, task.dev),

@@ -100,6 +100,7 @@ export const TasksFileSchema = z.object({
       metric: z.enum(["entity-f1", "accuracy", "spearman"]),
       pooling: PoolingSchema.optional(),
       crf: z.boolean().optional(),
+      labelSmoothing: z.number().min(0).max(0.5).optional(),
       tagTransitions: TagTransitionsSchema.optional(),
     }).strict(),
   ),

@@ -47,6 +47,8 @@ export interface HeadSpec {
   readonly pooling?: Pooling;
   /** Token heads: a linear-chain CRF output layer (learned tag transitions). */
   readonly crf?: boolean;
+  /** Classifiers: label smoothing ε of their cross-entropy. @default 0 */
+  readonly labelSmoothing?: number;
 }
 
 /** Sizes shared by every head. */
@@ -116,7 +118,8 @@ export interface Head {
 
 /**
  * The training loss of a head's scores: the head's own ({@linkcode Head.loss}),
- * else the masked cross-entropy of its labels.
+ * else the masked cross-entropy of its labels (smoothed by the head's
+ * `labelSmoothing`).
  * @param denominator see {@linkcode maskedCrossEntropy}
  */
 export function taskLoss(
@@ -127,7 +130,7 @@ export function taskLoss(
 ): tf.Scalar {
   return head.loss !== undefined
     ? head.loss(scores, labels, denominator)
-    : maskedCrossEntropy(scores, labels, denominator);
+    : maskedCrossEntropy(scores, labels, denominator, head.spec.labelSmoothing ?? 0);
 }
 
 /** What one task contributes to a step or an evaluation batch. */

@@ -8,11 +8,14 @@ import * as tf from "@tensorflow/tfjs";
 
 /**
  * Mean cross-entropy over the positions whose label is ≥ 0; 0 when none is.
+ * With label smoothing ε the target of a position is `1 − ε` on its label
+ * plus `ε / numClasses` on every class (Szegedy et al., 2016).
  *
  * @param logits `[..., numClasses]`
  * @param labels `[...]` int32, negative where ignored
  * @param denominator divide the summed loss by this instead of the number of
  *   labelled positions (data-parallel workers pass the whole batch's count)
+ * @param smoothing label smoothing ε in [0, 1)
  * @returns scalar
  *
  * @example
@@ -30,10 +33,12 @@ export function maskedCrossEntropy(
   logits: tf.Tensor,
   labels: tf.Tensor,
   denominator?: number,
+  smoothing = 0,
 ): tf.Scalar {
   return tf.tidy(() => {
     const numClasses = logits.shape[logits.shape.length - 1]!;
-    const { targets, weights } = oneHotLabels(labels.reshape([-1]), numClasses);
+    const { targets: oneHot, weights } = oneHotLabels(labels.reshape([-1]), numClasses);
+    const targets = smoothing > 0 ? oneHot.mul(1 - smoothing).add(smoothing / numClasses) : oneHot;
     const logProbs = tf.logSoftmax(logits.reshape([-1, numClasses]));
     const perItem = targets.mul(logProbs).sum(1).neg();
     return perLabel(perItem.mul(weights).sum(), weights.sum(), denominator);

@@ -60,6 +60,9 @@ export function modelDims(
       numLabels: t.labels.length,
       ...(t.pooling !== undefined ? { pooling: t.pooling } : {}),
       ...(t.crf === true ? { crf: true } : {}),
+      ...(t.labelSmoothing !== undefined && t.labelSmoothing > 0
+        ? { labelSmoothing: t.labelSmoothing }
+        : {}),
     })),
   };
 }
