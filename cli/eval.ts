@@ -72,6 +72,12 @@ const FLAGS = {
     help: "with --similarity and no model: the pretrained backbone's own\n" +
       "sentence embeddings, untrained (use-lite)",
   },
+  "backbone-text": {
+    type: "string",
+    value: "T",
+    help: "with --backbone: the text it reads, words (joined by spaces,\n" +
+      "the default) or written (punctuation and clitics rejoined)",
+  },
   column: {
     type: "string",
     multiple: true,
@@ -142,14 +148,18 @@ export async function run(args: string[]): Promise<void> {
     if (backbone !== "use-lite") {
       throw new UsageError(`--backbone must be use-lite, got "${backbone}"`);
     }
+    const text = stringFlag(values["backbone-text"]) ?? "words";
+    if (text !== "words" && text !== "written") {
+      throw new UsageError(`--backbone-text must be words or written, got "${text}"`);
+    }
     await setupBackend(values.backend, values.threads);
-    const bundle = backboneBaseline(await readBackboneFiles(backbone));
+    const bundle = backboneBaseline(await readBackboneFiles(backbone), text);
     const scores = scoreCorpora(bundle, {
       similarity: readPairs(await readText(file), file, "similarity"),
     }).similarity!;
     if (values.json === true) console.log(JSON.stringify({ similarity: scores.similarity }));
     else {printSimilarity(
-        `the pretrained backbone (${backbone}, untrained) ${file}`,
+        `the pretrained backbone (${backbone}, untrained, ${text}) ${file}`,
         scores.similarity!,
       );}
     bundle.model.dispose();

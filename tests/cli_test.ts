@@ -277,8 +277,33 @@ Deno.test("train defaults to the pretrained backbone; --backbone none trains wit
     assert.equal(e.code, 0, e.stderr);
     assert.match(
       e.stdout,
-      /the pretrained backbone \(use-lite, untrained\) .*: 3 pairs; .*Spearman 100\.00/,
+      /the pretrained backbone \(use-lite, untrained, words\) .*: 3 pairs; .*Spearman 100\.00/,
     );
+    const written = await run([
+      "task",
+      "eval",
+      "--backbone",
+      "use-lite",
+      "--backbone-text",
+      "written",
+      "--similarity",
+      pairs,
+      "--json",
+    ]);
+    assert.equal(written.code, 0, written.stderr);
+    assert.equal(JSON.parse(written.stdout.trim().split("\n").at(-1)!).similarity.pairs, 3);
+    const badText = await run([
+      "task",
+      "eval",
+      "--backbone",
+      "use-lite",
+      "--backbone-text",
+      "raw",
+      "--similarity",
+      pairs,
+    ]);
+    assert.equal(badText.code, 2);
+    assert.match(badText.stderr, /--backbone-text must be words or written, got "raw"/);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

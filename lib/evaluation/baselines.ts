@@ -7,7 +7,7 @@
  */
 import { resolveConfig } from "../core/config.ts";
 import type { BackboneFiles } from "../data/backbone_files.ts";
-import { SPECIAL_TOKENS, WordTokenizer } from "../data/tokenizer.ts";
+import { type PieceText, SPECIAL_TOKENS, WordTokenizer } from "../data/tokenizer.ts";
 import { vectorIndex, type WordVectors } from "../data/vectors.ts";
 import type { ModelBundle } from "../model/checkpoint.ts";
 import { MultiTaskModel } from "../model/model.ts";
@@ -50,15 +50,24 @@ export function meanWordVectors(
  * The pretrained backbone as shipped, as a model without tasks: its sentence
  * embeddings are the backbone's pooled output (what `embed` and similarity
  * scoring read), untouched by any training. Dispose `model` when done.
+ * @param text what the backbone reads of the words (see `model.backboneText`)
  */
-export function backboneBaseline(files: BackboneFiles): ModelBundle {
+export function backboneBaseline(files: BackboneFiles, text: PieceText = "words"): ModelBundle {
   const config = resolveConfig({
-    model: { backbone: files.source.name, numLayers: 0, hiddenSize: 4, numHeads: 1, ffnSize: 4 },
+    model: {
+      backbone: files.source.name,
+      backboneText: text,
+      numLayers: 0,
+      hiddenSize: 4,
+      numHeads: 1,
+      ffnSize: 4,
+    },
     tokenizer: { affixBuckets: 0 },
   });
   const tokenizer = new WordTokenizer(SPECIAL_TOKENS, true).withPieces(
     files.vocab,
     USE_LITE.maxPieces,
+    text,
   );
   const model = new MultiTaskModel(
     config.model,
