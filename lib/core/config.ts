@@ -347,8 +347,9 @@ const DEFAULT_CONFIG: Config = {
   },
 };
 
-/** Config records keyed by task name, replaced whole by an override. */
-const PER_TASK = new Set(["taskWeights", "taskSteps"]);
+/** The `train` fields keyed by task name: an override replaces them whole. */
+export const PER_TASK_FIELDS = ["taskWeights", "taskSteps"] as const;
+const PER_TASK: ReadonlySet<string> = new Set(PER_TASK_FIELDS);
 
 /**
  * Built-in presets: `default` for the sample data, `pretrained` the same over

@@ -16,7 +16,7 @@
  * @module
  */
 import { z } from "zod";
-import { PoolingSchema } from "../core/config.ts";
+import { PER_TASK_FIELDS, PoolingSchema } from "../core/config.ts";
 import { DataError } from "../core/errors.ts";
 import { parseSchema } from "../core/schema.ts";
 import { defaultMetric, TASK_METRICS, TASK_NAME, type TaskSpec } from "../core/tasks.ts";
@@ -140,9 +140,6 @@ export function validateTaskFiles(value: unknown, file: string): TaskFiles {
     (field, detail) => new DataError(detail, { file, field }),
   ).tasks;
 }
-
-/** The `train` fields that hold a value per task name. */
-export const PER_TASK_FIELDS = ["taskWeights", "taskSteps"] as const;
 
 /**
  * The per-task entries of a file's `train` section (`taskWeights`,

@@ -168,16 +168,15 @@ export async function trainModel(
     : await configBackboneFiles(config, options);
   let tokenizer = options.initFrom?.tokenizer ?? backbone?.tokenizer ??
     newTokenizer(split.train.map((i) => sentences[i]!.words), config, vectors);
-  if (pretrained !== undefined && tokenizer.pieces === undefined) {
+  // The backbone reads the text as this config says, whoever built the tokenizer.
+  const pieces = tokenizer.pieces?.vocab ?? pretrained?.vocab;
+  if (
+    pieces !== undefined &&
+    (tokenizer.pieces === undefined || tokenizer.pieceText !== config.model.backboneText)
+  ) {
     tokenizer = tokenizer.withPieces(
-      pretrained.vocab,
-      USE_LITE.maxPieces,
-      config.model.backboneText,
-    );
-  } else if (tokenizer.pieces !== undefined && tokenizer.pieceText !== config.model.backboneText) {
-    tokenizer = tokenizer.withPieces(
-      tokenizer.pieces.vocab,
-      tokenizer.maxPieces,
+      pieces,
+      tokenizer.pieces === undefined ? USE_LITE.maxPieces : tokenizer.maxPieces,
       config.model.backboneText,
     );
   }
